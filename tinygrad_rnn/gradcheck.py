@@ -1,0 +1,165 @@
+"""Finite-difference checks of gradients (gradcheck) and of backward passes (gradgradcheck).
+
+Central differences in float64: ∂f/∂x ≈ (f(x + ε) - f(x - ε)) / 2ε, accurate to O(ε²).
+mode="full" builds the whole Jacobian, one backward per output element and two forwards per input
+element, and reports the worst entry. mode="projection" compares one random directional derivative
+per draw: uᵀ J v from one backward against (uᵀf(x + εv) - uᵀf(x - εv)) / 2ε — two forward passes
+whatever the number of parameters, so a whole LSTM over a long sequence is cheap to check.
+"""
+import numpy as np
+
+from . import autograd
+from .tensor import Tensor
+
+
+class GradcheckError(RuntimeError):
+    """A gradient disagreed with finite differences; the message is the report."""
+
+
+def _outputs(fn, inputs):
+    out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+
+
+def _check_inputs(inputs, name):
+    inputs = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
+    diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not diff:
+        raise ValueError(f"{name}: no input requires grad, so there is nothing to check")
+    for k, t in enumerate(diff):
+        if t.dtype != np.float64:
+            raise TypeError(f"{name}: differentiable input {k} is {t.dtype}; finite differences need float64 "
+                            "(use .double() on tensors and modules)")
+    return inputs, diff
+
+
+def _analytic_vjp(fn, inputs, diff, us):
+    """Σ_outputs uᵀ J for each differentiable input, by one backward pass."""
+    outs = _outputs(fn, inputs)
+    grads = autograd.grad(outs, diff, [Tensor._make(u) for u in us], allow_unused=True)
+    return [np.zeros(t.shape) if g is None else g.data.astype(np.float64) for g, t in zip(grads, diff)]
+
+
+def _directional(fn, inputs, diff, vs, us, eps):
+    """(uᵀf(x + εv) - uᵀf(x - εv)) / 2ε, perturbing the inputs in place and restoring them."""
+    saved = [t.data.copy() for t in diff]
+    try:
+        values = []
+        for sign in (1.0, -1.0):
+            for t, v, s in zip(diff, vs, saved):
+                t.data[...] = s + sign * eps * v
+            with autograd.no_grad():
+                outs = _outputs(fn, inputs)
+            values.append(sum(float(np.sum(o.data * u)) for o, u in zip(outs, us)))
+        return (values[0] - values[1]) / (2 * eps)
+    finally:
+        for t, s in zip(diff, saved):
+            t.data[...] = s
+
+
+def _flat_outputs(fn, inputs):
+    with autograd.no_grad():
+        return np.concatenate([o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)] + [np.zeros(0)])
+
+
+def _numeric_columns(fn, inputs, t, eps):
+    """∂(all outputs)/∂t[idx] for every element of t, one column each."""
+    cols = []
+    for idx in np.ndindex(t.shape):
+        orig = t.data[idx]
+        t.data[idx] = orig + eps
+        plus = _flat_outputs(fn, inputs)
+        t.data[idx] = orig - eps
+        minus = _flat_outputs(fn, inputs)
+        t.data[idx] = orig
+        cols.append((plus - minus) / (2 * eps))
+    return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+
+
+def _full(fn, inputs, diff, eps, atol, rtol):
+    with autograd.no_grad():
+        outs = [o.data for o in _outputs(fn, inputs)]
+    n_out = sum(o.size for o in outs)
+    analytic = [np.zeros((n_out, t.data.size)) for t in diff]
+    for j in range(n_out):
+        unit = np.zeros(n_out)
+        unit[j] = 1.0
+        parts = np.split(unit, np.cumsum([o.size for o in outs])[:-1])
+        rows = _analytic_vjp(fn, inputs, diff, [u.reshape(o.shape) for u, o in zip(parts, outs)])
+        for k, r in enumerate(rows):
+            analytic[k][j] = r.ravel()
+    worst = None
+    for k, t in enumerate(diff):
+        numeric = _numeric_columns(fn, inputs, t, eps)
+        if numeric.size == 0:
+            continue
+        err = np.abs(analytic[k] - numeric) - rtol * np.abs(numeric)
+        j, i = np.unravel_index(np.argmax(err), err.shape)
+        if worst is None or err[j, i] > worst[0]:
+            idx = np.unravel_index(i, t.shape) if t.ndim else ()
+            worst = (err[j, i], k, tuple(int(v) for v in idx), int(j), analytic[k][j, i], numeric[j, i])
+    return worst, atol
+
+
+def _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed):
+    rng = np.random.default_rng(seed)
+    with autograd.no_grad():
+        outs = [o.data for o in _outputs(fn, inputs)]
+    worst = None
+    for p in range(n_projections):
+        us = [rng.standard_normal(o.shape) for o in outs]
+        vs = [rng.standard_normal(t.shape) for t in diff]
+        analytic = _analytic_vjp(fn, inputs, diff, us)
+        a = float(sum(np.sum(g * v) for g, v in zip(analytic, vs)))
+        num = _directional(fn, inputs, diff, vs, us, eps)
+        err = abs(a - num) - rtol * abs(num)
+        if worst is None or err > worst[0]:
+            worst = (err, "all", f"projection {p}", "uᵀJv", a, num)
+    return worst, atol
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", raise_exception=True,
+              n_projections=3, seed=0):
+    """Check fn's analytic gradients w.r.t. every input that requires grad against central differences.
+
+    Passes when |analytic - numeric| <= atol + rtol |numeric| everywhere. Returns True, or raises
+    GradcheckError (returns False with raise_exception=False) with the worst disagreement.
+    """
+    if mode not in ("full", "projection"):
+        raise ValueError(f"gradcheck: mode must be 'full' or 'projection', got {mode!r}")
+    inputs, diff = _check_inputs(inputs, "gradcheck")
+    if mode == "full":
+        worst, atol = _full(fn, inputs, diff, eps, atol, rtol)
+    else:
+        worst, atol = _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed)
+    if worst is None or worst[0] <= atol:
+        return True
+    _, k, idx, j, a, num = worst
+    report = (f"gradcheck ({mode}) failed: input {k}, index {idx}, output element {j}: "
+              f"analytic {a:.10g} vs numeric {num:.10g} (|diff| {abs(a - num):.3g} > atol {atol:g} + "
+              f"rtol {rtol:g} * |numeric|)")
+    if raise_exception:
+        raise GradcheckError(report)
+    return False
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
+                  raise_exception=True, n_projections=3, seed=0):
+    """Check the backward pass itself: gradcheck of (inputs, grad_outputs) -> gradients of fn."""
+    inputs, diff = _check_inputs(inputs, "gradgradcheck")
+    with autograd.no_grad():
+        outs = _outputs(fn, inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), dtype=np.float64, requires_grad=True) for o in outs]
+    n_in = len(inputs)
+
+    def backward_of_fn(*args):
+        xs, gos = args[:n_in], args[n_in:]
+        grads = autograd.grad(_outputs(fn, xs), [t for t in xs if isinstance(t, Tensor) and t.requires_grad],
+                              list(gos), create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None and g.requires_grad)
+
+    return gradcheck(backward_of_fn, list(inputs) + list(grad_outputs), eps, atol, rtol, mode,
+                     raise_exception, n_projections, seed)

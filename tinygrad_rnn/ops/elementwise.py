@@ -1,0 +1,423 @@
+"""Elementwise ops: arithmetic, powers, exp/log, activations, clamp, where, maximum/minimum, cast.
+
+Binary ops broadcast like NumPy; their backward returns output-shaped gradients and the engine sums
+them down to each input's shape. Python numbers take the tensor's dtype (as in PyTorch).
+"""
+import numpy as np
+
+from ..autograd import Function
+from ..kernels import pointwise
+from ..tensor import Tensor, ShapeError, get_default_dtype
+
+
+def to_tensor(x, like=None):
+    """A Tensor for x: Tensors pass through, Python numbers take like's float dtype, arrays keep theirs."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor._make(x)
+    if isinstance(x, (bool, int, float, np.number)):
+        if like is not None and like.dtype.kind == "f":
+            return Tensor._make(np.asarray(x, dtype=like.dtype))
+        if isinstance(x, float) or (isinstance(x, np.number) and np.issubdtype(type(x), np.floating)):
+            return Tensor._make(np.asarray(x, dtype=get_default_dtype()))
+        return Tensor._make(np.asarray(x))
+    raise TypeError(f"expected a Tensor, a NumPy array or a number, got {type(x).__name__}")
+
+
+def _pair(a, b, name):
+    a = to_tensor(a, b if isinstance(b, Tensor) else None)
+    b = to_tensor(b, a)
+    if a.shape != b.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+    return a, b
+
+
+def _promote_float(x):
+    """Integer inputs to a float op become the default float dtype."""
+    return x if x.dtype.kind == "f" else x.astype(get_default_dtype())
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class PowScalar(Function):
+    """x ** p for a constant p: d/dx = p x^(p-1)."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        return np.power(x, x.dtype.type(p))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if ctx.p == 0:
+            return g * 0.0, None
+        return g * ctx.p * x ** (ctx.p - 1), None
+
+
+class Pow(Function):
+    """a ** b for tensors: d/da = b a^(b-1), d/db = a^b log a (0 where a = 0 and b >= 0)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:
+            safe = (a.data == 0) & (b.data >= 0)
+            gb = where(safe, 0.0, g * out * where(safe, 1.0, a).log())
+        return ga, gb
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g / (2.0 * y)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.sign = np.sign(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.sign
+
+
+class _ActivationGrad(Function):
+    """g * act'(y) from the saved output y, by a fused kernel; its own backward is composed."""
+
+    kernel = None
+
+    @classmethod
+    def forward(cls, ctx, g, y):
+        ctx.save_for_backward(g, y)
+        g = np.ascontiguousarray(g, dtype=y.dtype)
+        return cls.kernel(g.reshape(-1), np.ascontiguousarray(y).reshape(-1)).reshape(y.shape)
+
+
+class TanhGrad(_ActivationGrad):
+    """g (1 - y²); d/dg = 1 - y², d/dy = -2 g y."""
+
+    kernel = staticmethod(pointwise.tanh_backward)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        return gg * (1.0 - y * y), gg * g * y * -2.0
+
+
+class SigmoidGrad(_ActivationGrad):
+    """g y (1 - y); d/dg = y (1 - y), d/dy = g (1 - 2y)."""
+
+    kernel = staticmethod(pointwise.sigmoid_backward)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        return gg * y * (1.0 - y), gg * g * (1.0 - 2.0 * y)
+
+
+class ReluGrad(_ActivationGrad):
+    """g [y > 0]; piecewise linear, so d/dy = 0."""
+
+    kernel = staticmethod(pointwise.relu_backward)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        return gg * (y.data > 0), None
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return TanhGrad.apply(g, y)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = pointwise.sigmoid(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return SigmoidGrad.apply(g, y)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, x.dtype.type(0))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return ReluGrad.apply(g, y)
+
+
+class Clamp(Function):
+    """Gradient passes where min <= x <= max, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.mask = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            ctx.mask &= x >= lo
+        if hi is not None:
+            ctx.mask &= x <= hi
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.mask, None, None
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_b = ctx.needs_input_grad[1:]
+        zero = Tensor._make(np.zeros((), dtype=g.dtype))
+        return (None, where(ctx.cond, g, zero) if need_a else None, where(ctx.cond, zero, g) if need_b else None)
+
+
+class _Extremum(Function):
+    """maximum/minimum; ties share the gradient equally, as in PyTorch."""
+
+    pick = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        win = cls.pick(a, b)
+        tie = a == b
+        ctx.wa = np.where(tie, 0.5, win).astype(np.result_type(a, b))
+        return np.where(win | tie, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.wa, g * (1.0 - ctx.wa)
+
+
+class Maximum(_Extremum):
+    pick = staticmethod(np.greater)
+
+
+class Minimum(_Extremum):
+    pick = staticmethod(np.less)
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.to(ctx.dtype), None) if ctx.dtype.kind == "f" else (None, None)
+
+
+def add(a, b):
+    return Add.apply(*_pair(a, b, "add"))
+
+
+def sub(a, b):
+    return Sub.apply(*_pair(a, b, "sub"))
+
+
+def mul(a, b):
+    return Mul.apply(*_pair(a, b, "mul"))
+
+
+def div(a, b):
+    a, b = _pair(a, b, "div")
+    if a.dtype.kind != "f" and b.dtype.kind != "f":
+        a = cast(a, get_default_dtype())
+    return Div.apply(a, b)
+
+
+def neg(x):
+    return Neg.apply(to_tensor(x))
+
+
+def pow(a, b):
+    if isinstance(a, Tensor) and isinstance(b, (int, float)):
+        return PowScalar.apply(a, b)
+    return Pow.apply(*_pair(a, b, "pow"))
+
+
+def _unary(fn):
+    def op(x):
+        x = to_tensor(x)
+        if x.dtype.kind != "f":
+            x = cast(x, get_default_dtype())
+        return fn.apply(x)
+    op.__name__ = fn.__name__.lower()
+    op.__doc__ = f"Elementwise {op.__name__}."
+    return op
+
+
+exp, log, sqrt, tanh, sigmoid = (_unary(f) for f in (Exp, Log, Sqrt, Tanh, Sigmoid))
+
+
+def abs(x):
+    return Abs.apply(to_tensor(x))
+
+
+def relu(x):
+    return Relu.apply(to_tensor(x))
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(to_tensor(x), min, max)
+
+
+def where(condition, a, b):
+    """Elementwise choice: a where condition holds, else b (condition is never differentiated)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    a, b = _pair(a, b, "where")
+    try:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"where: condition {cond.shape} and values {a.shape}, {b.shape} cannot be "
+                         "broadcast together") from None
+    return Where.apply(cond, a, b)
+
+
+def maximum(a, b):
+    return Maximum.apply(*_pair(a, b, "maximum"))
+
+
+def minimum(a, b):
+    return Minimum.apply(*_pair(a, b, "minimum"))
+
+
+def cast(x, dtype):
+    return Cast.apply(x, np.dtype(dtype))
+
+
+def compare(ufunc, a, b):
+    """Comparison operators: bool tensors, never differentiated."""
+    a, b = _pair(a, b, ufunc.__name__)
+    return Tensor._make(ufunc(a.data, b.data))

@@ -1,0 +1,44 @@
+"""Matrix product with NumPy/PyTorch matmul semantics: 1-D, 2-D, batched and broadcast batches."""
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import ShapeError
+from .elementwise import to_tensor
+
+
+class MatMul(Function):
+    """C = A B over the last two dims; dA = dC Bᵀ, dB = Aᵀ dC (batch dims un-broadcast by the engine)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g @ b.transpose(-1, -2) if need_a else None
+        if not need_b:
+            return ga, None
+        if b.ndim == 2 and a.ndim > 2:
+            return ga, a.reshape(-1, a.shape[-1]).transpose(0, 1) @ g.reshape(-1, g.shape[-1])
+        return ga, a.transpose(-1, -2) @ g
+
+
+def matmul(a, b):
+    a, b = to_tensor(a), to_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both arguments need at least 1 dim, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast together") from None
+    if a.ndim == 1:
+        return matmul(a.unsqueeze(0), b).squeeze(-2)
+    if b.ndim == 1:
+        return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    return MatMul.apply(a, b)

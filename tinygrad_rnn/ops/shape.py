@@ -1,0 +1,237 @@
+"""Shape ops: reshape/view, permute/transpose, expand, squeeze/unsqueeze, flatten, indexing,
+cat/stack/split/chunk. Each backward is the inverse rearrangement of the gradient."""
+import numpy as np
+
+from ..autograd import Function
+from ..kernels import scatter
+from ..tensor import Tensor, ShapeError
+from .elementwise import to_tensor
+from .reduce import normalize_dims
+
+
+def _size_args(shape):
+    """Accept f(2, 3) and f((2, 3)), as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.permute(*ctx.inverse), None
+
+
+class Expand(Function):
+    """Broadcast to a larger shape; the engine's un-broadcasting is the whole backward."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.shape, ctx.key = x.shape, key
+        return np.asarray(x[key])
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexBackward.apply(g, ctx.shape, ctx.key), None
+
+
+class IndexBackward(Function):
+    """Scatter a gradient back to the indexed positions, adding where indices repeat."""
+
+    @staticmethod
+    def forward(ctx, g, shape, key):
+        ctx.key = key
+        rows = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+        if isinstance(rows, np.ndarray) and rows.ndim == 1 and rows.dtype == np.int64 and len(shape) >= 1:
+            flat = np.ascontiguousarray(g).reshape(len(rows), -1)
+            return scatter.scatter_add_rows(rows % max(shape[0], 1), flat, shape[0]).reshape(shape)
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(key):
+            out[key] = g
+        else:
+            np.add.at(out, key, g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return gg[ctx.key], None, None
+
+
+def _is_basic(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim = dim
+        ctx.bounds = np.cumsum([0] + [x.shape[dim] for x in xs])
+        return np.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * ctx.dim
+        parts = [g[lead + (slice(int(a), int(b)),)] if need else None
+                 for a, b, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad[1:])]
+        return (None, *parts)
+
+
+def reshape(x, *shape):
+    shape = _size_args(shape)
+    if shape == x.shape:
+        return x
+    try:
+        return Reshape.apply(x, shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) "
+                         f"into shape {shape}") from None
+
+
+def permute(x, *dims):
+    dims = _size_args(dims)
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+    return Permute.apply(x, tuple(d % x.ndim for d in dims))
+
+
+def transpose(x, dim0, dim1):
+    dims = list(range(x.ndim))
+    (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, tuple(dims))
+
+
+def expand(x, *shape):
+    shape = _size_args(shape)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: target shape {shape} has fewer dims than the tensor's shape {x.shape}")
+    full = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    for i, s in enumerate(x.shape):
+        if s != 1 and s != full[lead + i]:
+            raise ShapeError(f"expand: the tensor's shape {x.shape} cannot be expanded to {shape}")
+    return x if full == x.shape else Expand.apply(x, full)
+
+
+def squeeze(x, dim=None):
+    dims = normalize_dims(dim, x.ndim, "squeeze")
+    return x.reshape(tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
+
+
+def unsqueeze(x, dim):
+    if not -x.ndim - 1 <= dim <= x.ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of {x.ndim} dims")
+    dim = dim % (x.ndim + 1)
+    return x.reshape(x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return x.reshape(1)
+    (s,), (e,) = normalize_dims(start_dim, x.ndim, "flatten"), normalize_dims(end_dim, x.ndim, "flatten")
+    return x.reshape(x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
+
+
+def index_key(key):
+    """A NumPy index from a user's key: Tensors and lists become integer or bool arrays."""
+    parts = key if isinstance(key, tuple) else (key,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            p = p.data
+        elif isinstance(p, list):
+            p = np.asarray(p)
+        if isinstance(p, np.ndarray):
+            if p.dtype.kind in "iu":
+                p = p.astype(np.int64, copy=False)
+            elif p.dtype != np.bool_:
+                raise TypeError(f"index: tensors used as indices must be integer or bool, got {p.dtype}")
+        elif isinstance(p, float):
+            raise TypeError(f"index: indices must be integers, slices, None or integer tensors, got float {p}")
+        out.append(p)
+    return tuple(out) if isinstance(key, tuple) else out[0]
+
+
+def getitem(x, key):
+    key = index_key(key)
+    try:
+        np.empty(x.shape, dtype=np.bool_)[key]
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
+    return GetItem.apply(x, key)
+
+
+def cat(tensors, dim=0):
+    tensors = [to_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    (d,) = normalize_dims(dim, first.ndim, "cat")
+    for k, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
+            raise ShapeError(f"cat: tensor {k} has shape {t.shape}, which does not match tensor 0's shape "
+                             f"{first.shape} outside dim {d}")
+    return Cat.apply(d, *tensors)
+
+
+def stack(tensors, dim=0):
+    tensors = [to_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for k, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ShapeError(f"stack: tensor {k} has shape {t.shape}, expected tensor 0's shape {tensors[0].shape}")
+    if not -tensors[0].ndim - 1 <= dim <= tensors[0].ndim:
+        raise IndexError(f"stack: dim {dim} is out of range for {tensors[0].ndim + 1} dims")
+    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
+
+
+def split(x, split_size_or_sections, dim=0):
+    (d,) = normalize_dims(dim, x.ndim, "split")
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, expected the size {n} of dim {d}")
+    lead = (slice(None),) * d
+    bounds = np.cumsum([0] + sizes)
+    return tuple(x[lead + (slice(int(a), int(b)),)] for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def chunk(x, chunks, dim=0):
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    (d,) = normalize_dims(dim, x.ndim, "chunk")
+    size = -(-x.shape[d] // chunks) if x.shape[d] else 1
+    return split(x, max(size, 1), d)
