@@ -57,15 +57,18 @@ class Context:
     re-wrapped on access as views of this node's outputs.
     """
 
+    saved = ()
+    freed = False
+    grads = None
+    consumers = 0
+    hooks = None
+    retained = None
+    on_free = ()
+
     def __init__(self, fn, inputs, needs_input_grad):
         self.fn = fn
         self.inputs = inputs
         self.needs_input_grad = needs_input_grad
-        self.saved = ()
-        self.freed = False
-        self.hooks = None
-        self.retained = None
-        self.on_free = []
 
     def save_for_backward(self, *items):
         self.saved = items
@@ -80,11 +83,11 @@ class Context:
         if not isinstance(item, np.ndarray):
             return item
         for t in self.inputs:
-            if t is not None and t.data is item:
+            if isinstance(t, Tensor) and t.data is item:
                 return t
         for i, out in enumerate(self.outputs):
             if out is item:
-                return Tensor._make(item, self.outputs_require_grad, self, i)
+                return Tensor._make(item, True, self, i)
         return Tensor._make(item)
 
     def free(self):
@@ -92,7 +95,11 @@ class Context:
         self.saved = ()
         for callback in self.on_free:
             callback()
-        self.on_free = []
+        self.on_free = ()
+
+    def call_on_free(self, callback):
+        """Run callback when the graph releases this node (e.g. to recycle a kernel's buffers)."""
+        self.on_free = self.on_free + (callback,)
 
 
 _FREED_MESSAGE = ("{}: trying to backward through the graph a second time (its saved tensors were "
@@ -111,23 +118,27 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        tensors = [a if isinstance(a, Tensor) else None for a in args]
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(t is not None and t.requires_grad for t in tensors)
-        record = _grad_enabled and any(needs)
-        ctx = Context(cls, tensors, needs) if record else _NO_CTX
-        result = cls.forward(ctx, *arrays)
-        if not record:
+        arrays, needs = [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        if not (_grad_enabled and True in needs):
+            result = cls.forward(_NO_CTX, *arrays)
             if isinstance(result, tuple):
                 return tuple(Tensor._make(r) for r in result)
             return Tensor._make(result)
-        single = not isinstance(result, tuple)
-        outputs = (result,) if single else result
-        ctx.outputs = outputs
-        ctx.outputs_require_grad = True
-        wrapped = tuple(Tensor._make(r, r.dtype.kind == "f", ctx if r.dtype.kind == "f" else None, i)
-                        for i, r in enumerate(outputs))
-        return wrapped[0] if single else wrapped
+        ctx = Context(cls, args, needs)
+        result = cls.forward(ctx, *arrays)
+        if not isinstance(result, tuple):
+            ctx.outputs = (result,)
+            return Tensor._make(result, True, ctx, 0)
+        ctx.outputs = result
+        return tuple(Tensor._make(r, True, ctx, i) if r.dtype.kind == "f" else Tensor._make(r)
+                     for i, r in enumerate(result))
 
     @staticmethod
     def forward(ctx, *args):
@@ -146,6 +157,9 @@ class _NullContext:
     def save_for_backward(self, *items):
         pass
 
+    def call_on_free(self, callback):
+        callback()
+
     def __setattr__(self, name, value):
         pass
 
@@ -161,10 +175,10 @@ def _as_tensor_grad(g, like):
 
 def _fit_to_input(grad, inp, fn_name):
     """Sum a gradient down to its input's shape (undoing broadcasting) and cast to its dtype."""
-    if grad.shape != inp.shape:
-        grad = sum_to(grad, inp.shape, fn_name)
-    if grad.dtype != inp.dtype and np.issubdtype(inp.dtype, np.floating):
-        grad = grad.to(inp.dtype)
+    if grad.data.shape != inp.data.shape:
+        grad = sum_to(grad, inp.data.shape, fn_name)
+    if grad.data.dtype != inp.data.dtype and inp.data.dtype.kind == "f":
+        grad = grad.to(inp.data.dtype)
     return grad
 
 
@@ -178,24 +192,22 @@ def sum_to(grad, shape, fn_name="backward"):
     return grad.reshape(shape)
 
 
-def _graph_order(roots):
-    """Nodes reachable from roots, with the number of consumers each has inside that graph."""
-    consumers = {}
-    stack = [n for n in roots]
-    seen = set(id(n) for n in roots)
-    order = []
+def _count_consumers(roots):
+    """Set node.consumers to the number of graph edges into each node reachable from roots."""
+    stack = list(roots)
+    for node in roots:
+        node.consumers, node.grads = 0, None
+    seen = set(map(id, roots))
     while stack:
         node = stack.pop()
-        order.append(node)
         for t in node.inputs:
-            if t is None or t._ctx is None:
-                continue
-            parent = t._ctx
-            consumers[id(parent)] = consumers.get(id(parent), 0) + 1
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-    return consumers
+            if isinstance(t, Tensor) and t._ctx is not None:
+                parent = t._ctx
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    parent.consumers, parent.grads = 0, None
+                    stack.append(parent)
+                parent.consumers += 1
 
 
 def _run_hooks(hooks, grad):
@@ -206,67 +218,64 @@ def _run_hooks(hooks, grad):
     return grad
 
 
+def _deposit(node, index, g):
+    """Add g to the gradient waiting at output `index` of node."""
+    if node.grads is None:
+        node.grads = [None] * len(node.outputs)
+    slot = node.grads
+    slot[index] = g if slot[index] is None else slot[index] + g
+
+
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
-    """The engine. Accumulates into leaves' .grad, or, with inputs given, returns their grads."""
-    captured = {}
-    wanted_leaf = {}
-    wanted_node = {}
+    """The engine. Accumulates into leaves' .grad, or, with inputs given, returns their grads.
+
+    Kahn's algorithm over the graph: a node runs once every consumer has passed it its gradient.
+    """
+    captured, wanted_leaf, wanted_node = {}, {}, {}
     for k, t in enumerate(inputs or ()):
         if t._ctx is None:
             wanted_leaf[id(t)] = k
         else:
             wanted_node[(id(t._ctx), t._index)] = k
-    pending = {}
     leaf_grads = {}
     roots = []
-    for out, g in zip(outputs, grad_outputs):
-        if out._ctx is None:
-            if out.requires_grad:
-                _add_grad(leaf_grads, id(out), out, g)
-            continue
-        key = id(out._ctx)
-        if key not in pending:
-            pending[key] = [None] * len(out._ctx.outputs)
+    for out in outputs:
+        if out._ctx is not None and out._ctx not in roots:
             roots.append(out._ctx)
-        slot = pending[key]
-        slot[out._index] = g if slot[out._index] is None else slot[out._index] + g
-    consumers = _graph_order(roots)
-    ready = [n for n in roots if consumers.get(id(n), 0) == 0]
+    _count_consumers(roots)
+    for out, g in zip(outputs, grad_outputs):
+        if out._ctx is not None:
+            _deposit(out._ctx, out._index, g)
+        elif out.requires_grad:
+            _add_grad(leaf_grads, out, g)
+    ready = [n for n in roots if n.consumers == 0]
     with _GradMode(create_graph):
         while ready:
             node = ready.pop()
-            grads = pending.pop(id(node))
+            grads, node.grads = node.grads or [None] * len(node.outputs), None
             if node.freed:
                 raise RuntimeError(_FREED_MESSAGE.format(node.fn.__name__))
             if create_graph and not node.fn.differentiable_twice:
                 raise RuntimeError(node.fn.second_order_message)
-            for i, g in enumerate(grads):
-                if node.hooks and node.hooks[i] and g is not None:
-                    grads[i] = g = _run_hooks(node.hooks[i], g)
-                if node.retained and node.retained[i] is not None:
-                    t = node.retained[i]()
-                    if t is not None and g is not None:
-                        t.grad = g if t.grad is None else t.grad + g
-                if (id(node), i) in wanted_node and g is not None:
-                    captured[wanted_node[(id(node), i)]] = g
+            if node.hooks or node.retained or wanted_node:
+                _observe(node, grads, wanted_node, captured)
             in_grads = _call_backward(node, grads)
             if not retain_graph:
                 node.free()
             for t, g, needed in zip(node.inputs, in_grads, node.needs_input_grad):
-                if t is None or not needed:
+                if not needed:
                     continue
                 if g is not None:
-                    g = _fit_to_input(_as_tensor_grad(g, t), t, node.fn.__name__)
-                if t._ctx is None:
-                    if g is not None:
-                        _add_grad(leaf_grads, id(t), t, g)
-                    continue
+                    g = _fit_to_input(g if isinstance(g, Tensor) else _as_tensor_grad(g, t), t, node.fn.__name__)
                 parent = t._ctx
-                slot = pending.setdefault(id(parent), [None] * len(parent.outputs))
+                if parent is None:
+                    if g is not None:
+                        _add_grad(leaf_grads, t, g)
+                    continue
                 if g is not None:
-                    slot[t._index] = g if slot[t._index] is None else slot[t._index] + g
-                consumers[id(parent)] -= 1
-                if consumers[id(parent)] == 0:
+                    _deposit(parent, t._index, g)
+                parent.consumers -= 1
+                if parent.consumers == 0:
                     ready.append(parent)
         for tensor, g in leaf_grads.values():
             g = _run_hooks(tensor._hooks, g)
@@ -277,12 +286,32 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     return captured
 
 
+def _observe(node, grads, wanted_node, captured):
+    """Tensor hooks, retain_grad and autograd.grad's non-leaf inputs see a node's summed gradients."""
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        if node.hooks and node.hooks[i]:
+            grads[i] = g = _run_hooks(node.hooks[i], g)
+        if node.retained and node.retained[i] is not None:
+            t = node.retained[i]()
+            if t is not None:
+                t.grad = g if t.grad is None else t.grad + g
+        if (id(node), i) in wanted_node:
+            captured[wanted_node[(id(node), i)]] = g
+
+
 def _call_backward(node, grads):
     """Run one node's backward; a node no gradient reached passes None to all its inputs."""
-    if all(g is None for g in grads):
+    if len(grads) == 1:
+        if grads[0] is None:
+            return (None,) * len(node.inputs)
+        in_grads = node.fn.backward(node, grads[0])
+    elif all(g is None for g in grads):
         return (None,) * len(node.inputs)
-    grads = [g if g is not None else Tensor._make(np.zeros_like(o)) for g, o in zip(grads, node.outputs)]
-    in_grads = node.fn.backward(node, *grads)
+    else:
+        grads = [g if g is not None else Tensor._make(np.zeros_like(o)) for g, o in zip(grads, node.outputs)]
+        in_grads = node.fn.backward(node, *grads)
     if not isinstance(in_grads, tuple):
         in_grads = (in_grads,)
     if len(in_grads) != len(node.inputs):
@@ -291,11 +320,9 @@ def _call_backward(node, grads):
     return in_grads
 
 
-def _add_grad(store, key, tensor, g):
-    if key in store:
-        store[key] = (tensor, store[key][1] + g)
-    else:
-        store[key] = (tensor, g)
+def _add_grad(store, tensor, g):
+    key = id(tensor)
+    store[key] = (tensor, store[key][1] + g) if key in store else (tensor, g)
 
 
 def _default_grad(out, g, name):

@@ -14,6 +14,8 @@ def to_tensor(x, like=None):
     """A Tensor for x: Tensors pass through, Python numbers take like's float dtype, arrays keep theirs."""
     if isinstance(x, Tensor):
         return x
+    if type(x) is float and like is not None and like.data.dtype.kind == "f":
+        return Tensor._make(np.array(x, like.data.dtype))
     if isinstance(x, np.ndarray):
         return Tensor._make(x)
     if isinstance(x, (bool, int, float, np.number)):
@@ -28,7 +30,7 @@ def to_tensor(x, like=None):
 def _pair(a, b, name):
     a = to_tensor(a, b if isinstance(b, Tensor) else None)
     b = to_tensor(b, a)
-    if a.shape != b.shape:
+    if a.data.shape != b.data.shape and a.data.ndim and b.data.ndim:
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
@@ -273,11 +275,12 @@ class Clamp(Function):
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        ctx.mask = np.ones(x.shape, dtype=bool)
+        mask = np.ones(x.shape, dtype=bool)
         if lo is not None:
-            ctx.mask &= x >= lo
+            mask &= x >= lo
         if hi is not None:
-            ctx.mask &= x <= hi
+            mask &= x <= hi
+        ctx.mask = mask
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     @staticmethod

@@ -1,0 +1,237 @@
+"""Multi-layer, optionally bidirectional RNN, LSTM and GRU layers with PyTorch's semantics.
+
+impl="fused" (default) runs each layer and direction as one numba kernel call (forward and BPTT);
+impl="unrolled" builds one small graph per time step from the cells' step functions, so BPTT is just
+backward() over that graph and second derivatives work. The two agree to rounding.
+
+Variable lengths: positions past a sequence's length output zeros and get no gradient; h_n is each
+sequence's state at its own last step; the reverse direction starts at each sequence's own end.
+"""
+import numpy as np
+
+from .. import ops
+from ..ops import recurrent
+from ..tensor import Tensor, get_default_dtype
+from . import init
+from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
+from .module import Module
+
+
+def _reverse_index(T, B, lengths):
+    """perm[t, b] = lengths[b] - 1 - t for t < lengths[b], else t: reverses each sequence in place."""
+    t = np.arange(T)[:, None]
+    return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+
+
+def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
+    """One layer and direction as a Python loop over time steps built from primitive ops."""
+    T, B = x.shape[0], x.shape[1]
+    if reverse:
+        key = slice(None, None, -1) if lengths is None else (_reverse_index(T, B, lengths), np.arange(B))
+        x = x[key]
+    xp = x @ w_ih.transpose(0, 1)
+    if b_ih is not None:
+        xp = xp + b_ih
+    w_hh_t = w_hh.transpose(0, 1)
+    active = None if lengths is None else np.arange(T)[:, None, None] < lengths[None, :, None]
+    outs = []
+    for t in range(T):
+        if mode == "LSTM":
+            new = lstm_step(xp[t], state[0], state[1], w_hh_t, b_hh)
+        elif mode == "GRU":
+            new = (gru_step(xp[t], state[0], w_hh_t, b_hh),)
+        else:
+            new = (rnn_step(xp[t], state[0], w_hh_t, b_hh, nonlinearity),)
+        if active is None or active[t].all():
+            state, out = new, new[0]
+        else:
+            state = tuple(ops.where(active[t], n, s) for n, s in zip(new, state))
+            out = ops.where(active[t], new[0], 0.0)
+        outs.append(out)
+    out = ops.stack(outs, 0)
+    if reverse:
+        out = out[key]
+    return (out, *state)
+
+
+def _fused(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
+    if mode == "LSTM":
+        return recurrent.lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+    if mode == "GRU":
+        return recurrent.gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+    return recurrent.rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
+
+
+class RNNBase(Module):
+    """Shared machinery of RNN, LSTM and GRU: parameters, input checks, the layer/direction loop."""
+
+    mode, gates = None, 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, impl="fused", recurrent_init=None, dtype=None, nonlinearity="tanh"):
+        super().__init__()
+        name = type(self).__name__
+        check_sizes(name, input_size, hidden_size)
+        if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if impl not in ("fused", "unrolled"):
+            raise ValueError(f"{name}: impl must be 'fused' or 'unrolled', got {impl!r}")
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if recurrent_init not in (None, "orthogonal", "identity"):
+            raise ValueError(f"{name}: recurrent_init must be None, 'orthogonal' or 'identity', got {recurrent_init!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, int(num_layers)
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.impl, self.nonlinearity = bidirectional, impl, nonlinearity
+        self.num_directions = 2 if bidirectional else 1
+        dtype = np.dtype(dtype or get_default_dtype())
+        self._weight_names = []
+        for layer in range(self.num_layers):
+            for d in range(self.num_directions):
+                size = input_size if layer == 0 else hidden_size * self.num_directions
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                self._weight_names.append(make_weights(self, suffix, size, hidden_size, self.gates, bias, dtype))
+        if recurrent_init is not None:
+            self.init_recurrent(recurrent_init)
+
+    def init_recurrent(self, scheme, gain=1.0):
+        """Re-initialise every W_hh: 'orthogonal' (each gate's H×H block) or 'identity' (IRNN, Le et al. 2015)."""
+        H = self.hidden_size
+        for names in self._weight_names:
+            w = getattr(self, names[1])
+            for g in range(self.gates):
+                block = Tensor._make(np.empty((H, H), dtype=w.dtype))
+                if scheme == "orthogonal":
+                    init.orthogonal_(block, gain)
+                else:
+                    init.eye_(block)
+                    block.data *= gain
+                w.data[g * H:(g + 1) * H] = block.data
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                             ("bidirectional", False), ("impl", "fused")):
+            if getattr(self, key) != default:
+                s += f", {key}={getattr(self, key)!r}"
+        return s
+
+    def all_weights(self):
+        return [[getattr(self, n) for n in names] for names in self._weight_names]
+
+    def flatten_parameters(self):
+        """Present for PyTorch compatibility; parameters here are always laid out for the kernels."""
+
+    # --- input handling -------------------------------------------------------------------------
+    def _states(self, hx, B, batched, dtype):
+        name = type(self).__name__
+        n_states = 2 if self.mode == "LSTM" else 1
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        if hx is None:
+            return [Tensor._make(np.zeros(shape, dtype=dtype)) for _ in range(n_states)]
+        states = list(hx) if n_states == 2 else [hx]
+        if len(states) != n_states:
+            raise ValueError(f"{name}: expected hx to be a tuple (h0, c0), got {len(states)} tensors")
+        out = []
+        for label, s in zip(("h0", "c0"), states):
+            check_input(name, s, self.hidden_size, dtype, what=label)
+            expected = shape if batched else (shape[0], shape[2])
+            if s.shape != expected:
+                raise ValueError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
+            out.append(s if batched else s.unsqueeze(1))
+        return out
+
+    def _lengths(self, lengths, T, B, batched):
+        name = type(self).__name__
+        if lengths is None:
+            return None
+        if not batched:
+            raise ValueError(f"{name}: lengths needs batched input (T, B, I), got unbatched input")
+        arr = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name}: lengths must be integers, got {arr.dtype}")
+        if arr.shape != (B,):
+            raise ValueError(f"{name}: expected lengths of shape ({B},), one per sequence, got {arr.shape}")
+        if B and (arr.min() < 1 or arr.max() > T):
+            raise ValueError(f"{name}: lengths must be in [1, {T}] (the sequence length), got {arr.tolist()}")
+        return arr.astype(np.int64)
+
+    def forward(self, input, hx=None, lengths=None):
+        name = type(self).__name__
+        dtype = getattr(self, self._weight_names[0][0]).dtype
+        check_input(name, input, self.input_size, dtype)
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{name}: expected input of 2 dims (T, I) or 3 dims, got shape {input.shape}")
+        batched = input.ndim == 3
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        T, B = x.shape[0], x.shape[1]
+        lens = self._lengths(lengths, T, B, batched)
+        states = self._states(hx, B, batched, dtype)
+        run = _fused if self.impl == "fused" else _unrolled
+        finals = [[] for _ in states]
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                params = [getattr(self, n) for n in self._weight_names[k]] + ([None, None] if not self.bias else [])
+                out, *new = run(self.mode, x, [s[k] for s in states], *params, lens, d == 1, self.nonlinearity)
+                outs.append(out)
+                for f, s in zip(finals, new):
+                    f.append(s)
+            x = outs[0] if len(outs) == 1 else ops.cat(outs, dim=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = ops.dropout(x, self.dropout, True)
+        finals = [ops.stack(f, 0) for f in finals]
+        if not batched:
+            x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (or relu), as torch.nn.RNN."""
+
+    mode, gates = "RNN", 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, impl="fused", recurrent_init=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, impl,
+                         recurrent_init, dtype, nonlinearity)
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
+
+
+class LSTM(RNNBase):
+    """LSTM with gates i|f|g|o, as torch.nn.LSTM; forget_bias sets the forget gate's total bias."""
+
+    mode, gates = "LSTM", 4
+
+    def __init__(self, *args, forget_bias=None, **kwargs):
+        if "nonlinearity" in kwargs:
+            raise TypeError("LSTM: unexpected argument 'nonlinearity'")
+        super().__init__(*args, **kwargs)
+        if forget_bias is not None:
+            if not self.bias:
+                raise ValueError("LSTM: forget_bias needs bias=True")
+            H = self.hidden_size
+            for names in self._weight_names:
+                getattr(self, names[2]).data[H:2 * H] = forget_bias
+                getattr(self, names[3]).data[H:2 * H] = 0.0
+
+
+class GRU(RNNBase):
+    """GRU with gates r|z|n, n = tanh(W_in x + b_in + r (W_hn h + b_hn)), as torch.nn.GRU."""
+
+    mode, gates = "GRU", 3
+
+    def __init__(self, *args, **kwargs):
+        if "nonlinearity" in kwargs:
+            raise TypeError("GRU: unexpected argument 'nonlinearity'")
+        super().__init__(*args, **kwargs)
