@@ -1,0 +1,67 @@
+"""Adam (Kingma & Ba) with optional AMSGrad, and AdamW (decoupled weight decay, Loshchilov & Hutter)."""
+import numpy as np
+
+from .optimizer import Optimizer, grad_term, lerp_
+
+
+class Adam(Optimizer):
+    """m = β1 m + (1-β1) d;  v = β2 v + (1-β2) d²;  p -= lr/(1-β1ᵗ) · m / (√v̂/√(1-β2ᵗ) + eps).
+
+    d = ±g + wd p, or with decoupled_weight_decay p *= 1 - lr wd first and d = ±g; amsgrad uses
+    v̂ = running max of v (else v̂ = v).
+    """
+
+    _nonnegative = ("lr", "eps", "weight_decay")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False, decoupled_weight_decay=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    def _validate(self, options):
+        super()._validate(options)
+        betas = options["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair, got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{type(self).__name__}: invalid beta parameter at index {i}: {beta!r}, "
+                                 "expected 0 <= beta < 1")
+
+    def _init_state(self, p, group):
+        state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(p)
+        return state
+
+    def _update(self, p, g, state, group):
+        lr, wd, (beta1, beta2) = group["lr"], group["weight_decay"], group["betas"]
+        decoupled = group["decoupled_weight_decay"]
+        d = grad_term(p, g, 0 if decoupled else wd, group["maximize"])
+        if decoupled and wd:
+            p *= 1 - lr * wd
+        state["step"] = t = state["step"] + 1
+        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], np.empty_like(p)
+        lerp_(m, d, 1 - beta1, tmp)
+        v *= beta2
+        np.multiply(d, 1 - beta2, out=tmp)
+        tmp *= d
+        v += tmp
+        if group["amsgrad"]:
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        np.sqrt(v, out=tmp)
+        tmp /= (1 - beta2 ** t) ** 0.5
+        tmp += group["eps"]
+        np.divide(m, tmp, out=tmp)
+        tmp *= -lr / (1 - beta1 ** t)
+        p += tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr wd, then the Adam step on ±g."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
