@@ -9,5 +9,7 @@ from .creation import (tensor, zeros, ones, full, randn, rand, randint, arange, 
 from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp, log, sqrt, tanh,
                   sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, softmax, log_softmax)
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
+from .serialization import save, load
+from . import nn, optim, data
 
 __version__ = "0.1.0"

@@ -282,7 +282,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
             if id(tensor) in wanted_leaf:
                 captured[wanted_leaf[id(tensor)]] = g
             elif inputs is None:
-                tensor.grad = g if tensor.grad is None else tensor.grad + g
+                tensor.grad = tensor.grad + g if tensor.grad is not None else _own(g, create_graph)
     return captured
 
 
@@ -318,6 +318,11 @@ def _call_backward(node, grads):
         raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
                            f"expected {len(node.inputs)} (one per forward argument)")
     return in_grads
+
+
+def _own(g, create_graph):
+    """A leaf's first .grad: a private writable array (engine gradients may be shared or broadcast views)."""
+    return g if create_graph else Tensor._make(np.array(g.data))
 
 
 def _add_grad(store, tensor, g):

@@ -1,0 +1,61 @@
+"""torch.nn.functional's names for the ops (import as F), plus linear, layer_norm and one_hot."""
+import numpy as np
+
+from ..ops import relu, tanh, sigmoid, softmax, log_softmax  # noqa: F401  (re-exported)
+from ..ops.nn import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
+                      binary_cross_entropy_with_logits, embedding, dropout)
+from ..ops.elementwise import to_tensor
+from ..tensor import Tensor, ShapeError
+
+
+def linear(input, weight, bias=None):
+    """input @ weightᵀ + bias, for input (..., in), weight (out, in), bias (out,)."""
+    x = to_tensor(input)
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: expected input of size {weight.shape[1]} in its last dim, got shape {x.shape}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"linear: input dtype {x.dtype} differs from weight dtype {weight.dtype} "
+                        "(convert one with .to(), .double() or .float())")
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / √(var + eps) over the trailing normalized_shape dims (biased var), then affine.
+
+    Composed from ops, so it is twice differentiable.
+    """
+    x = to_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
+        raise ShapeError(f"layer_norm: expected input with trailing shape {shape}, got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"layer_norm: expected a floating-point input, got {x.dtype}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.dtype != x.dtype:
+            raise TypeError(f"layer_norm: input dtype {x.dtype} differs from {name} dtype {p.dtype} "
+                            "(convert one with .to(), .double() or .float())")
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    centered = x - x.mean(dim=dims, keepdim=True)
+    y = centered / ((centered * centered).mean(dim=dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape tensor.shape + (num_classes,), one 1 per row at each index;
+    num_classes=-1 means max index + 1."""
+    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer tensor of class indices, got {idx.dtype}")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(idx.max()) + 1
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    return Tensor._make((idx[..., None] == np.arange(num_classes)).astype(np.int64))

@@ -1,0 +1,170 @@
+"""Layers with PyTorch's constructor arguments, parameter names, shapes and initialisation."""
+import math
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter, float_dtype
+from ..tensor import Tensor
+
+
+def _param(shape, dtype, name):
+    return Parameter(np.zeros(shape, dtype=float_dtype(dtype, name)))
+
+
+def _non_negative_int(value, arg, name):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name}: {arg} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
+class Linear(Module):
+    """y = x Wᵀ + b with weight (out_features, in_features); W, b ~ U(-1/√in, 1/√in), as PyTorch."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features = _non_negative_int(in_features, "in_features", "Linear")
+        self.out_features = _non_negative_int(out_features, "out_features", "Linear")
+        self.weight = _param((self.out_features, self.in_features), dtype, "Linear")
+        self.bias = _param((self.out_features,), dtype, "Linear") if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table of num_embeddings rows of size embedding_dim, initialised N(0, 1).
+
+    The padding_idx row starts at zero and receives no gradient (so it stays zero under training).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
+        super().__init__()
+        self.num_embeddings = _non_negative_int(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = _non_negative_int(embedding_dim, "embedding_dim", "Embedding")
+        if padding_idx is not None:
+            if not isinstance(padding_idx, (int, np.integer)) or not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be an int in [-{num_embeddings}, {num_embeddings}), "
+                                 f"got {padding_idx!r}")
+            padding_idx = int(padding_idx) % num_embeddings
+        self.padding_idx = padding_idx
+        self.weight = _param((self.num_embeddings, self.embedding_dim), dtype, "Embedding")
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding holding a copy of the 2-D embeddings (frozen unless freeze=False)."""
+        arr = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if arr.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {arr.shape}")
+        layer = cls(*arr.shape, padding_idx=padding_idx, dtype=arr.dtype)
+        layer.weight.data[...] = arr
+        layer.weight.requires_grad_(not freeze)
+        return layer
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class Dropout(Module):
+    """Zeroes each element with probability p in training mode (scaling the rest by 1/(1-p))."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class LayerNorm(Module):
+    """Normalises over the trailing normalized_shape dims, then scales by weight (ones) and
+    shifts by bias (zeros) when elementwise_affine."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}")
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        affine = float_dtype(dtype, "LayerNorm")
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype=affine)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, dtype=affine)) if elementwise_affine and bias else None
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class Flatten(Module):
+    """Flattens dims start_dim..end_dim into one (by default all but the batch dim)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Identity(Module):
+    """Returns its input; accepts and ignores any constructor arguments, as PyTorch's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
