@@ -8,6 +8,7 @@ tensors unless asked to retain them. Backward formulas are written with Tensor o
 running them with grad mode on (create_graph=True) records the backward itself: second derivatives.
 """
 import contextlib
+import gc
 
 import numpy as np
 
@@ -38,6 +39,9 @@ class _GradMode(contextlib.ContextDecorator):
     def __exit__(self, *exc):
         set_grad_enabled(self.prev)
         return False
+
+    def _recreate_cm(self):
+        return _GradMode(self.mode)  # a fresh instance per decorated call (re-entrant, recursive)
 
 
 def no_grad():
@@ -80,7 +84,7 @@ class Context:
         return tuple(self._wrap(item) for item in self.saved)
 
     def _wrap(self, item):
-        if not isinstance(item, np.ndarray):
+        if not isinstance(item, (np.ndarray, np.generic)):  # ufuncs on 0-d arrays return np.generic scalars
             return item
         for t in self.inputs:
             if isinstance(t, Tensor) and t.data is item:
@@ -118,6 +122,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        if not _grad_enabled:
+            return _unrecorded(cls.forward(_NO_CTX, *[a.data if isinstance(a, Tensor) else a for a in args]))
         arrays, needs = [], []
         for a in args:
             if isinstance(a, Tensor):
@@ -126,11 +132,8 @@ class Function:
             else:
                 arrays.append(a)
                 needs.append(False)
-        if not (_grad_enabled and True in needs):
-            result = cls.forward(_NO_CTX, *arrays)
-            if isinstance(result, tuple):
-                return tuple(Tensor._make(r) for r in result)
-            return Tensor._make(result)
+        if True not in needs:
+            return _unrecorded(cls.forward(_NO_CTX, *arrays))
         ctx = Context(cls, args, needs)
         result = cls.forward(ctx, *arrays)
         if not isinstance(result, tuple):
@@ -147,6 +150,11 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError
+
+
+def _unrecorded(result):
+    """The outputs of a call that recorded nothing: Tensors without a graph node."""
+    return tuple(Tensor._make(r) for r in result) if isinstance(result, tuple) else Tensor._make(result)
 
 
 class _NullContext:
@@ -249,7 +257,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         elif out.requires_grad:
             _add_grad(leaf_grads, out, g)
     ready = [n for n in roots if n.consumers == 0]
-    with _GradMode(create_graph):
+    with _GradMode(create_graph), _gc_paused():
         while ready:
             node = ready.pop()
             grads, node.grads = node.grads or [None] * len(node.outputs), None
@@ -284,6 +292,19 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
             elif inputs is None:
                 tensor.grad = tensor.grad + g if tensor.grad is not None else _own(g, create_graph)
     return captured
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause Python's cyclic collector during the walk: as backward allocates it would rescan the
+    whole live graph again and again, finding nothing (the graph is freed by reference counting)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _observe(node, grads, wanted_node, captured):

@@ -156,9 +156,12 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     n_in = len(inputs)
 
     def backward_of_fn(*args):
+        # grad mode on even when gradcheck evaluates this under no_grad (finite differences): the
+        # gradients are computed through the graph, so without it there would be nothing to compare
         xs, gos = args[:n_in], args[n_in:]
-        grads = autograd.grad(_outputs(fn, xs), [t for t in xs if isinstance(t, Tensor) and t.requires_grad],
-                              list(gos), create_graph=True, allow_unused=True)
+        with autograd.enable_grad():
+            grads = autograd.grad(_outputs(fn, xs), [t for t in xs if isinstance(t, Tensor) and t.requires_grad],
+                                  list(gos), create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None and g.requires_grad)
 
     return gradcheck(backward_of_fn, list(inputs) + list(grad_outputs), eps, atol, rtol, mode,

@@ -141,6 +141,10 @@ class LSTMCell(_CellBase):
     gates = 4
 
     def forward(self, x, hx=None):
+        if hx is not None and not isinstance(hx, (tuple, list)):
+            raise TypeError(f"LSTMCell: expected hx to be a tuple (h, c), got {type(hx).__name__}")
+        if hx is not None and len(hx) != 2:
+            raise ValueError(f"LSTMCell: expected hx to be a tuple (h, c), got {len(hx)} tensors")
         x, (h, c), batched = self._prepare(x, (None, None) if hx is None else tuple(hx))
         h, c = lstm_step(self._projection(x), h, c, self.weight_hh.transpose(0, 1),
                          self.bias_hh if self.bias else None)

@@ -29,11 +29,13 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
     if reverse:
         key = slice(None, None, -1) if lengths is None else (_reverse_index(T, B, lengths), np.arange(B))
         x = x[key]
+    active = None if lengths is None else np.arange(T)[:, None, None] < lengths[None, :, None]
+    if active is not None and not active.all():
+        x = ops.where(active, x, 0.0)  # padding (even inf or NaN) must reach neither outputs nor gradients
     xp = x @ w_ih.transpose(0, 1)
     if b_ih is not None:
         xp = xp + b_ih
     w_hh_t = w_hh.transpose(0, 1)
-    active = None if lengths is None else np.arange(T)[:, None, None] < lengths[None, :, None]
     outs = []
     for t in range(T):
         if mode == "LSTM":
@@ -74,6 +76,8 @@ class RNNBase(Module):
         check_sizes(name, input_size, hidden_size)
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
         if impl not in ("fused", "unrolled"):
@@ -98,6 +102,9 @@ class RNNBase(Module):
 
     def init_recurrent(self, scheme, gain=1.0):
         """Re-initialise every W_hh: 'orthogonal' (each gate's H×H block) or 'identity' (IRNN, Le et al. 2015)."""
+        if scheme not in ("orthogonal", "identity"):
+            raise ValueError(f"{type(self).__name__}: init_recurrent scheme must be 'orthogonal' or 'identity', "
+                             f"got {scheme!r}")
         H = self.hidden_size
         for names in self._weight_names:
             w = getattr(self, names[1])
@@ -131,6 +138,8 @@ class RNNBase(Module):
         shape = (self.num_layers * self.num_directions, B, self.hidden_size)
         if hx is None:
             return [Tensor._make(np.zeros(shape, dtype=dtype)) for _ in range(n_states)]
+        if n_states == 2 and not isinstance(hx, (tuple, list)):
+            raise TypeError(f"{name}: expected hx to be a tuple (h0, c0), got {type(hx).__name__}")
         states = list(hx) if n_states == 2 else [hx]
         if len(states) != n_states:
             raise ValueError(f"{name}: expected hx to be a tuple (h0, c0), got {len(states)} tensors")

@@ -18,13 +18,23 @@ def to_tensor(x, like=None):
         return Tensor._make(np.array(x, like.data.dtype))
     if isinstance(x, np.ndarray):
         return Tensor._make(x)
-    if isinstance(x, (bool, int, float, np.number)):
+    if isinstance(x, (bool, int, float, np.number, np.bool_)):
         if like is not None and like.dtype.kind == "f":
             return Tensor._make(np.asarray(x, dtype=like.dtype))
         if isinstance(x, float) or (isinstance(x, np.number) and np.issubdtype(type(x), np.floating)):
             return Tensor._make(np.asarray(x, dtype=get_default_dtype()))
         return Tensor._make(np.asarray(x))
     raise TypeError(f"expected a Tensor, a NumPy array or a number, got {type(x).__name__}")
+
+
+def _arith_pair(a, b, name):
+    """_pair for arithmetic: a Python number beside a float tensor stays a number (NumPy keeps the
+    array's dtype), which spares a constant tensor per operation."""
+    if type(b) in _NUMBERS and isinstance(a, Tensor) and a.data.dtype.kind == "f":
+        return a, b
+    if type(a) in _NUMBERS and isinstance(b, Tensor) and b.data.dtype.kind == "f":
+        return a, b
+    return _pair(a, b, name)
 
 
 def _pair(a, b, name):
@@ -35,12 +45,15 @@ def _pair(a, b, name):
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
             raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+    # an integer or bool operand takes the float operand's dtype, as in PyTorch (NumPy would make float64)
+    if a.data.dtype.kind in "biu" and b.data.dtype.kind == "f":
+        a = cast(a, b.data.dtype)
+    elif b.data.dtype.kind in "biu" and a.data.dtype.kind == "f":
+        b = cast(b, a.data.dtype)
     return a, b
 
 
-def _promote_float(x):
-    """Integer inputs to a float op become the default float dtype."""
-    return x if x.dtype.kind == "f" else x.astype(get_default_dtype())
+_NUMBERS = (int, float)
 
 
 class Add(Function):
@@ -338,21 +351,21 @@ class Cast(Function):
 
 
 def add(a, b):
-    return Add.apply(*_pair(a, b, "add"))
+    return Add.apply(*_arith_pair(a, b, "add"))
 
 
 def sub(a, b):
-    return Sub.apply(*_pair(a, b, "sub"))
+    return Sub.apply(*_arith_pair(a, b, "sub"))
 
 
 def mul(a, b):
-    return Mul.apply(*_pair(a, b, "mul"))
+    return Mul.apply(*_arith_pair(a, b, "mul"))
 
 
 def div(a, b):
     a, b = _pair(a, b, "div")
     if a.dtype.kind != "f" and b.dtype.kind != "f":
-        a = cast(a, get_default_dtype())
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return Div.apply(a, b)
 
 
@@ -423,4 +436,4 @@ def cast(x, dtype):
 def compare(ufunc, a, b):
     """Comparison operators: bool tensors, never differentiated."""
     a, b = _pair(a, b, ufunc.__name__)
-    return Tensor._make(ufunc(a.data, b.data))
+    return Tensor._make(np.asarray(ufunc(a.data, b.data)))

@@ -22,7 +22,8 @@ class MatMul(Function):
         if not need_b:
             return ga, None
         if b.ndim == 2 and a.ndim > 2:
-            return ga, a.reshape(-1, a.shape[-1]).transpose(0, 1) @ g.reshape(-1, g.shape[-1])
+            rows = int(np.prod(a.shape[:-1]))  # not -1: ambiguous for zero-size a
+            return ga, a.reshape(rows, a.shape[-1]).transpose(0, 1) @ g.reshape(rows, g.shape[-1])
         return ga, a.transpose(-1, -2) @ g
 
 
@@ -38,7 +39,7 @@ def matmul(a, b):
     except ValueError:
         raise ShapeError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast together") from None
     if a.ndim == 1:
-        return matmul(a.unsqueeze(0), b).squeeze(-2)
+        return matmul(a.unsqueeze(0), b).squeeze(-2 if b.ndim > 1 else 0)
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(-1)).squeeze(-1)
     return MatMul.apply(a, b)

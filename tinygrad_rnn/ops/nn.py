@@ -15,14 +15,21 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _rows(x, dim):
     """x with dim moved last, as a C-contiguous (N, C) array, and how to undo it."""
     moved = np.moveaxis(x, dim, -1)
-    return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape
+    n = int(np.prod(moved.shape[:-1]))  # not -1: ambiguous when C == 0
+    return np.ascontiguousarray(moved).reshape(n, moved.shape[-1]), moved.shape
+
+
+def _along(kernel, x, dim):
+    """kernel over the rows of x along dim; the kernels need C >= 1, so an empty dim stays empty."""
+    rows, moved = _rows(x, dim)
+    out = kernel(rows) if rows.shape[1] else rows.copy()
+    return np.moveaxis(out.reshape(moved), -1, dim)
 
 
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
-        rows, moved = _rows(x, dim)
-        y = np.moveaxis(ksoftmax.softmax_rows(rows).reshape(moved), -1, dim)
+        y = _along(ksoftmax.softmax_rows, x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -36,8 +43,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
-        rows, moved = _rows(x, dim)
-        y = np.moveaxis(ksoftmax.log_softmax_rows(rows).reshape(moved), -1, dim)
+        y = _along(ksoftmax.log_softmax_rows, x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -57,14 +63,14 @@ def _float_input(x, name):
 
 def softmax(x, dim=-1):
     x = _float_input(x, "softmax")
-    (d,) = normalize_dims(dim, x.ndim, "softmax")
-    return Softmax.apply(x, d) if x.ndim else Softmax.apply(x.reshape(1), 0).reshape(())
+    dims = normalize_dims(dim, x.ndim, "softmax")  # () for a 0-d tensor
+    return Softmax.apply(x, dims[0]) if x.ndim else Softmax.apply(x.reshape(1), 0).reshape(())
 
 
 def log_softmax(x, dim=-1):
     x = _float_input(x, "log_softmax")
-    (d,) = normalize_dims(dim, x.ndim, "log_softmax")
-    return LogSoftmax.apply(x, d) if x.ndim else LogSoftmax.apply(x.reshape(1), 0).reshape(())
+    dims = normalize_dims(dim, x.ndim, "log_softmax")  # () for a 0-d tensor
+    return LogSoftmax.apply(x, dims[0]) if x.ndim else LogSoftmax.apply(x.reshape(1), 0).reshape(())
 
 
 class CrossEntropy(Function):
@@ -72,7 +78,10 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, z, target, ignore_index, smoothing):
-        loss, lse = ksoftmax.cross_entropy_rows(np.ascontiguousarray(z), target, ignore_index, smoothing)
+        if z.shape[1] == 0:  # no classes, so every target is ignored; the kernel needs C >= 1
+            loss, lse = np.zeros(len(z), z.dtype), np.full(len(z), -np.inf, z.dtype)
+        else:
+            loss, lse = ksoftmax.cross_entropy_rows(np.ascontiguousarray(z), target, ignore_index, smoothing)
         ctx.args = (target, ignore_index, smoothing, lse)
         ctx.save_for_backward(z)
         return loss
@@ -90,6 +99,8 @@ class CrossEntropyGrad(Function):
     def forward(ctx, z, g, target, ignore_index, smoothing, lse):
         ctx.save_for_backward(z, g)
         ctx.target, ctx.ignore_index, ctx.smoothing = target, ignore_index, smoothing
+        if z.shape[1] == 0:  # no classes (see CrossEntropy.forward)
+            return np.zeros_like(z)
         g = np.ascontiguousarray(g, dtype=z.dtype)
         return ksoftmax.cross_entropy_backward_rows(np.ascontiguousarray(z), lse, target, ignore_index, smoothing, g)
 
@@ -230,7 +241,7 @@ class EmbeddingGrad(Function):
     @staticmethod
     def forward(ctx, g, idx, num, padding_idx):
         ctx.idx, ctx.padding_idx = idx, padding_idx
-        flat = np.ascontiguousarray(g).reshape(idx.size, -1)
+        flat = np.ascontiguousarray(g).reshape(idx.size, int(np.prod(g.shape[idx.ndim:])))
         pad = -1 if padding_idx is None else padding_idx
         return scatter.embedding_backward(idx.reshape(-1), flat, num, pad)
 

@@ -15,7 +15,7 @@ def normalize_dims(dim, ndim, name):
     """dim (None, int or sequence) as a sorted tuple of non-negative axes, checked against ndim."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)  # anything else is checked below
     out = []
     for d in dims:
         if not isinstance(d, (int, np.integer)):
@@ -105,9 +105,10 @@ def _extremum(x, dim, keepdim, largest, name):
         raise ValueError(f"{name}: cannot reduce a tensor with zero elements (shape {x.shape})")
     if dim is None:
         return MaxAll.apply(x, normalize_dims(None, x.ndim, name), keepdim, largest)
-    (d,) = normalize_dims(dim, x.ndim, name)
+    dims = normalize_dims(dim, x.ndim, name)
     if x.ndim == 0:
         return x, Tensor._make(np.asarray(0, dtype=np.int64))
+    (d,) = dims
     return MaxDim.apply(x, d, keepdim, largest)
 
 

@@ -69,7 +69,7 @@ class IndexBackward(Function):
         ctx.key = key
         rows = key[0] if isinstance(key, tuple) and len(key) == 1 else key
         if isinstance(rows, np.ndarray) and rows.ndim == 1 and rows.dtype == np.int64 and len(shape) >= 1:
-            flat = np.ascontiguousarray(g).reshape(len(rows), -1)
+            flat = np.ascontiguousarray(g).reshape(len(rows), int(np.prod(shape[1:])))
             return scatter.scatter_add_rows(rows % max(shape[0], 1), flat, shape[0]).reshape(shape)
         out = np.zeros(shape, dtype=g.dtype)
         if _is_basic(key):
@@ -173,7 +173,7 @@ def index_key(key):
                 p = p.astype(np.int64, copy=False)
             elif p.dtype != np.bool_:
                 raise TypeError(f"index: tensors used as indices must be integer or bool, got {p.dtype}")
-        elif isinstance(p, float):
+        elif isinstance(p, (float, np.floating)):
             raise TypeError(f"index: indices must be integers, slices, None or integer tensors, got float {p}")
         out.append(p)
     return tuple(out) if isinstance(key, tuple) else out[0]
@@ -233,5 +233,6 @@ def chunk(x, chunks, dim=0):
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     (d,) = normalize_dims(dim, x.ndim, "chunk")
-    size = -(-x.shape[d] // chunks) if x.shape[d] else 1
-    return split(x, max(size, 1), d)
+    if not x.shape[d]:
+        return split(x, [0] * chunks, d)  # as torch: `chunks` empty pieces
+    return split(x, -(-x.shape[d] // chunks), d)

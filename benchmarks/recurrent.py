@@ -1,0 +1,136 @@
+"""Recurrent training step: forward over T + loss + backward + SGD step, side by side in one run.
+
+Columns: our fused layer, our unrolled layer, PyTorch's fused layer (nn.LSTM/GRU/RNN), PyTorch's
+LSTMCell in a Python loop, and the fused step's arithmetic rate against the NumPy GEMM peak measured
+in the same run (a training step is ~3 forward passes of matrix products: 6·T·B·(I+H)·G·H flops).
+"""
+import numpy as np
+
+from .common import interleaved_medians, record, table, fmt
+
+CONFIGS = {
+    "a": dict(mode="LSTM", B=1, I=65, H=128, T=100),
+    "b": dict(mode="LSTM", B=32, I=64, H=128, T=100),
+    "c": dict(mode="LSTM", B=64, I=256, H=512, T=50),
+    "d": dict(mode="LSTM", B=32, I=32, H=32, T=200),
+    "b-GRU": dict(mode="GRU", B=32, I=64, H=128, T=100),
+    "b-RNN": dict(mode="RNN", B=32, I=64, H=128, T=100),
+}
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def ours(cfg, impl):
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import nn, optim
+
+    tg.manual_seed(0)
+    layer = getattr(nn, cfg["mode"])(cfg["I"], cfg["H"], impl=impl)
+    opt = optim.SGD(layer.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["I"])).astype(np.float32))
+    target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["H"])).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        out, _ = layer(x)
+        loss = ((out - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def torch_layer(cfg):
+    import torch
+    torch.manual_seed(0)
+    layer = getattr(torch.nn, cfg["mode"])(cfg["I"], cfg["H"])
+    opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
+    x = torch.randn(cfg["T"], cfg["B"], cfg["I"])
+    target = torch.randn(cfg["T"], cfg["B"], cfg["H"])
+
+    def step():
+        opt.zero_grad()
+        out, _ = layer(x)
+        loss = ((out - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def torch_cell_loop(cfg):
+    import torch
+    torch.manual_seed(0)
+    cell = {"LSTM": torch.nn.LSTMCell, "GRU": torch.nn.GRUCell, "RNN": torch.nn.RNNCell}[cfg["mode"]](cfg["I"], cfg["H"])
+    opt = torch.optim.SGD(cell.parameters(), lr=1e-3)
+    x = torch.randn(cfg["T"], cfg["B"], cfg["I"])
+    target = torch.randn(cfg["T"], cfg["B"], cfg["H"])
+
+    def step():
+        opt.zero_grad()
+        h = torch.zeros(cfg["B"], cfg["H"])
+        state = (h, torch.zeros_like(h)) if cfg["mode"] == "LSTM" else h
+        outs = []
+        for t in range(cfg["T"]):
+            state = cell(x[t], state)
+            outs.append(state[0] if cfg["mode"] == "LSTM" else state)
+        loss = ((torch.stack(outs) - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def gemm_peak(n=2048, repeats=5):
+    """GFLOP/s of a float32 n×n×n NumPy (BLAS) product, best of a few."""
+    import time
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    b = a.copy()
+    a @ b
+    best = min(_timed(lambda: a @ b, time) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn, time):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def step_flops(cfg):
+    G = GATES[cfg["mode"]]
+    return 6 * cfg["T"] * cfg["B"] * (cfg["I"] + cfg["H"]) * G * cfg["H"]
+
+
+def main(quick=False, save=True):
+    try:
+        import torch
+        torch.set_num_threads(2)
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("PyTorch not installed: its columns are left empty")
+    peak = gemm_peak()
+    names = ["a", "b"] if quick else list(CONFIGS)
+    rows = []
+    for name in names:
+        cfg = CONFIGS[name]
+        fns = {"fused": ours(cfg, "fused"), "unrolled": ours(cfg, "unrolled")}
+        if have_torch:
+            fns["torch"] = torch_layer(cfg)
+            fns["torch cell loop"] = torch_cell_loop(cfg)
+        repeats = 5 if quick else (15 if name == "c" else 30)
+        med = interleaved_medians(fns, repeats)
+        ms = {k: v * 1e3 for k, v in med.items()}
+        rate = step_flops(cfg) / med["fused"] / 1e9
+        torch_ms, loop_ms = ms.get("torch"), ms.get("torch cell loop")
+        rows.append([f"{name} {cfg['mode']} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}",
+                     fmt(ms["fused"]), fmt(ms["unrolled"]), fmt(torch_ms), fmt(loop_ms),
+                     fmt(ms["fused"] / torch_ms, 2) if torch_ms else "–",
+                     fmt(ms["unrolled"] / loop_ms, 2) if loop_ms else "–",
+                     f"{rate:.0f} ({100 * rate / peak:.0f}%)"])
+    headers = ["config", "fused ms", "unrolled ms", "PyTorch layer ms", "PyTorch cell loop ms",
+               "fused / PyTorch layer", "unrolled / cell loop", "fused GFLOP/s (% of GEMM peak)"]
+    record(f"Recurrent training step (float32, 2 threads, median; GEMM peak {peak:.0f} GFLOP/s)",
+           table(headers, rows), save)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Fused Elman RNN: one layer, one direction, a whole sequence per call, forward and backward (BPTT).
+
+PyTorch ``nn.RNN`` semantics: h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu.
+Also holds the pieces the LSTM and GRU kernels share: ``full_lengths``, ``transpose_into``,
+``copy_inputs`` and ``stacked_grads``.
+
+Layout of every kernel here: the input projection of all T*B rows is one product before the time
+loop; each step is one (B, H) x (H, G) product (G = H, 3H or 4H) plus short elementwise loops; the
+backward pass writes the pre-activation gradients of every position into one (T, B, G) buffer and
+gets dx, dW_ih and dW_hh from it with one product each after the loop. Row b of a padded batch
+reads position t = s (forward) or t = lengths[b]-1-s (reverse) at step s, is active while
+s < lengths[b], and otherwise keeps its state; padded positions get zero output and zero gradient.
+"""
+import numpy as np
+from numba import njit
+
+from .fastmath import tanh
+from .workspace import give, take
+
+
+def full_lengths(lengths, T, B):
+    """lengths as a fresh int64 (B,) array; None means every row has length T."""
+    return np.full(B, T, np.int64) if lengths is None else np.array(lengths, np.int64).reshape(B)
+
+
+@njit(cache=True, error_model="numpy")
+def transpose_into(a, out):
+    """out[:] = a.T, 16 rows of a at a time (np.copyto(out, a.T) is 4x slower on large weights)."""
+    n, m = a.shape
+    for i0 in range(0, n, 16):
+        for j in range(m):
+            for i in range(i0, min(i0 + 16, n)):
+                out[j, i] = a[i, j]
+
+
+@njit(cache=True, error_model="numpy")
+def copy_inputs(x, lengths, xh):
+    """xh[t, b, :I] = x[t, b] where t < lengths[b]; padded positions of xh become all zero, so that
+    whatever x holds there (even NaN) contributes nothing to the weight gradients."""
+    T, B, I = x.shape
+    for t in range(T):
+        for b in range(B):
+            xr, xhr = x[t, b], xh[t, b]
+            if t < lengths[b]:
+                for k in range(I):
+                    xhr[k] = xr[k]
+            else:
+                xhr[:] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def stacked_grads(dgates, xh, w_ih):
+    """dx = G W_ih and [dW_ih | dW_hh] = G^T [X | H_prev] as one product, with G the (T*B, G)
+    pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh."""
+    T, B, G = dgates.shape
+    I = w_ih.shape[1]
+    gm = dgates.reshape(T * B, G)
+    dx = np.dot(gm, w_ih).reshape(T, B, I)
+    dw = np.dot(gm.T, xh.reshape(T * B, xh.shape[2]))
+    return dx, dw[:, :I].copy(), dw[:, I:].copy()
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(x, w_ih, w_hh, w_hh_t, bias, h, lengths, reverse, relu, act, xh, out, hw):
+    """Run every step. h: initial state, updated in place to the final one. Fills act (T,B,H) with
+    the new states, xh (T,B,I+H) with [x, h before the step] of each position (zero where padded),
+    and out; hw (B,H) is scratch."""
+    T, B, I = x.shape
+    H = h.shape[1]
+    zero = x.dtype.type(0.0)
+    np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, H))
+    copy_inputs(x, lengths, xh)
+    for s in range(lengths.max()):
+        np.dot(h, w_hh_t, hw)
+        for b in range(B):
+            n = lengths[b]
+            if s >= n:
+                continue
+            p = n - 1 - s if reverse else s
+            a, z, hb, hp, ob = act[p, b], hw[b], h[b], xh[p, b], out[p, b]
+            for j in range(H):
+                hp[I + j] = hb[j]
+            if relu:
+                for j in range(H):
+                    a[j] = max(a[j] + z[j] + bias[j], zero)
+            else:
+                for j in range(H):
+                    a[j] = tanh(a[j] + z[j] + bias[j])
+            for j in range(H):
+                hb[j] = a[j]
+                ob[j] = a[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _backward(w_ih, w_hh, lengths, reverse, relu, act, xh, d_out, dh, dgates, g, dhw):
+    """BPTT over every step. dh: incoming d_hn, updated in place to dh0. dgates (T,B,H) receives the
+    pre-activation gradients by position; g (B,H), dhw (B,H) are scratch. Returns dx, dw_ih, dw_hh, db."""
+    T, B, H = act.shape
+    one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
+    db = np.zeros(H, act.dtype)
+    for b in range(B):
+        dgates[lengths[b]:, b] = 0
+    for s in range(lengths.max() - 1, -1, -1):
+        for b in range(B):
+            n = lengths[b]
+            gb = g[b]
+            if s >= n:
+                gb[:] = 0
+                continue
+            p = n - 1 - s if reverse else s
+            a, do, dhb, dgb = act[p, b], d_out[p, b], dh[b], dgates[p, b]
+            if relu:
+                for j in range(H):
+                    gb[j] = dhb[j] + do[j] if a[j] > zero else zero
+            else:
+                for j in range(H):
+                    gb[j] = (dhb[j] + do[j]) * (one - a[j] * a[j])
+            for j in range(H):
+                db[j] += gb[j]
+                dgb[j] = gb[j]
+        np.dot(g, w_hh, dhw)
+        for b in range(B):
+            if s < lengths[b]:
+                dhb, dhwb = dh[b], dhw[b]
+                for j in range(H):
+                    dhb[j] = dhwb[j]
+    dx, dw_ih, dw_hh = stacked_grads(dgates, xh, w_ih)
+    return dx, dw_ih, dw_hh, db
+
+
+def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity):
+    """x (T,B,I); w_ih (H,I), w_hh (H,H); b_ih, b_hh (H,) or None; h0 (B,H); lengths None or int (B,)
+    in [1,T]; reverse bool; nonlinearity 'tanh' or 'relu'. Returns (out (T,B,H), h_n, saved)."""
+    x, w_ih, w_hh = np.ascontiguousarray(x), np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
+    T, B, _ = x.shape
+    H, dt = w_hh.shape[1], x.dtype
+    lengths, relu = full_lengths(lengths, T, B), nonlinearity == "relu"
+    bias = np.zeros(H, dt) if b_ih is None else np.asarray(b_ih + b_hh, dt)
+    h = np.array(h0, dt, order="C")
+    out = np.empty((T, B, H), dt) if lengths.min() == T else np.zeros((T, B, H), dt)
+    bufs = [take((T, B, H), dt), take((T, B, x.shape[2] + H), dt)]
+    w_hh_t, hw = take((H, H), dt), take((B, H), dt)
+    _forward(x, w_ih, w_hh, w_hh_t, bias, h, lengths, bool(reverse), relu, *bufs, out, hw)
+    give(w_hh_t)
+    give(hw)
+    return out, h, (bufs, w_ih, w_hh, lengths, bool(reverse), relu, b_ih is not None)
+
+
+def rnn_backward(saved, d_out, d_hn):
+    """Gradients of a loss given d_out (T,B,H) and d_hn (B,H).
+    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None."""
+    bufs, w_ih, w_hh, lengths, reverse, relu, has_bias = saved
+    if not bufs:
+        raise RuntimeError("rnn_backward: the saved buffers were already released")
+    T, B, H = bufs[0].shape
+    dt = w_hh.dtype
+    dh = np.array(d_hn, dt, order="C")
+    dgates, g, dhw = take((T, B, H), dt), take((B, H), dt), take((B, H), dt)
+    dx, dw_ih, dw_hh, db = _backward(w_ih, w_hh, lengths, reverse, relu, *bufs,
+                                     np.ascontiguousarray(d_out, dt), dh, dgates, g, dhw)
+    for a in (dgates, g, dhw):
+        give(a)
+    db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh
+
+
+def release(saved):
+    """Give the buffers of ``saved`` back to the pool: call once backward will not run again."""
+    bufs = saved[0]
+    while bufs:
+        give(bufs.pop())
