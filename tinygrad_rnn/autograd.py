@@ -134,7 +134,7 @@ class Function:
                 needs.append(False)
         if True not in needs:
             return _unrecorded(cls.forward(_NO_CTX, *arrays))
-        ctx = Context(cls, args, needs)
+        ctx = Context(cls, args, tuple(needs))
         result = cls.forward(ctx, *arrays)
         if not isinstance(result, tuple):
             ctx.outputs = (result,)

@@ -222,6 +222,19 @@ class Tensor:
                                "allowed under no_grad()")
         self.data[_ops.index_key(key)] = value.data if isinstance(value, Tensor) else value
 
+    def _inplace(self, other, ufunc):
+        """x += y and friends: update data in place (parameter updates under no_grad, as in PyTorch)."""
+        if self.requires_grad and _autograd.is_grad_enabled():
+            raise RuntimeError(f"in-place {ufunc.__name__} on a tensor that requires grad is only allowed "
+                               "under no_grad()")
+        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, o): return self._inplace(o, np.add)
+    def __isub__(self, o): return self._inplace(o, np.subtract)
+    def __imul__(self, o): return self._inplace(o, np.multiply)
+    def __itruediv__(self, o): return self._inplace(o, np.true_divide)
+
     # --- operators ------------------------------------------------------------------------------
     def __add__(self, o): return _ops.add(self, o)
     def __radd__(self, o): return _ops.add(o, self)

@@ -1,0 +1,221 @@
+"""PyTorch parity: every op of the table, float64, the same inputs and upstream gradients: forward values
+and input gradients equal torch's to 1e-10 (inputs are drawn without max/min ties). Plus extreme
+inputs (±1e4), where both must stay finite and agree."""
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn import autograd, ops  # noqa: E402
+from op_table import OPS  # noqa: E402
+from test_ops import draw_built, float_outputs  # noqa: E402
+
+RTOL = ATOL = 1e-10
+
+
+def _tkey(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    out = tuple(torch.from_numpy(p) if isinstance(p, np.ndarray) else p for p in parts)
+    return out if isinstance(key, tuple) else out[0]
+
+
+def _reduce(fn):
+    def call(x, dim, keepdim, **kw):
+        if dim is None:
+            return fn(x, **kw) if not keepdim else fn(x, dim=tuple(range(x.ndim)), keepdim=True, **kw)
+        return fn(x, dim=dim, keepdim=keepdim, **kw)
+    return call
+
+
+TORCH = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "neg": lambda x: -x,
+    "pow_scalar": lambda x, p: x ** p,
+    "pow_int_any_sign": lambda x, p: x ** p,
+    "pow_tensor": lambda a, b: a ** b,
+    "tg.pow": torch.pow,
+    "scalar_radd": lambda x: 1.5 + x,
+    "scalar_rsub": lambda x: 1.5 - x,
+    "scalar_rmul": lambda x: 2.5 * x,
+    "scalar_rdiv": lambda x: 2.0 / x,
+    "scalar_rpow": lambda x: 2.0 ** x,
+    "scalar_sub_int": lambda x: x - 3,
+    "array_rmul": lambda c, x: c * x,
+    "array_rsub": lambda c, x: c - x,
+    "array_rdiv": lambda c, x: c / x,
+    "array_radd": lambda c, x: c + x,
+    "array_div": lambda x, c: x / c,
+    "exp": torch.exp,
+    "log": torch.log,
+    "sqrt": torch.sqrt,
+    "abs": torch.abs,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+    "clamp": lambda x: torch.clamp(x, -0.5, 0.5),
+    "clamp_min": lambda x: torch.clamp(x, min=-0.5),
+    "clamp_max": lambda x: torch.clamp(x, max=0.5),
+    "where": torch.where,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "matmul": lambda a, b, layout: a @ b,
+    "tg.matmul": lambda a, b, layout: torch.matmul(a, b),
+    "sum": _reduce(torch.sum),
+    "mean": _reduce(torch.mean),
+    "var": _reduce(torch.var),
+    "logsumexp": lambda x, dim, keepdim: torch.logsumexp(x, dim=dim, keepdim=keepdim),
+    "max_all": torch.max,
+    "min_all": torch.min,
+    "max_dim": lambda x, dim, keepdim: tuple(torch.max(x, dim=dim, keepdim=keepdim)),
+    "min_dim": lambda x, dim, keepdim: tuple(torch.min(x, dim=dim, keepdim=keepdim)),
+    "reshape": lambda x, shape: x.reshape(shape),
+    "view": lambda x, shape: x.view(*shape),
+    "transpose": lambda x, dim0, dim1: x.transpose(dim0, dim1),
+    "permute": lambda x, dims: x.permute(dims),
+    "T": lambda x: x.permute(tuple(reversed(range(x.ndim)))),
+    "expand": lambda x, shape, full: x.expand(shape),
+    "squeeze": lambda x, dim: x.squeeze() if dim is None else x.squeeze(dim),
+    "unsqueeze": lambda x, dim: x.unsqueeze(dim),
+    "flatten": lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim),
+    "getitem": lambda x, key: x[_tkey(key)],
+    "getitem_tensor_key": lambda x, key: x[_tkey(key)],
+    "cat": lambda *xs, dim: torch.cat(xs, dim=dim),
+    "stack": lambda *xs, dim: torch.stack(xs, dim=dim),
+    "split": lambda x, split, dim: torch.split(x, split, dim=dim),
+    "chunk": lambda x, chunks, dim: torch.chunk(x, chunks, dim=dim),
+    "softmax": lambda x, dim: torch.softmax(x, dim=dim),
+    "log_softmax": lambda x, dim: torch.log_softmax(x, dim=dim),
+    "cross_entropy": F.cross_entropy,
+    "nll_loss": F.nll_loss,
+    "mse_loss": F.mse_loss,
+    "l1_loss": F.l1_loss,
+    "binary_cross_entropy_with_logits": F.binary_cross_entropy_with_logits,
+    "embedding": lambda idx, w: F.embedding(idx, w),
+    "embedding_padding": lambda idx, w, padding_idx: F.embedding(idx, w, padding_idx=padding_idx),
+    "dropout_eval": lambda x, p: F.dropout(x, p, training=False),
+}
+NOT_COMPARABLE = {"dropout_fixed_seed"}  # random masks: semantics are tested in test_ops.py
+
+
+def test_every_table_row_has_a_torch_twin():
+    assert {op.name for op in OPS} - NOT_COMPARABLE == set(TORCH)
+
+
+def _as_list(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _assume_torch_can(op, kwargs):
+    key = kwargs.get("key")
+    if key is not None:  # torch has no negative slice steps
+        parts = key if isinstance(key, tuple) else (key,)
+        assume(not any(isinstance(p, slice) and p.step is not None and p.step < 0 for p in parts))
+
+
+@pytest.mark.filterwarnings("ignore:var.. degrees of freedom:UserWarning")
+@pytest.mark.parametrize("op", [op for op in OPS if op.name in TORCH], ids=repr)
+@given(data=st.data())
+def test_forward_and_gradients_match_torch(op, data):
+    b = draw_built(data, op, np.float64)
+    _assume_torch_can(op, b.kwargs)
+    with np.errstate(all="ignore"):
+        ours = b.call()
+    t_args, t_leaves = [], []
+    for arg, value in zip(b.case.args, b.ref_args):
+        t = torch.tensor(np.array(value, order="C"))  # torch kernels differ in what strides they take
+        if arg.kind == "x":
+            t.requires_grad_(True)
+            t_leaves.append(t)
+        t_args.append(t)
+    theirs = _as_list(TORCH[op.name](*t_args, **b.kwargs))
+    assert len(ours) == len(theirs)
+    for o, t in zip(ours, theirs):
+        assert o.shape == tuple(t.shape), (o.shape, t.shape)
+        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=RTOL, atol=ATOL, equal_nan=True)
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 99), label="seed"))
+    outs = float_outputs(ours)
+    t_outs = [t for t in theirs if t.dtype.is_floating_point]
+    gs = [rng.standard_normal(o.shape) for o in outs]
+    with np.errstate(all="ignore"):
+        our_grads = autograd.grad(outs, b.leaves, [tg.tensor(g) for g in gs], allow_unused=True)
+    t_grads = torch.autograd.grad(t_outs, t_leaves, [torch.tensor(g) for g in gs], allow_unused=True)
+    for g, tgrad, leaf in zip(our_grads, t_grads, b.leaves):
+        want = np.zeros(leaf.shape) if tgrad is None else tgrad.numpy()
+        got = np.zeros(leaf.shape) if g is None else g.data
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)
+
+
+# --------------------------------------------------------------------------------------- targeted cases
+
+def _both(x):
+    return tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+
+def _check(ours, theirs, x, tx, rtol=RTOL, atol=ATOL):
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=rtol, atol=atol)
+    assert np.all(np.isfinite(ours.data))
+    g = np.random.default_rng(1).standard_normal(ours.shape)
+    (ours * tg.tensor(g)).sum().backward()
+    (theirs * torch.tensor(g)).sum().backward()
+    assert np.all(np.isfinite(x.grad.data))
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("layout", ["NC", "NCd"])
+def test_cross_entropy_label_smoothing_with_ignore_index(reduction, layout):
+    rng = np.random.default_rng(3)
+    if layout == "NC":
+        logits, target = rng.standard_normal((6, 5)) * 3, np.array([0, 4, -1, 2, -1, 1])
+    else:
+        logits, target = rng.standard_normal((3, 5, 4)) * 3, np.array([[0, -1, 4, 2], [-1, -1, 1, 3], [2, 2, 0, -1]])
+    x, tx = _both(logits)
+    ours = ops.cross_entropy(x, tg.tensor(target), ignore_index=-1, reduction=reduction, label_smoothing=0.2)
+    theirs = F.cross_entropy(tx, torch.tensor(target), ignore_index=-1, reduction=reduction, label_smoothing=0.2)
+    _check(ours, theirs, x, tx)
+
+
+EXTREME = np.array([[1e4, -1e4, 0.0, 3.0, -2.0], [-1e4, -1e4 + 1.0, -1e4 + 2.0, -1e4, -1e4],
+                    [1e4, 1e4, -1e4, 1e4 - 5.0, 0.0], [-1e4, 1e4, 5.0, -5.0, 1e4 - 1.0]])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softmax", "log_softmax", "logsumexp", "logsumexp_all",
+                                  "cross_entropy", "cross_entropy_smoothed", "bce_with_logits"])
+def test_extreme_inputs_match_torch(name):
+    x, tx = _both(EXTREME)
+    t = np.array([1, 0, 3, -100])
+    fns = {
+        "sigmoid": (lambda a: a.sigmoid(), torch.sigmoid),
+        "softmax": (lambda a: tg.softmax(a, dim=1), lambda a: torch.softmax(a, dim=1)),
+        "log_softmax": (lambda a: tg.log_softmax(a, dim=0), lambda a: torch.log_softmax(a, dim=0)),
+        "logsumexp": (lambda a: a.logsumexp(dim=1), lambda a: torch.logsumexp(a, dim=1)),
+        "logsumexp_all": (lambda a: tg.logsumexp(a, dim=(0, 1)), lambda a: torch.logsumexp(a, dim=(0, 1))),
+        "cross_entropy": (lambda a: ops.cross_entropy(a, tg.tensor(t), reduction="none"),
+                          lambda a: F.cross_entropy(a, torch.tensor(t), reduction="none")),
+        "cross_entropy_smoothed": (lambda a: ops.cross_entropy(a, tg.tensor(t), label_smoothing=0.1),
+                                   lambda a: F.cross_entropy(a, torch.tensor(t), label_smoothing=0.1)),
+        "bce_with_logits": (lambda a: ops.binary_cross_entropy_with_logits(a, tg.tensor(np.full(a.shape, 0.3))),
+                            lambda a: F.binary_cross_entropy_with_logits(a, torch.full(a.shape, 0.3,
+                                                                                      dtype=torch.float64))),
+    }
+    ours_fn, theirs_fn = fns[name]
+    _check(ours_fn(x), theirs_fn(tx), x, tx)
+
+
+def test_var_and_logsumexp_match_torch():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 4, 5))
+    for kwargs in (dict(dim=1), dict(dim=(0, 2), keepdim=True), dict(dim=None, correction=0), dict(dim=-1, correction=2)):
+        x, tx = _both(a)
+        _check(tg.var(x, **kwargs), torch.var(tx, **kwargs), x, tx)
+    for dim in (0, (1, 2), -1):
+        x, tx = _both(a)
+        _check(tg.logsumexp(x, dim), torch.logsumexp(tx, dim), x, tx)
