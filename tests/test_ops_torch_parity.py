@@ -117,6 +117,8 @@ def _assume_torch_can(op, kwargs):
     if key is not None:  # torch has no negative slice steps
         parts = key if isinstance(key, tuple) else (key,)
         assume(not any(isinstance(p, slice) and p.step is not None and p.step < 0 for p in parts))
+    if op.name in ("var", "std"):  # torch 2.13's var backward with dim=() gives inf (its forward is right)
+        assume(kwargs.get("dim") != ())
 
 
 @pytest.mark.filterwarnings("ignore:var.. degrees of freedom:UserWarning")
