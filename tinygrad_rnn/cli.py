@@ -1,0 +1,432 @@
+"""The command line: `tinygrad-rnn {train,sample,task,gradcheck,bench}` (also `python -m tinygrad_rnn`).
+
+train      a character language model on the built-in corpus (or --text FILE), truncated BPTT
+sample     text from a checkpoint written by `train --save`
+task       a classic sequence task (adding, copy, timer, mackey-glass) against its trivial baseline
+gradcheck  finite-difference checks of RNN/LSTM/GRU gradients, fused and unrolled
+bench      the benchmark suite's quick set (needs a source checkout)
+
+Expected failures (bad arguments, missing files, bad checkpoints) print one line to stderr and exit
+non-zero (2 for usage errors); Ctrl-C during training saves the checkpoint and exits with 130.
+"""
+import argparse
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import tinygrad_rnn as tg
+from . import charlm, optim, train_tasks
+from .data import CharVocab, TBPTTBatcher, load_text, train_val_split
+from .nn.utils import clip_grad_norm_
+
+PROG = "tinygrad-rnn"
+DEFAULT_PRIME = "The "
+OPTIMIZERS = {  # name -> (class, default lr, extra arguments)
+    "adam": (optim.Adam, 1e-2, {}), "adamw": (optim.AdamW, 1e-2, {}),
+    "rmsprop": (optim.RMSprop, 2e-3, {}), "adagrad": (optim.Adagrad, 5e-2, {}),
+    "sgd": (optim.SGD, 0.5, {"momentum": 0.9}),
+}
+
+
+class CLIError(Exception):
+    """An expected failure: reported as one line on stderr, exit status `code`."""
+
+    def __init__(self, message, code=1, prog=PROG):
+        super().__init__(message)
+        self.code, self.prog = code, prog
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default in its help, unless it is None or empty."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default in (None, "") else super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (prog: error: ...) and exit status 2, no usage dump."""
+
+    def error(self, message):
+        raise CLIError(f"{message} (see {self.prog} --help)", 2, self.prog)
+
+
+def _number(kind, low, strict, below=None):
+    """An argparse type: a `kind` number >= low (> low if strict), and < below if given."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if value < low or (strict and value == low) or (below is not None and not value < below):
+            bound = f"{'>' if strict else '>='} {low}" + ("" if below is None else f" and < {below}")
+            raise argparse.ArgumentTypeError(f"expected a value {bound}, got {text}")
+        return value
+    return parse
+
+
+POSITIVE, NATURAL = _number(int, 0, True), _number(int, 0, False)
+POSITIVE_FLOAT, NONNEG_FLOAT = _number(float, 0.0, True), _number(float, 0.0, False)
+FRACTION = _number(float, 0.0, False, below=1.0)
+
+
+def one_blas_thread():
+    """Run OpenBLAS on one thread, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise.
+
+    The recurrent kernels make one small matrix product per time step; OpenBLAS's worker threads
+    spin-wait between them, which on a 2-core machine costs 2-10x wall time as soon as any other
+    process runs (measured: `task adding` 8 s on one thread, 86 s on two). NumPy and SciPy (which
+    numba's np.dot calls) each bundle their own OpenBLAS; both are set. Linux only; elsewhere a no-op.
+    """
+    if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
+        return
+    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's OpenBLAS now, so that it can be set)
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("openblas_set_num_threads", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "scipy_openblas_set_num_threads64_"):
+            if hasattr(lib, name):
+                getattr(lib, name)(1)
+
+
+def _one_line(e):
+    return " ".join(str(e).split())
+
+
+# --- train ----------------------------------------------------------------------------------------
+def _read_text(path):
+    try:
+        return load_text(path)
+    except OSError as e:
+        raise CLIError(f"cannot read text file {path!r}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise CLIError(_one_line(e)) from None
+
+
+def _save(path, model, vocab, opt, step, args):
+    """Write the checkpoint, with the training options (plain values) beside the weights."""
+    options = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str))}
+    try:
+        tg.save(charlm.checkpoint(model, vocab, opt, step, args=options), path)
+    except OSError as e:
+        raise CLIError(f"cannot write checkpoint {path!r}: {e.strerror or e}") from None
+
+
+def _prepare_text(args):
+    """(vocab, train ids, validation ids, sample prime), refusing what cannot work before training."""
+    if args.save and not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):
+        raise CLIError(f"cannot write checkpoint {args.save!r}: its folder does not exist")
+    text = _read_text(args.text)
+    vocab = CharVocab(text)
+    train_ids, val_ids = train_val_split(vocab.encode(text), args.val_fraction)
+    longest = (len(train_ids) - 1) // args.batch
+    if args.seq_len > longest:
+        raise CLIError(f"--seq-len {args.seq_len} is too long: {len(train_ids)} training characters in "
+                       f"--batch {args.batch} streams allow at most {max(longest, 0)}", 2)
+    if args.prime is None:
+        prime = DEFAULT_PRIME if set(DEFAULT_PRIME) <= set(vocab.chars) else ""
+    else:
+        prime = _check_prime(args.prime, vocab)
+    return vocab, train_ids, val_ids, prime
+
+
+def cmd_train(args):
+    tg.manual_seed(args.seed)
+    vocab, train_ids, val_ids, prime = _prepare_text(args)
+    batcher = TBPTTBatcher(train_ids, args.batch, args.seq_len)
+    model = charlm.CharLM(vocab.size, args.hidden, args.layers, args.model, args.dropout, args.embedding)
+    cls, default_lr, extra = OPTIMIZERS[args.optim]
+    lr = args.lr or default_lr
+    opt = cls(model.parameters(), lr=lr, **extra)
+    schedule = optim.lr_scheduler.CosineAnnealingLR(opt, args.steps, lr / 10) if args.schedule == "cosine" else None
+    n_params = sum(p.data.size for p in model.parameters())
+    print(f"{args.model.upper()} {args.layers}x{args.hidden}, {n_params:,} parameters, {vocab.size} characters; "
+          f"{len(train_ids):,} training / {len(val_ids):,} validation characters; {args.optim} "
+          f"lr {lr:g} ({args.schedule}), {args.steps} steps of {args.batch}x{args.seq_len}")
+
+    def validate():
+        return charlm.evaluate(model, val_ids, seq_len=args.seq_len) if len(val_ids) > 1 else (float("nan"),) * 2
+
+    state, done, avg, speed = None, 0, None, 0.0
+    start = last = time.perf_counter()
+    bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+    try:
+        for inputs, targets in batcher.batches(args.steps):
+            if done % len(batcher) == 0:
+                state = None
+            loss, state = charlm.chunk_loss(model, inputs, targets, state)
+            state = charlm.detach_state(state)
+            opt.zero_grad()
+            loss.backward()
+            if args.clip > 0:
+                clip_grad_norm_(model.parameters(), args.clip)
+            opt.step()
+            if schedule:
+                schedule.step()
+            done += 1
+            avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
+            now = time.perf_counter()
+            rate = inputs.size / (now - last)
+            speed = rate if done <= 2 else 0.9 * speed + 0.1 * rate  # restart after step 1 (kernel loading)
+            bar.set_postfix_str(f"loss {avg:.3f}, bpc {avg / charlm.LN2:.3f}, {speed:,.0f} chars/s")
+            bar.update()
+            if args.eval_every and done % args.eval_every == 0 and done < args.steps:
+                nats, bpc = validate()
+                bar.write(f"step {done}: validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
+            last = time.perf_counter()
+    except KeyboardInterrupt:
+        bar.close()
+        saved = ""
+        if args.save:
+            _save(args.save, model, vocab, opt, done, args)
+            saved = f"; checkpoint saved to {args.save}"
+        print(f"{PROG}: interrupted after {done} of {args.steps} steps{saved}", file=sys.stderr)
+        return 130
+    bar.close()
+    wall = time.perf_counter() - start
+    if args.save:
+        _save(args.save, model, vocab, opt, done, args)
+    nats, bpc = validate()
+    print(f"done: {done} steps in {wall:.1f} s ({done * args.batch * args.seq_len / wall:,.0f} chars/s); "
+          f"smoothed train loss {avg:.4f}; validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
+    if args.save:
+        print(f"checkpoint saved to {args.save}")
+    if args.sample_length:
+        print(f"--- sample (temperature {args.temperature}) ---")
+        print(charlm.generate(model, vocab, args.sample_length, prime, args.temperature))
+    return 0
+
+
+# --- sample ---------------------------------------------------------------------------------------
+def load_model(path):
+    """(model, vocab) from a `train --save` file; CLIError if it is not one."""
+    try:
+        ckpt = tg.load(path)
+    except OSError as e:
+        raise CLIError(f"cannot read checkpoint {path!r}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise CLIError(_one_line(e)) from None
+    try:
+        return charlm.from_checkpoint(ckpt)
+    except ValueError as e:
+        raise CLIError(f"bad checkpoint {path!r}: {e}") from None
+
+
+def _check_prime(prime, vocab):
+    unknown = sorted(set(prime) - set(vocab.chars))
+    if unknown:
+        raise CLIError(f"--prime has characters not in the model's vocabulary of {vocab.size}: "
+                       + " ".join(repr(c) for c in unknown), 2)
+    return prime
+
+
+def cmd_sample(args):
+    model, vocab = load_model(args.checkpoint)
+    prime = _check_prime(args.prime, vocab)
+    if args.seed is not None:
+        tg.manual_seed(args.seed)
+    print(charlm.generate(model, vocab, args.length, prime, args.temperature))
+    return 0
+
+
+# --- task, gradcheck, bench -----------------------------------------------------------------------
+def cmd_task(args):
+    try:
+        result = train_tasks.run(args.name, steps=args.steps, T=args.T, model=args.model, hidden=args.hidden,
+                                 lr=args.lr, seed=args.seed)
+    except ValueError as e:  # an option the task cannot take, e.g. timer with --T below its longest pulse
+        raise CLIError(_one_line(e), 2) from None
+    return 0 if result["metric"] < result["baseline"] else 1
+
+
+def cmd_gradcheck(args):
+    return 0 if gradcheck_table(args.model, args.impl) else 1
+
+
+def cmd_bench(args):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
+    if not os.path.isfile(os.path.join(root, "benchmarks", "__main__.py")):
+        raise CLIError(f"bench needs a source checkout with a benchmarks/ folder beside the tinygrad_rnn "
+                       f"package (looked in {root})", 2)
+    cmd = [sys.executable, "-m", "benchmarks", "all", "--quick", "--no-save"]
+    return subprocess.run(cmd, cwd=root).returncode
+
+
+# --- gradcheck ------------------------------------------------------------------------------------
+GRADCHECK_MODELS = [("RNN tanh", "RNN", {"nonlinearity": "tanh"}), ("RNN relu", "RNN", {"nonlinearity": "relu"}),
+                    ("LSTM", "LSTM", {}), ("GRU", "GRU", {})]
+GRADCHECK_COLUMNS = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "input", "h0", "c0"]
+GRADCHECK_RTOL = 1e-5
+
+
+def _layer_case(kind, extra, impl, T, B, I, H, layers, lengths, rng):
+    """A float64 bidirectional layer, its named differentiable inputs and fn() -> its outputs."""
+    layer = getattr(tg.nn, kind)(I, H, num_layers=layers, bidirectional=True, impl=impl, dtype=np.float64, **extra)
+    x = tg.tensor(rng.standard_normal((T, B, I)), dtype=np.float64, requires_grad=True)
+    states = [tg.tensor(rng.standard_normal((2 * layers, B, H)), dtype=np.float64, requires_grad=True)
+              for _ in range(2 if kind == "LSTM" else 1)]
+    hx = tuple(states) if kind == "LSTM" else states[0]
+
+    def fn(*_):
+        out, final = layer(x, hx, lengths=lengths)
+        return (out, *final) if kind == "LSTM" else (out, final)
+
+    named = [("input", x)] + list(zip(("h0", "c0"), states)) + list(layer.named_parameters())
+    return fn, named
+
+
+def _directional_errors(fn, named, rng, eps=1e-6):
+    """Per input: relative error of <grad, v> (one backward) against the central difference of
+    <u, f(x + eps v)> along a random v, for a random output weighting u."""
+    outs = fn()
+    us = [rng.standard_normal(o.shape) for o in outs]
+    grads = tg.autograd.grad(list(outs), [t for _, t in named], [tg.tensor(u, dtype=np.float64) for u in us],
+                             allow_unused=True)
+    errors = {}
+    for (name, t), g in zip(named, grads):
+        v = rng.standard_normal(t.shape)
+        analytic = 0.0 if g is None else float((g.data * v).sum())
+        orig, values = t.data.copy(), []
+        for sign in (1.0, -1.0):
+            t.data[...] = orig + sign * eps * v
+            with tg.no_grad():
+                values.append(sum(float((o.data * u).sum()) for o, u in zip(fn(), us)))
+        t.data[...] = orig
+        numeric = (values[0] - values[1]) / (2 * eps)
+        column = name.split("_l")[0] if "_l" in name else name
+        err = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-8)
+        errors[column] = max(errors.get(column, 0.0), err)
+    return errors
+
+
+def gradcheck_table(only_model=None, only_impl=None):
+    """Finite-difference checks (float64, central differences) of RNN (tanh, relu), LSTM and GRU with
+    impl="fused" and impl="unrolled": 2 layers, bidirectional, variable lengths. Prints the worst
+    relative error of each parameter's directional derivative (weights and biases worst over layers
+    and directions) and the verdicts of tinygrad_rnn.gradcheck in projection mode and in full mode on a
+    smaller layer; exits 1 if any check fails. --model and --impl (only_model, only_impl) select rows."""
+    header = ["model", "impl"] + GRADCHECK_COLUMNS + ["projection", "full", "result"]
+    rows, all_ok = [], True
+    for label, kind, extra in GRADCHECK_MODELS:
+        if only_model and kind != only_model.upper():
+            continue
+        for impl in [only_impl] if only_impl else ["fused", "unrolled"]:
+            tg.manual_seed(0)
+            rng = np.random.default_rng(0)
+            fn, named = _layer_case(kind, extra, impl, 6, 3, 4, 5, 2, [6, 4, 2], rng)
+            errors = _directional_errors(fn, named, rng)
+            verdicts = [tg.gradcheck(fn, [t for _, t in named], mode="projection", raise_exception=False)]
+            small_fn, small = _layer_case(kind, extra, impl, 3, 2, 2, 2, 1, [3, 2], rng)
+            verdicts.append(tg.gradcheck(small_fn, [t for _, t in small], mode="full", raise_exception=False))
+            ok = all(verdicts) and max(errors.values()) <= GRADCHECK_RTOL
+            all_ok &= ok
+            rows.append([label, impl] + [f"{errors[c]:.1e}" if c in errors else "-" for c in GRADCHECK_COLUMNS]
+                        + ["ok" if v else "FAIL" for v in verdicts] + ["ok" if ok else "FAIL"])
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    for r in [header, ["-" * w for w in widths]] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(f"gradcheck {'passed' if all_ok else 'FAILED'}: relative errors must be <= {GRADCHECK_RTOL:g}")
+    return all_ok
+
+
+# --- the parser -----------------------------------------------------------------------------------
+def build_parser():
+    parser = Parser(prog=PROG, epilog=__doc__.split("\n\n")[-1],
+                    description="tinygrad_rnn from the command line: character language models, classic "
+                                "sequence tasks, gradient checks and benchmarks.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {tg.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    defaults = HelpFormatter
+
+    p = sub.add_parser("train", help="train a character language model", formatter_class=defaults,
+                       description="Train a character language model by truncated BPTT (the state is carried "
+                                   "across chunks, detached) and show a sample at the end.")
+    p.add_argument("--text", metavar="FILE", help="UTF-8 text to train on (default: the built-in corpus, "
+                   "the Python reference documentation)")
+    p.add_argument("--model", choices=sorted(charlm.LAYERS), default="lstm", help="recurrent layer")
+    p.add_argument("--hidden", type=POSITIVE, default=256, help="hidden units per layer")
+    p.add_argument("--layers", type=POSITIVE, default=1, help="stacked recurrent layers")
+    p.add_argument("--embedding", type=NATURAL, default=64, help="embedding size; 0 feeds one-hot vectors")
+    p.add_argument("--dropout", type=FRACTION, default=0.0, help="dropout between layers and before the head")
+    p.add_argument("--seq-len", type=POSITIVE, default=64, help="BPTT truncation length (characters per chunk)")
+    p.add_argument("--batch", type=POSITIVE, default=32, help="parallel streams per chunk")
+    p.add_argument("--steps", type=POSITIVE, default=800, help="optimizer steps")
+    p.add_argument("--optim", choices=sorted(OPTIMIZERS), default="adam", help="optimizer")
+    p.add_argument("--lr", type=POSITIVE_FLOAT, help="initial learning rate (default: adam/adamw 1e-2, rmsprop 2e-3, "
+                   "adagrad 5e-2, sgd 0.5 with momentum 0.9)")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="cosine",
+                   help="learning rate: constant, or cosine decay to lr/10 over the steps")
+    p.add_argument("--clip", type=NONNEG_FLOAT, default=1.0, help="clip the gradient norm to this (0: off)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, dropout and the sample")
+    p.add_argument("--val-fraction", type=FRACTION, default=0.05, help="share of the text held out")
+    p.add_argument("--eval-every", type=NATURAL, default=100, help="validate every N steps (0: only at the end)")
+    p.add_argument("--save", metavar="CKPT", help="write a checkpoint here at the end (or on Ctrl-C)")
+    p.add_argument("--sample-length", type=NATURAL, default=400, help="characters to sample at the end")
+    p.add_argument("--temperature", type=NONNEG_FLOAT, default=0.8, help="sampling temperature")
+    p.add_argument("--prime", help=f"text the sample starts from (default: {DEFAULT_PRIME!r} when the "
+                   "vocabulary has its characters)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="generate text from a checkpoint", formatter_class=defaults,
+                       description="Generate text from a checkpoint written by `train --save`.")
+    p.add_argument("checkpoint", metavar="CKPT")
+    p.add_argument("--length", type=NATURAL, default=500, help="characters to generate after the prime")
+    p.add_argument("--prime", default="", help="text to start from (printed first)")
+    p.add_argument("--temperature", type=NONNEG_FLOAT, default=0.8, help="0 picks the most likely character")
+    p.add_argument("--seed", type=int, help="seed for reproducible samples")
+    p.set_defaults(func=cmd_sample)
+
+    about = textwrap.fill("Train a small recurrent model on a classic task and compare its test metric with "
+                          "the task's trivial baseline (exit status 1 if it does not beat it). Unset options "
+                          "take per-task defaults.", 100)
+    p = sub.add_parser("task", help="train on a classic sequence task", description=about + "\n\n"
+                       + train_tasks.describe(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(train_tasks.TASKS))
+    p.add_argument("--steps", type=POSITIVE, help="Adam steps (default: per task)")
+    p.add_argument("--T", type=POSITIVE, help="sequence length; for copy, the delay (default: per task)")
+    p.add_argument("--model", choices=sorted(charlm.LAYERS), help="(default: per task)")
+    p.add_argument("--hidden", type=POSITIVE, help="hidden units (default: per task)")
+    p.add_argument("--lr", type=POSITIVE_FLOAT, help="Adam learning rate (default: per task)")
+    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.set_defaults(func=cmd_task)
+
+    p = sub.add_parser("gradcheck", help="check RNN/LSTM/GRU gradients by finite differences",
+                       description=gradcheck_table.__doc__)
+    p.add_argument("--model", choices=sorted(charlm.LAYERS), help="check only this layer type")
+    p.add_argument("--impl", choices=["fused", "unrolled"], help="check only this implementation")
+    p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("bench", help="run the benchmark suite's quick set (source checkout only)",
+                       description="Run `python -m benchmarks all --quick --no-save` in the source checkout.")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (the console script passes it to sys.exit)."""
+    parser = build_parser()
+    one_blas_thread()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise CLIError("a command is required: train, sample, task, gradcheck or bench (see --help)", 2)
+        return args.func(args)
+    except CLIError as e:
+        print(f"{e.prog}: error: {e}", file=sys.stderr)
+        return e.code
+    except SystemExit as e:  # --help and --version
+        return e.code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
