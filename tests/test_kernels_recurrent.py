@@ -133,10 +133,12 @@ def test_workspace_reuses_and_is_bounded(monkeypatch):
     workspace.give(a)
     with pytest.raises(RuntimeError):
         workspace.give(a)
-    monkeypatch.setattr(workspace, "MAX_BYTES", 1000)
-    for _ in range(10):
-        workspace.give(np.empty(100, np.float32))
-    assert workspace._held <= 1000
+    monkeypatch.setattr(workspace, "MAX_BYTES", 1000)  # room for two of these 400-byte buffers
+    given = [np.empty(100, np.float32) for _ in range(10)]
+    for buf in given:
+        workspace.give(buf)
+    taken = [workspace.take((100,), np.float32) for _ in range(3)]
+    assert [any(t is g for g in given) for t in taken] == [True, True, False]
     workspace.clear()
 
 

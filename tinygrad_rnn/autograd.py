@@ -97,9 +97,10 @@ class Context:
     def free(self):
         self.freed = True
         self.saved = ()
-        for callback in self.on_free:
-            callback()
-        self.on_free = ()
+        if self.on_free:
+            for callback in self.on_free:
+                callback()
+            self.on_free = ()
 
     def call_on_free(self, callback):
         """Run callback when the graph releases this node (e.g. to recycle a kernel's buffers)."""
@@ -265,7 +266,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 raise RuntimeError(_FREED_MESSAGE.format(node.fn.__name__))
             if create_graph and not node.fn.differentiable_twice:
                 raise RuntimeError(node.fn.second_order_message)
-            if node.hooks or node.retained or wanted_node:
+            if wanted_node or node.hooks or node.retained:
                 _observe(node, grads, wanted_node, captured)
             in_grads = _call_backward(node, grads)
             if not retain_graph:
@@ -274,14 +275,21 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if not needed:
                     continue
                 if g is not None:
-                    g = _fit_to_input(g if isinstance(g, Tensor) else _as_tensor_grad(g, t), t, node.fn.__name__)
+                    if not isinstance(g, Tensor):
+                        g = _as_tensor_grad(g, t)
+                    if g.data.shape != t.data.shape or g.data.dtype != t.data.dtype:
+                        g = _fit_to_input(g, t, node.fn.__name__)
                 parent = t._ctx
                 if parent is None:
                     if g is not None:
                         _add_grad(leaf_grads, t, g)
                     continue
                 if g is not None:
-                    _deposit(parent, t._index, g)
+                    slot = parent.grads
+                    if slot is None:
+                        parent.grads = slot = [None] * len(parent.outputs)
+                    i = t._index
+                    slot[i] = g if slot[i] is None else slot[i] + g
                 parent.consumers -= 1
                 if parent.consumers == 0:
                     ready.append(parent)

@@ -10,7 +10,6 @@ Expected failures (bad arguments, missing files, bad checkpoints) print one line
 non-zero (2 for usage errors); Ctrl-C during training saves the checkpoint and exits with 130.
 """
 import argparse
-import ctypes
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import textwrap
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import tinygrad_rnn as tg
@@ -77,27 +77,16 @@ FRACTION = _number(float, 0.0, False, below=1.0)
 
 
 def one_blas_thread():
-    """Run OpenBLAS on one thread, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise.
+    """Run BLAS on one thread, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise.
 
     The recurrent kernels make one small matrix product per time step; OpenBLAS's worker threads
     spin-wait between them, which on a 2-core machine costs 2-10x wall time as soon as any other
-    process runs (measured: `task adding` 8 s on one thread, 86 s on two). NumPy and SciPy (which
-    numba's np.dot calls) each bundle their own OpenBLAS; both are set. Linux only; elsewhere a no-op.
+    process runs (measured: `task adding` 8 s on one thread, 86 s on two).
     """
     if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
         return
-    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's OpenBLAS now, so that it can be set)
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:
-        return
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for name in ("openblas_set_num_threads", "scipy_openblas_set_num_threads",
-                     "openblas_set_num_threads64_", "scipy_openblas_set_num_threads64_"):
-            if hasattr(lib, name):
-                getattr(lib, name)(1)
+    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS, which numba's np.dot calls)
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _one_line(e):

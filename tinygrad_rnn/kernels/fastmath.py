@@ -7,16 +7,21 @@ versions keep libm's ``math.tanh``/``math.exp``: gradient checks at 1e-10 need t
 The precision is chosen at compile time from the argument's type (``numba.extending.overload``);
 the plain-Python fallbacks (run under ``NUMBA_DISABLE_JIT=1``) dispatch the same way at run time.
 Both stay finite for any finite input (±1e4 included): sigmoid(x) = e/(1+e) with e = exp(-|x|) <= 1.
+``sigmoid_gate``/``tanh_gate`` apply them to one gate's slice of a row, in place.
+
+numba's on-disk cache of a kernel does not notice edits to this file: after changing it, delete the
+kernels' cache files (``kernels/__pycache__/*.nbi``, ``*.nbc``).
 """
 import math
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.extending import overload
 
 _CLAMP = np.float32(7.90531110763549805)  # beyond this tanh rounds to ±1 in float32
-_A1, _A3, _A5 = np.float32(4.89352455891786e-03), np.float32(6.37261928875436e-04), np.float32(1.48572235717979e-05)
-_A7, _A9 = np.float32(5.12229709037114e-08), np.float32(-8.60467152213735e-11)
+_A1, _A3 = np.float32(4.89352455891786e-03), np.float32(6.37261928875436e-04)
+_A5, _A7 = np.float32(1.48572235717979e-05), np.float32(5.12229709037114e-08)
+_A9 = np.float32(-8.60467152213735e-11)
 _A11, _A13 = np.float32(2.00018790482477e-13), np.float32(-2.76076847742355e-16)
 _B0, _B2 = np.float32(4.89352518554385e-03), np.float32(2.26843463243900e-03)
 _B4, _B6 = np.float32(1.18534705686654e-04), np.float32(1.19825839466702e-06)
@@ -71,3 +76,17 @@ def _tanh_overload(x):
 @overload(sigmoid, jit_options=_JIT)
 def _sigmoid_overload(x):
     return _sigmoid32 if _is_float32(x) else _sigmoid64
+
+
+@njit(error_model="numpy")
+def sigmoid_gate(a, z, bias):
+    """a[:] = sigmoid(a + z + bias), in place: a gate's activation from its two projections."""
+    for j in range(a.shape[0]):
+        a[j] = sigmoid(a[j] + z[j] + bias[j])
+
+
+@njit(error_model="numpy")
+def tanh_gate(a, z, bias):
+    """a[:] = tanh(a + z + bias), in place."""
+    for j in range(a.shape[0]):
+        a[j] = tanh(a[j] + z[j] + bias[j])

@@ -11,19 +11,22 @@ the weight gradients as single products after it).
 import numpy as np
 from numba import njit
 
-from .fastmath import sigmoid, tanh
-from .rnn import copy_inputs, full_lengths
+from .fastmath import sigmoid_gate, tanh
+from .rnn import copy_inputs, full_lengths, transpose_into
 from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, w_hh_t, b_ih, b_hh, h, lengths, reverse, act, us, hprev, out, hw):
-    """Run every step. h: initial state, updated in place to the final one. Fills act (T,B,3H) with
-    r|z|n, us (T,B,H) with u = W_hn h + b_hn and hprev (T,B,H) with the states before each position,
+def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, act, us, xs, hprev, w_hh_t, out, hw):
+    """Run every step; b_rz = b_ir|b_iz + b_hr|b_hz. h: initial state, updated in place to the final
+    one. Fills act (T,B,3H) with r|z|n, us (T,B,H) with u = W_hn h + b_hn, xs (T,B,I) with x and
+    hprev (T,B,H) with the states before each position (both zero where padded), w_hh_t with W_hh^T,
     and out (T,B,H); hw (B,3H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
     np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, 3 * H))
+    transpose_into(w_hh, w_hh_t)
+    copy_inputs(x, lengths, xs)
     for b in range(B):
         hprev[lengths[b]:, b] = 0
     for s in range(lengths.max()):
@@ -36,69 +39,70 @@ def _forward(x, w_ih, w_hh, w_hh_t, b_ih, b_hh, h, lengths, reverse, act, us, hp
             a, z, hb, ub, hp, ob = act[p, b], hw[b], h[b], us[p, b], hprev[p, b], out[p, b]
             for j in range(H):
                 hp[j] = hb[j]
-            for j in range(2 * H):
-                a[j] = sigmoid(a[j] + b_ih[j] + z[j] + b_hh[j])
+            sigmoid_gate(a[:2 * H], z[:2 * H], b_rz)
+            ar, az, an, zn = a[:H], a[H:2 * H], a[2 * H:], z[2 * H:]
             for j in range(H):
-                u = z[2 * H + j] + b_hh[2 * H + j]
+                u = zn[j] + b_hn[j]
                 ub[j] = u
-                a[2 * H + j] = tanh(a[2 * H + j] + b_ih[2 * H + j] + a[j] * u)
+                an[j] = tanh(an[j] + b_in[j] + ar[j] * u)
             for j in range(H):
-                nn = a[2 * H + j]
-                hn = nn + a[H + j] * (hb[j] - nn)
+                nn = an[j]
+                hn = nn + az[j] * (hb[j] - nn)
                 hb[j] = hn
                 ob[j] = hn
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(x, w_ih, w_hh, lengths, reverse, act, us, hprev, d_out, dh, gx, gh, g, dhw, xm):
+def _backward(w_ih, lengths, reverse, act, us, xs, hprev, w_hh_t, d_out, dh, gx, gh, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. gx, gh (T,B,3H) receive the
-    gradients of the input and hidden projections by position; g (B,3H), dhw (B,H) are scratch; xm
-    receives x with padded positions zeroed when some row is shorter than T (else it is x itself).
-    Returns dx, dw_ih, dw_hh, db_ih, db_hh."""
-    T, B, I = x.shape
+    gradients of the input and hidden projections by position (gh through g (B,3H) unless all rows
+    are at the same position); dhw_t (H,B) is scratch. Returns dx, dw_ih, dw_hh, db_ih, db_hh."""
+    T, B, I = xs.shape
     H = dh.shape[1]
-    one = x.dtype.type(1.0)
-    db_ih, db_hh = np.zeros(3 * H, x.dtype), np.zeros(3 * H, x.dtype)
+    one = xs.dtype.type(1.0)
+    db_ih, db_hh = np.zeros(3 * H, xs.dtype), np.zeros(3 * H, xs.dtype)
     for b in range(B):
         gx[lengths[b]:, b] = 0
         gh[lengths[b]:, b] = 0
+    uniform = not reverse or lengths.min() == lengths.max()  # every row at the same position
     for s in range(lengths.max() - 1, -1, -1):
+        gs = gh[lengths[0] - 1 - s if reverse else s] if uniform else g
         for b in range(B):
             n = lengths[b]
-            gb = g[b]
+            gb = gs[b]
             if s >= n:
                 gb[:] = 0
                 continue
             p = n - 1 - s if reverse else s
-            a, ub, hp, do, dhb = act[p, b], us[p, b], hprev[p, b], d_out[p, b], dh[b]
-            gxb, ghb = gx[p, b], gh[p, b]
+            a, ub, hp, dy, dhb = act[p, b], us[p, b], hprev[p, b], d_out[p, b], dh[b]
+            gxb = gx[p, b]
+            ar, az, an = a[:H], a[H:2 * H], a[2 * H:]
+            gr, gz, gn, xn = gb[:H], gb[H:2 * H], gb[2 * H:], gxb[2 * H:]
             for j in range(H):
-                d = dhb[j] + do[j]
-                r, z, nn = a[j], a[H + j], a[2 * H + j]
+                d, r, z, nn = dhb[j] + dy[j], ar[j], az[j], an[j]
                 dn = d * (one - z) * (one - nn * nn)
-                gb[j] = dn * ub[j] * (r - r * r)
-                gb[H + j] = d * (hp[j] - nn) * (z - z * z)
-                gb[2 * H + j] = dn * r
-                gxb[2 * H + j] = dn
-                dhb[j] = d * z
+                gr[j] = dn * ub[j] * (r - r * r)
+                gz[j] = d * (hp[j] - nn) * (z - z * z)
+                xn[j] = dn
+            for j in range(H):
+                gn[j] = xn[j] * ar[j]
+                dhb[j] = (dhb[j] + dy[j]) * az[j]
             for j in range(2 * H):
                 gxb[j] = gb[j]
             for j in range(3 * H):
                 db_ih[j] += gxb[j]
                 db_hh[j] += gb[j]
-            for j in range(3 * H):
-                ghb[j] = gb[j]
-        np.dot(g, w_hh, dhw)
+            if not uniform:
+                gh[p, b] = gb
+        np.dot(w_hh_t, gs.T, dhw_t)
         for b in range(B):
             if s < lengths[b]:
-                dhb, dhwb = dh[b], dhw[b]
+                dhb = dh[b]
                 for j in range(H):
-                    dhb[j] += dhwb[j]
-    if lengths.min() < T:
-        copy_inputs(x, lengths, xm)
+                    dhb[j] += dhw_t[j, b]
     gxm = gx.reshape(T * B, 3 * H)
     dx = np.dot(gxm, w_ih).reshape(T, B, I)
-    dw_ih = np.dot(gxm.T, xm.reshape(T * B, I))
+    dw_ih = np.dot(gxm.T, xs.reshape(T * B, I))
     dw_hh = np.dot(gh.reshape(T * B, 3 * H).T, hprev.reshape(T * B, H))
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
@@ -110,34 +114,33 @@ def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse):
     T, B, _ = x.shape
     H, dt = w_hh.shape[1], x.dtype
     lengths = full_lengths(lengths, T, B)
-    zeros = np.zeros(3 * H, dt)
-    b_i = zeros if b_ih is None else np.ascontiguousarray(b_ih, dt)
-    b_h = zeros if b_hh is None else np.ascontiguousarray(b_hh, dt)
+    b_i = np.zeros(3 * H, dt) if b_ih is None else np.asarray(b_ih, dt)
+    b_h = np.zeros(3 * H, dt) if b_hh is None else np.asarray(b_hh, dt)
+    biases = b_i[:2 * H] + b_h[:2 * H], b_i[2 * H:].copy(), b_h[2 * H:].copy()
     h = np.array(h0, dt, order="C")
     out = np.empty((T, B, H), dt) if lengths.min() == T else np.zeros((T, B, H), dt)
-    bufs = [take((T, B, 3 * H), dt), take((T, B, H), dt), take((T, B, H), dt)]
-    w_hh_t, hw = take((H, 3 * H), dt), take((B, 3 * H), dt)
-    _forward(x, w_ih, w_hh, w_hh_t, b_i, b_h, h, lengths, bool(reverse), *bufs, out, hw)
-    give(w_hh_t)
+    bufs = [take((T, B, 3 * H), dt), take((T, B, H), dt), take(x.shape, dt), take((T, B, H), dt),
+            take((H, 3 * H), dt)]
+    hw = take((B, 3 * H), dt)
+    _forward(x, w_ih, w_hh, *biases, h, lengths, bool(reverse), *bufs, out, hw)
     give(hw)
-    return out, h, (bufs, x, w_ih, w_hh, lengths, bool(reverse), b_ih is not None)
+    return out, h, (bufs, w_ih, lengths, bool(reverse), b_ih is not None)
 
 
 def gru_backward(saved, d_out, d_hn):
     """Gradients of a loss given d_out (T,B,H) and d_hn (B,H).
     Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None."""
-    bufs, x, w_ih, w_hh, lengths, reverse, has_bias = saved
+    bufs, w_ih, lengths, reverse, has_bias = saved
     if not bufs:
         raise RuntimeError("gru_backward: the saved buffers were already released")
-    T, B, _ = x.shape
-    H, dt = w_hh.shape[1], x.dtype
+    T, B, H = bufs[1].shape
+    dt = w_ih.dtype
     dh = np.array(d_hn, dt, order="C")
     gx, gh = take((T, B, 3 * H), dt), take((T, B, 3 * H), dt)
-    g, dhw = take((B, 3 * H), dt), take((B, H), dt)
-    xm = x if lengths.min() == T else take(x.shape, dt)
-    dx, dw_ih, dw_hh, db_ih, db_hh = _backward(x, w_ih, w_hh, lengths, reverse, *bufs,
-                                               np.ascontiguousarray(d_out, dt), dh, gx, gh, g, dhw, xm)
-    for a in (gx, gh, g, dhw) + (() if xm is x else (xm,)):
+    g, dhw_t = take((B, 3 * H), dt), take((H, B), dt)
+    dx, dw_ih, dw_hh, db_ih, db_hh = _backward(w_ih, lengths, reverse, *bufs,
+                                               np.ascontiguousarray(d_out, dt), dh, gx, gh, g, dhw_t)
+    for a in (gx, gh, g, dhw_t):
         give(a)
     if not has_bias:
         db_ih = db_hh = None

@@ -5,8 +5,8 @@ PyTorch ``nn.LSTM`` semantics, gate rows stacked i|f|g|o in ``w_ih`` (4H, I) and
     c' = f * c + i * g;   h' = o * tanh(c')
 The input projection of all T*B rows is one matrix product before the time loop; each step is one
 (B, H) x (H, 4H) product plus short elementwise loops. The backward pass collects the gradients of the
-gate pre-activations of every position in one (T, B, 4H) buffer, from which dx, dW_ih, dW_hh and the
-bias gradients are each one product (or sum) after the loop.
+gate pre-activations of every position in one (T, B, 4H) buffer G; after the loop dx = G W_ih and
+[dW_ih | dW_hh] = G^T [x | h_prev] are one product each, and the bias gradient is summed on the way.
 
 Rows with ``lengths[b] < T`` are padded: row b reads position t = s (forward) or t = lengths[b]-1-s
 (reverse) at step s, is active while s < lengths[b], and otherwise keeps its state; all buffers
@@ -15,19 +15,21 @@ indexed by position (activations, gradients) hold zeros, or nothing that is read
 import numpy as np
 from numba import njit
 
-from .fastmath import sigmoid, tanh
-from .rnn import copy_inputs, full_lengths, stacked_grads
+from .fastmath import sigmoid_gate, tanh, tanh_gate
+from .rnn import copy_inputs, full_lengths, stacked_grads, transpose_into
 from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, w_hh_t, bias, h, c, lengths, reverse, act, cs, xh, out, hw):
+def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, act, cs, xh, w_hh_t, out, hw):
     """Run every step. h, c: initial states, updated in place to the final ones. Fills act (T,B,4H)
     with the gate activations, cs (T,B,H) with the cell state after each position, xh (T,B,I+H) with
-    [x, h before the step] of each position (zero where padded), and out; hw (B,4H) is scratch."""
+    [x, h before the step] of each position (zero where padded), w_hh_t with W_hh^T, and out; hw
+    (B,4H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
     np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, 4 * H))
+    transpose_into(w_hh, w_hh_t)
     copy_inputs(x, lengths, xh)
     for s in range(lengths.max()):
         np.dot(h, w_hh_t, hw)
@@ -36,32 +38,29 @@ def _forward(x, w_ih, w_hh, w_hh_t, bias, h, c, lengths, reverse, act, cs, xh, o
             if s >= n:
                 continue
             p = n - 1 - s if reverse else s
-            a, z, hb, cb = act[p, b], hw[b], h[b], c[b]
-            hp, csb, ob = xh[p, b], cs[p, b], out[p, b]
+            a, z, hb, cb, hp = act[p, b], hw[b], h[b], c[b], xh[p, b, I:]
             for j in range(H):
-                hp[I + j] = hb[j]
-            for j in range(2 * H):
-                a[j] = sigmoid(a[j] + z[j] + bias[j])
+                hp[j] = hb[j]
+            sigmoid_gate(a[:2 * H], z[:2 * H], bias[:2 * H])
+            tanh_gate(a[2 * H:3 * H], z[2 * H:3 * H], bias[2 * H:3 * H])
+            sigmoid_gate(a[3 * H:], z[3 * H:], bias[3 * H:])
+            ai, af, ag, ao = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            csb, ob = cs[p, b], out[p, b]
             for j in range(H):
-                k = 2 * H + j
-                a[k] = tanh(a[k] + z[k] + bias[k])
-            for j in range(H):
-                k = 3 * H + j
-                a[k] = sigmoid(a[k] + z[k] + bias[k])
-            for j in range(H):
-                cn = a[H + j] * cb[j] + a[j] * a[2 * H + j]
+                cn = af[j] * cb[j] + ai[j] * ag[j]
                 cb[j] = cn
                 csb[j] = cn
             for j in range(H):
-                hn = a[3 * H + j] * tanh(cb[j])
+                hn = ao[j] * tanh(cb[j])
                 hb[j] = hn
                 ob[j] = hn
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, w_hh, c0, lengths, reverse, act, cs, xh, d_out, dh, dc, dgates, g, dhw):
+def _backward(w_ih, c0, lengths, reverse, act, cs, xh, w_hh_t, d_out, dh, dc, dgates, g, dhw_t):
     """BPTT over every step. dh, dc: incoming d_hn, d_cn, updated in place to dh0, dc0. dgates
-    (T,B,4H) receives the gate pre-activation gradients by position; g (B,4H), dhw (B,H) are scratch.
+    (T,B,4H) receives the gate pre-activation gradients by position (directly when all rows are at
+    the same position, else through g (B,4H)); dhw_t (H,B) is scratch.
     Returns dx, dw_ih, dw_hh, db."""
     T, B, G = act.shape
     H = G // 4
@@ -69,37 +68,40 @@ def _backward(w_ih, w_hh, c0, lengths, reverse, act, cs, xh, d_out, dh, dc, dgat
     db = np.zeros(G, act.dtype)
     for b in range(B):
         dgates[lengths[b]:, b] = 0
+    uniform = not reverse or lengths.min() == lengths.max()  # every row at the same position
     for s in range(lengths.max() - 1, -1, -1):
+        gs = dgates[lengths[0] - 1 - s if reverse else s] if uniform else g
         for b in range(B):
             n = lengths[b]
-            gb = g[b]
+            gb = gs[b]
             if s >= n:
                 gb[:] = 0
                 continue
             p = n - 1 - s if reverse else s
             c_prev = c0[b] if s == 0 else cs[p + 1 if reverse else p - 1, b]
-            a, cp, do, dhb, dcb, dgb = act[p, b], cs[p, b], d_out[p, b], dh[b], dc[b], dgates[p, b]
+            a, cp, dy, dhb, dcb = act[p, b], cs[p, b], d_out[p, b], dh[b], dc[b]
+            ai, af, ag, ao = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            gi, gf, gg, go = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
             for j in range(H):
-                d = dhb[j] + do[j]
-                o, tc = a[3 * H + j], tanh(cp[j])
-                gb[3 * H + j] = d * tc * (o - o * o)
+                d, o, tc = dhb[j] + dy[j], ao[j], tanh(cp[j])
+                go[j] = d * tc * (o - o * o)
                 dcb[j] += d * o * (one - tc * tc)
             for j in range(H):
-                d = dcb[j]
-                i, f, gg = a[j], a[H + j], a[2 * H + j]
-                gb[j] = d * gg * (i - i * i)
-                gb[H + j] = d * c_prev[j] * (f - f * f)
-                gb[2 * H + j] = d * i * (one - gg * gg)
+                d, i, f, gt = dcb[j], ai[j], af[j], ag[j]
+                gi[j] = d * gt * (i - i * i)
+                gf[j] = d * c_prev[j] * (f - f * f)
+                gg[j] = d * i * (one - gt * gt)
                 dcb[j] = d * f
             for j in range(G):
                 db[j] += gb[j]
-                dgb[j] = gb[j]
-        np.dot(g, w_hh, dhw)
+            if not uniform:
+                dgates[p, b] = gb
+        np.dot(w_hh_t, gs.T, dhw_t)
         for b in range(B):
             if s < lengths[b]:
-                dhb, dhwb = dh[b], dhw[b]
+                dhb = dh[b]
                 for j in range(H):
-                    dhb[j] = dhwb[j]
+                    dhb[j] = dhw_t[j, b]
     dx, dw_ih, dw_hh = stacked_grads(dgates, xh, w_ih)
     return dx, dw_ih, dw_hh, db
 
@@ -114,27 +116,27 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse):
     bias = np.zeros(4 * H, dt) if b_ih is None else np.asarray(b_ih + b_hh, dt)
     h, c = np.array(h0, dt, order="C"), np.array(c0, dt, order="C")
     out = np.empty((T, B, H), dt) if lengths.min() == T else np.zeros((T, B, H), dt)
-    bufs = [take((T, B, 4 * H), dt), take((T, B, H), dt), take((T, B, x.shape[2] + H), dt)]
-    w_hh_t, hw = take((H, 4 * H), dt), take((B, 4 * H), dt)
-    _forward(x, w_ih, w_hh, w_hh_t, bias, h, c, lengths, bool(reverse), *bufs, out, hw)
-    give(w_hh_t)
+    bufs = [take((T, B, 4 * H), dt), take((T, B, H), dt), take((T, B, x.shape[2] + H), dt),
+            take((H, 4 * H), dt)]
+    hw = take((B, 4 * H), dt)
+    _forward(x, w_ih, w_hh, bias, h, c, lengths, bool(reverse), *bufs, out, hw)
     give(hw)
-    return out, h, c, (bufs, w_ih, w_hh, np.ascontiguousarray(c0, dt), lengths, bool(reverse), b_ih is not None)
+    return out, h, c, (bufs, w_ih, np.array(c0, dt, order="C"), lengths, bool(reverse), b_ih is not None)
 
 
 def lstm_backward(saved, d_out, d_hn, d_cn):
     """Gradients of a loss given d_out (T,B,H), d_hn, d_cn (B,H).
     Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0); db_* are None when the biases were None."""
-    bufs, w_ih, w_hh, c0, lengths, reverse, has_bias = saved
+    bufs, w_ih, c0, lengths, reverse, has_bias = saved
     if not bufs:
         raise RuntimeError("lstm_backward: the saved buffers were already released")
     T, B, H = bufs[1].shape
-    dt = w_hh.dtype
+    dt = w_ih.dtype
     dh, dc = np.array(d_hn, dt, order="C"), np.array(d_cn, dt, order="C")
-    dgates, g, dhw = take((T, B, 4 * H), dt), take((B, 4 * H), dt), take((B, H), dt)
-    dx, dw_ih, dw_hh, db = _backward(w_ih, w_hh, c0, lengths, reverse, *bufs,
-                                     np.ascontiguousarray(d_out, dt), dh, dc, dgates, g, dhw)
-    for a in (dgates, g, dhw):
+    dgates, g, dhw_t = take((T, B, 4 * H), dt), take((B, 4 * H), dt), take((H, B), dt)
+    dx, dw_ih, dw_hh, db = _backward(w_ih, c0, lengths, reverse, *bufs,
+                                     np.ascontiguousarray(d_out, dt), dh, dc, dgates, g, dhw_t)
+    for a in (dgates, g, dhw_t):
         give(a)
     db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)
     return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dc

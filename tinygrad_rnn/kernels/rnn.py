@@ -6,15 +6,20 @@ Also holds the pieces the LSTM and GRU kernels share: ``full_lengths``, ``transp
 
 Layout of every kernel here: the input projection of all T*B rows is one product before the time
 loop; each step is one (B, H) x (H, G) product (G = H, 3H or 4H) plus short elementwise loops; the
-backward pass writes the pre-activation gradients of every position into one (T, B, G) buffer and
-gets dx, dW_ih and dW_hh from it with one product each after the loop. Row b of a padded batch
-reads position t = s (forward) or t = lengths[b]-1-s (reverse) at step s, is active while
-s < lengths[b], and otherwise keeps its state; padded positions get zero output and zero gradient.
+backward pass writes the pre-activation gradients of every position into one (T, B, G) buffer and,
+after the loop, gets dx from it with one product and [dW_ih | dW_hh] with another (the GRU, whose two
+projections get different gradients, keeps two buffers and makes three products). Each step's
+hidden-state gradient is computed transposed, dh^T = W_hh^T g^T, which OpenBLAS runs 15-20% faster
+than g W_hh at B >= 32, H >= 128 (at small sizes the two differ by under a microsecond).
+
+Row b of a padded batch reads position t = s (forward) or t = lengths[b]-1-s (reverse) at step s,
+is active while s < lengths[b], and otherwise keeps its state; padded positions get zero output
+and zero gradient.
 """
 import numpy as np
 from numba import njit
 
-from .fastmath import tanh
+from .fastmath import tanh_gate
 from .workspace import give, take
 
 
@@ -61,14 +66,15 @@ def stacked_grads(dgates, xh, w_ih):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, w_hh_t, bias, h, lengths, reverse, relu, act, xh, out, hw):
+def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, act, xh, w_hh_t, out, hw):
     """Run every step. h: initial state, updated in place to the final one. Fills act (T,B,H) with
     the new states, xh (T,B,I+H) with [x, h before the step] of each position (zero where padded),
-    and out; hw (B,H) is scratch."""
+    w_hh_t with W_hh^T, and out; hw (B,H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
     zero = x.dtype.type(0.0)
     np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, H))
+    transpose_into(w_hh, w_hh_t)
     copy_inputs(x, lengths, xh)
     for s in range(lengths.max()):
         np.dot(h, w_hh_t, hw)
@@ -84,31 +90,33 @@ def _forward(x, w_ih, w_hh, w_hh_t, bias, h, lengths, reverse, relu, act, xh, ou
                 for j in range(H):
                     a[j] = max(a[j] + z[j] + bias[j], zero)
             else:
-                for j in range(H):
-                    a[j] = tanh(a[j] + z[j] + bias[j])
+                tanh_gate(a, z, bias)
             for j in range(H):
                 hb[j] = a[j]
                 ob[j] = a[j]
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, w_hh, lengths, reverse, relu, act, xh, d_out, dh, dgates, g, dhw):
+def _backward(w_ih, lengths, reverse, relu, act, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. dgates (T,B,H) receives the
-    pre-activation gradients by position; g (B,H), dhw (B,H) are scratch. Returns dx, dw_ih, dw_hh, db."""
+    pre-activation gradients by position (through g (B,H) unless all rows are at the same position);
+    dhw_t (H,B) is scratch. Returns dx, dw_ih, dw_hh, db."""
     T, B, H = act.shape
     one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
     db = np.zeros(H, act.dtype)
     for b in range(B):
         dgates[lengths[b]:, b] = 0
+    uniform = not reverse or lengths.min() == lengths.max()  # every row at the same position
     for s in range(lengths.max() - 1, -1, -1):
+        gs = dgates[lengths[0] - 1 - s if reverse else s] if uniform else g
         for b in range(B):
             n = lengths[b]
-            gb = g[b]
+            gb = gs[b]
             if s >= n:
                 gb[:] = 0
                 continue
             p = n - 1 - s if reverse else s
-            a, do, dhb, dgb = act[p, b], d_out[p, b], dh[b], dgates[p, b]
+            a, do, dhb = act[p, b], d_out[p, b], dh[b]
             if relu:
                 for j in range(H):
                     gb[j] = dhb[j] + do[j] if a[j] > zero else zero
@@ -117,13 +125,14 @@ def _backward(w_ih, w_hh, lengths, reverse, relu, act, xh, d_out, dh, dgates, g,
                     gb[j] = (dhb[j] + do[j]) * (one - a[j] * a[j])
             for j in range(H):
                 db[j] += gb[j]
-                dgb[j] = gb[j]
-        np.dot(g, w_hh, dhw)
+            if not uniform:
+                dgates[p, b] = gb
+        np.dot(w_hh_t, gs.T, dhw_t)
         for b in range(B):
             if s < lengths[b]:
-                dhb, dhwb = dh[b], dhw[b]
+                dhb = dh[b]
                 for j in range(H):
-                    dhb[j] = dhwb[j]
+                    dhb[j] = dhw_t[j, b]
     dx, dw_ih, dw_hh = stacked_grads(dgates, xh, w_ih)
     return dx, dw_ih, dw_hh, db
 
@@ -138,27 +147,26 @@ def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity):
     bias = np.zeros(H, dt) if b_ih is None else np.asarray(b_ih + b_hh, dt)
     h = np.array(h0, dt, order="C")
     out = np.empty((T, B, H), dt) if lengths.min() == T else np.zeros((T, B, H), dt)
-    bufs = [take((T, B, H), dt), take((T, B, x.shape[2] + H), dt)]
-    w_hh_t, hw = take((H, H), dt), take((B, H), dt)
-    _forward(x, w_ih, w_hh, w_hh_t, bias, h, lengths, bool(reverse), relu, *bufs, out, hw)
-    give(w_hh_t)
+    bufs = [take((T, B, H), dt), take((T, B, x.shape[2] + H), dt), take((H, H), dt)]
+    hw = take((B, H), dt)
+    _forward(x, w_ih, w_hh, bias, h, lengths, bool(reverse), relu, *bufs, out, hw)
     give(hw)
-    return out, h, (bufs, w_ih, w_hh, lengths, bool(reverse), relu, b_ih is not None)
+    return out, h, (bufs, w_ih, lengths, bool(reverse), relu, b_ih is not None)
 
 
 def rnn_backward(saved, d_out, d_hn):
     """Gradients of a loss given d_out (T,B,H) and d_hn (B,H).
     Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None."""
-    bufs, w_ih, w_hh, lengths, reverse, relu, has_bias = saved
+    bufs, w_ih, lengths, reverse, relu, has_bias = saved
     if not bufs:
         raise RuntimeError("rnn_backward: the saved buffers were already released")
     T, B, H = bufs[0].shape
-    dt = w_hh.dtype
+    dt = w_ih.dtype
     dh = np.array(d_hn, dt, order="C")
-    dgates, g, dhw = take((T, B, H), dt), take((B, H), dt), take((B, H), dt)
-    dx, dw_ih, dw_hh, db = _backward(w_ih, w_hh, lengths, reverse, relu, *bufs,
-                                     np.ascontiguousarray(d_out, dt), dh, dgates, g, dhw)
-    for a in (dgates, g, dhw):
+    dgates, g, dhw_t = take((T, B, H), dt), take((B, H), dt), take((H, B), dt)
+    dx, dw_ih, dw_hh, db = _backward(w_ih, lengths, reverse, relu, *bufs,
+                                     np.ascontiguousarray(d_out, dt), dh, dgates, g, dhw_t)
+    for a in (dgates, g, dhw_t):
         give(a)
     db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)
     return dx, dw_ih, dw_hh, db_ih, db_hh, dh
