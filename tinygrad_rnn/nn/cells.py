@@ -27,10 +27,8 @@ def lstm_step(xp, h, c, w_hh_t, b_hh):
     a = xp + h @ w_hh_t
     if b_hh is not None:
         a = a + b_hh
-    H = h.shape[-1]
-    s = a.sigmoid()
-    i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
-    g = a[..., 2 * H:3 * H].tanh()
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
+    i, f, o, g = a_i.sigmoid(), a_f.sigmoid(), a_o.sigmoid(), a_g.tanh()
     c = f * c + i * g
     return o * c.tanh(), c
 
@@ -40,10 +38,10 @@ def gru_step(xp, h, w_hh_t, b_hh):
     hp = h @ w_hh_t
     if b_hh is not None:
         hp = hp + b_hh
-    H = h.shape[-1]
-    rz = (xp[..., :2 * H] + hp[..., :2 * H]).sigmoid()
-    r, z = rz[..., :H], rz[..., H:]
-    n = (xp[..., 2 * H:] + r * hp[..., 2 * H:]).tanh()
+    x_r, x_z, x_n = xp.chunk(3, dim=-1)
+    h_r, h_z, h_n = hp.chunk(3, dim=-1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
     return n + z * (h - n)
 
 

@@ -36,14 +36,15 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
     if b_ih is not None:
         xp = xp + b_ih
     w_hh_t = w_hh.transpose(0, 1)
+    steps = [p.squeeze(0) for p in xp.split(1, dim=0)]  # one node: indexing xp[t] T times costs O(T²)
     outs = []
     for t in range(T):
         if mode == "LSTM":
-            new = lstm_step(xp[t], state[0], state[1], w_hh_t, b_hh)
+            new = lstm_step(steps[t], state[0], state[1], w_hh_t, b_hh)
         elif mode == "GRU":
-            new = (gru_step(xp[t], state[0], w_hh_t, b_hh),)
+            new = (gru_step(steps[t], state[0], w_hh_t, b_hh),)
         else:
-            new = (rnn_step(xp[t], state[0], w_hh_t, b_hh, nonlinearity),)
+            new = (rnn_step(steps[t], state[0], w_hh_t, b_hh, nonlinearity),)
         if active is None or active[t].all():
             state, out = new, new[0]
         else:

@@ -103,6 +103,19 @@ class Cat(Function):
         return (None, *parts)
 
 
+class Split(Function):
+    """Pieces of x along dim as one node; backward concatenates their gradients (zeros where none)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, cuts):
+        ctx.dim = dim
+        return tuple(np.split(x, cuts, axis=dim))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(grads, dim=ctx.dim), None, None
+
+
 def reshape(x, *shape):
     shape = _size_args(shape)
     if shape == x.shape:
@@ -224,9 +237,7 @@ def split(x, split_size_or_sections, dim=0):
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, expected the size {n} of dim {d}")
-    lead = (slice(None),) * d
-    bounds = np.cumsum([0] + sizes)
-    return tuple(x[lead + (slice(int(a), int(b)),)] for a, b in zip(bounds[:-1], bounds[1:]))
+    return Split.apply(x, d, tuple(int(b) for b in np.cumsum(sizes)[:-1]))
 
 
 def chunk(x, chunks, dim=0):
