@@ -81,7 +81,8 @@ class Context:
     def saved_tensors(self):
         if self.freed:
             raise RuntimeError(_FREED_MESSAGE.format(self.fn.__name__))
-        return tuple(self._wrap(item) for item in self.saved)
+        wrap = self._wrap
+        return tuple([wrap(item) for item in self.saved])
 
     def _wrap(self, item):
         if not isinstance(item, (np.ndarray, np.generic)):  # ufuncs on 0-d arrays return np.generic scalars

@@ -207,8 +207,11 @@ class _ActivationGrad(Function):
     @classmethod
     def forward(cls, ctx, g, y):
         ctx.save_for_backward(g, y)
-        g = np.ascontiguousarray(g, dtype=y.dtype)
-        return cls.kernel(g.reshape(-1), np.ascontiguousarray(y).reshape(-1)).reshape(y.shape)
+        if g.dtype != y.dtype or not g.flags.c_contiguous:
+            g = np.ascontiguousarray(g, dtype=y.dtype)
+        if not y.flags.c_contiguous:
+            y = np.ascontiguousarray(y)
+        return cls.kernel(g.ravel(), y.ravel()).reshape(y.shape)
 
 
 class TanhGrad(_ActivationGrad):
