@@ -4,7 +4,6 @@ Forward passes are checked against a plain NumPy reference (one sequence at a ti
 the padded-batch semantics), backward passes against central finite differences in float64. Also run
 with NUMBA_DISABLE_JIT=1: sizes stay small so that the plain-Python path takes seconds.
 """
-import math
 
 import numpy as np
 import pytest

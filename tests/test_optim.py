@@ -1,5 +1,4 @@
 """Optimizers and learning-rate schedulers: convergence, in-place updates, state, groups, errors."""
-import math
 
 import numpy as np
 import pytest

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 
-from .. import ops
 from ..tensor import Tensor, get_default_dtype
 from . import init
 from .module import Module, Parameter
