@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh, tanh_gate
-from .rnn import copy_inputs, full_lengths, stacked_grads, transpose_into
+from .rnn import previous_state_grads, copy_inputs, full_lengths, stacked_grads, transpose_into
 from .workspace import give, take
 
 
@@ -96,12 +96,7 @@ def _backward(w_ih, c0, lengths, reverse, act, cs, xh, w_hh_t, d_out, dh, dc, dg
                 db[j] += gb[j]
             if not uniform:
                 dgates[p, b] = gb
-        np.dot(w_hh_t, gs.T, dhw_t)
-        for b in range(B):
-            if s < lengths[b]:
-                dhb = dh[b]
-                for j in range(H):
-                    dhb[j] = dhw_t[j, b]
+        previous_state_grads(w_hh_t, gs, dhw_t, dh, lengths, s)
     dx, dw_ih, dw_hh = stacked_grads(dgates, xh, w_ih)
     return dx, dw_ih, dw_hh, db
 
