@@ -19,6 +19,17 @@ CONFIGS = {
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
+def _training_step(layer, opt, x, target):
+    """One step: forward over T, MSE loss, backward, SGD (the same code drives ours and PyTorch's)."""
+    def step():
+        opt.zero_grad()
+        out, _ = layer(x)
+        loss = ((out - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def ours(cfg, impl):
     import tinygrad_rnn as tg
     from tinygrad_rnn import nn, optim
@@ -29,14 +40,7 @@ def ours(cfg, impl):
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["I"])).astype(np.float32))
     target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["H"])).astype(np.float32))
-
-    def step():
-        opt.zero_grad()
-        out, _ = layer(x)
-        loss = ((out - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return step
+    return _training_step(layer, opt, x, target)
 
 
 def torch_layer(cfg):
@@ -46,14 +50,7 @@ def torch_layer(cfg):
     opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
     x = torch.randn(cfg["T"], cfg["B"], cfg["I"])
     target = torch.randn(cfg["T"], cfg["B"], cfg["H"])
-
-    def step():
-        opt.zero_grad()
-        out, _ = layer(x)
-        loss = ((out - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return step
+    return _training_step(layer, opt, x, target)
 
 
 def torch_cell_loop(cfg):

@@ -44,13 +44,17 @@ def _cross_entropy(logits, target):
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
 
-class Adding:
-    """Sum the two marked numbers of a length-T sequence (read out at the last step); MSE."""
-    name, defaults = "adding", dict(model="lstm", T=50, steps=1000, hidden=64, lr=1e-2, batch=64)
-    n_in, n_out, readout, loss, metric = 2, 1, "last", staticmethod(_mse), "MSE"
+class Task:
+    """A task of sequence length T; subclasses say how to draw batches and what the baseline is."""
 
     def __init__(self, T):
         self.T = T
+
+
+class Adding(Task):
+    """Sum the two marked numbers of a length-T sequence (read out at the last step); MSE."""
+    name, defaults = "adding", dict(model="lstm", T=50, steps=1000, hidden=64, lr=1e-2, batch=64)
+    n_in, n_out, readout, loss, metric = 2, 1, "last", staticmethod(_mse), "MSE"
 
     def batch(self, size, rng):
         return data.adding_problem(size, self.T, rng)
@@ -59,13 +63,10 @@ class Adding:
         return data.ADDING_BASELINE_MSE, "always answering 1"
 
 
-class Copy:
+class Copy(Task):
     """Read 10 symbols, wait T (the delay) steps, write them back after the delimiter; cross-entropy."""
     name, defaults = "copy", dict(model="gru", T=10, steps=1000, hidden=64, lr=2e-2, batch=64)
     n_in, n_out, readout, loss, metric = 10, 10, "all", staticmethod(_cross_entropy), "cross-entropy"
-
-    def __init__(self, T):
-        self.T = T
 
     def batch(self, size, rng):
         return data.copy_memory(size, n_symbols=8, length=10, delay=self.T, rng=rng)
@@ -74,13 +75,10 @@ class Copy:
         return data.copy_memory_baseline(8, 10, self.T), "blanks, then uniform guesses"
 
 
-class Timer:
+class Timer(Task):
     """Output 0.5 for the commanded number of steps after each trigger; MSE over all steps."""
     name, defaults = "timer", dict(model="lstm", T=100, steps=600, hidden=64, lr=1e-2, batch=32)
     n_in, n_out, readout, loss, metric = 2, 1, "all", staticmethod(_mse), "MSE"
-
-    def __init__(self, T):
-        self.T = T
 
     def batch(self, size, rng):
         return data.timer_task(size, self.T, rng)
@@ -89,13 +87,13 @@ class Timer:
         return float(targets.var()), "always answering the mean target"
 
 
-class MackeyGlass:
+class MackeyGlass(Task):
     """One-step forecasts of the (standardised) Mackey-Glass series over windows of T steps; MSE."""
     name, defaults = "mackey-glass", dict(model="lstm", T=50, steps=1000, hidden=32, lr=1e-2, batch=32)
     n_in, n_out, readout, loss, metric = 1, 1, "all", staticmethod(_mse), "one-step MSE"
 
     def __init__(self, T):
-        self.T = T
+        super().__init__(T)
         series = data.mackey_glass(3000)
         series = ((series - series.mean()) / series.std()).astype(np.float32)
         cut = int(len(series) * 0.8)
