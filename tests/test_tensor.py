@@ -342,3 +342,13 @@ def test_sum_over_empty_dim_tuple_reduces_everything_as_pytorch():
     x = tg.arange(6).reshape(2, 3)
     assert x.sum(dim=()).item() == 15
     assert x.sum(dim=(), keepdim=True).shape == (1, 1)
+
+
+def test_inplace_writes_to_graph_tensors_are_refused_outside_no_grad():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    for write in (lambda: y.zero_(), lambda: y.fill_(3.0), lambda: y.copy_([5.0, 6.0]), lambda: x.zero_()):
+        with pytest.raises(RuntimeError, match="no_grad"):
+            write()
+    np.testing.assert_array_equal(y.data, [2.0, 4.0])
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])

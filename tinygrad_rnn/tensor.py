@@ -191,9 +191,11 @@ class Tensor:
 
     # --- in-place, no-grad updates (initialisation, optimizers) ---------------------------------
     def _check_inplace(self, name):
-        if self.requires_grad and _autograd.is_grad_enabled() and self._ctx is None:
-            raise RuntimeError(f"{name}: a leaf tensor that requires grad is used in an in-place "
-                               "operation; wrap it in no_grad()")
+        """In-place writes to a tensor that requires grad are for no_grad() only (init, optimizers):
+        the graph may hold its data for backward, and nothing here tracks versions."""
+        if self.requires_grad and _autograd.is_grad_enabled():
+            raise RuntimeError(f"{name}: in-place operation on a tensor that requires grad is only "
+                               "allowed under no_grad()")
 
     def zero_(self):
         self._check_inplace("zero_")
@@ -224,9 +226,7 @@ class Tensor:
 
     def _inplace(self, other, ufunc):
         """x += y and friends: update data in place (parameter updates under no_grad, as in PyTorch)."""
-        if self.requires_grad and _autograd.is_grad_enabled():
-            raise RuntimeError(f"in-place {ufunc.__name__} on a tensor that requires grad is only allowed "
-                               "under no_grad()")
+        self._check_inplace(f"in-place {ufunc.__name__}")
         ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
         return self
 
