@@ -229,11 +229,13 @@ def _build(g, model, example_input):
     return [(out, "output", dims, ref)]
 
 
-def export(model, example_input, path=None):
+def export(model, example_input, path=None, metadata=None):
     """Write `model` (its inference graph) as an ONNX file at `path` (opset 17) and return the
     ModelProto. example_input: the input (a Tensor or array: floats, or int ids for embeddings and
     CharLM), or a tuple (input, h0) / (input, (h0, c0)) to give the graph initial-state inputs. The
-    model is run once on it (eval mode) to fix output shapes; the file passes onnx.checker."""
+    model is run once on it (eval mode) to fix output shapes; the file passes onnx.checker.
+    metadata: optional {str: str} stored in the file's metadata_props (e.g. a vocabulary).
+    onnxruntime's CPU RNN/LSTM/GRU kernels take float32 only: export float64 models after .float()."""
     import onnx
 
     if not isinstance(model, nn.Module):
@@ -254,6 +256,7 @@ def export(model, example_input, path=None):
     graph = onnx.helper.make_graph(g.nodes, type(model).__name__, g.inputs, value_infos, g.initializers)
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
                                    producer_name="tinygrad_rnn")
+    onnx.helper.set_model_props(proto, {str(k): str(v) for k, v in (metadata or {}).items()})
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
         onnx.save(proto, path)
