@@ -146,12 +146,15 @@ def test_from_torch_gives_the_same_outputs_and_round_trips_bit_for_bit(case, dty
                      {k: v.numpy() for k, v in theirs.state_dict().items()})
 
 
-def test_train_and_eval_modes_are_kept_per_module():
-    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+def test_train_and_eval_modes_and_frozen_parameters_are_kept():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Embedding.from_pretrained(np.eye(3)))
     model[1].eval()
     theirs = to_torch(model)
     assert theirs.training and not theirs[1].training
-    assert from_torch(theirs)[0].training and not from_torch(theirs)[1].training
+    assert theirs[0].weight.requires_grad and not theirs[2].weight.requires_grad
+    back = from_torch(theirs)
+    assert back[0].training and not back[1].training
+    assert back[0].weight.requires_grad and not back[2].weight.requires_grad
 
 
 def test_proj_size_lstm_converts_when_supported():

@@ -136,3 +136,16 @@ def test_packed_input_and_lengths_together_are_refused():
     packed = pack_padded_sequence(tg.randn(5, 2, 3), [5, 3])
     with pytest.raises(ValueError, match="PackedSequence carries its lengths"):
         lstm(packed, lengths=[5, 3])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+def test_packed_forward_passes_gradcheck(kind, impl):
+    layer = {"lstm": tg.nn.LSTM, "gru": tg.nn.GRU}[kind](2, 3, bidirectional=True, impl=impl, dtype=np.float64)
+    x = tg.tensor(np.random.default_rng(4).standard_normal((4, 3, 2)), requires_grad=True)
+
+    def run(x, *params):
+        out, state = layer(pack_padded_sequence(x, [2, 4, 3], enforce_sorted=False))
+        return tg.cat([out.data.reshape(-1), (tg.stack(state) if kind == "lstm" else state).reshape(-1)])
+
+    assert tg.gradcheck(run, (x, *layer.parameters()), mode="projection")

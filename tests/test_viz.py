@@ -90,3 +90,12 @@ def test_unnamed_parameters_and_bad_input():
     assert "Parameter (2, 2)" in text and "constant (1, 2)" in text
     with pytest.raises(TypeError, match="draw_graph: expected a Tensor"):
         draw_graph(np.ones(2))
+
+
+def test_each_layer_and_direction_is_its_own_recurrence():
+    x = tg.randn(T, 2, 3)
+    gru = nn.GRU(3, 4, num_layers=2, bidirectional=True, impl="unrolled")
+    text = source(draw_graph(gru(x)[0], params=gru))
+    assert counts(text)[2] == 2 * 2 * T
+    for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
+        assert all(f'"weight_hh_{layer} step {k}"' in text for k in range(1, T + 1))

@@ -139,9 +139,13 @@ def _convert(module, path, direction, source_classes, target_classes, to_target_
 
 
 def _copy_modes(source, target):
-    """Each target module takes its source module's train/eval mode (the trees correspond)."""
+    """Each target module takes its source module's train/eval mode, each parameter its requires_grad
+    (a frozen embedding stays frozen); the two trees correspond name for name."""
     for s, t in zip(source.modules(), target.modules()):
         t.training = s.training
+    frozen = {name for name, p in source.named_parameters() if not p.requires_grad}
+    for name, p in target.named_parameters():
+        p.requires_grad_(name not in frozen)
     return target
 
 

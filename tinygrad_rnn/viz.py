@@ -108,9 +108,12 @@ def _pull_into_steps(order, steps, leaves):
 
 
 def _describe(root, collapse_steps, names):
-    """(nodes {key: (label, shape, cluster)}, edges [(a, b)], clusters {cluster: title}) of the graph."""
+    """(nodes {key: (kind, label, cluster)}, edges [(a, b)], clusters {cluster: title}) of the graph."""
     order = _walk(root)
-    is_param = (lambda t: id(t) in names) if names else (lambda t: isinstance(t, Parameter))
+
+    def is_param(t):
+        return id(t) in names or isinstance(t, Parameter)
+
     leaves = {}
     for node in order:
         for t in node.inputs:
@@ -120,9 +123,8 @@ def _describe(root, collapse_steps, names):
     owners = sorted({p for p, _ in steps.values()}, key=lambda p: names.get(p, ""))
     clusters = {}
     for p, k in sorted(set(steps.values()), key=lambda s: (owners.index(s[0]), s[1])):
-        prefix = f"{names[p]} " if len(owners) > 1 and p in names else (f"{owners.index(p)}: " if len(owners) > 1
-                                                                          else "")
-        clusters[(p, k)] = f"{prefix}step {k}"
+        owner = names.get(p, f"recurrence {owners.index(p) + 1}")
+        clusters[(p, k)] = f"{owner} step {k}" if len(owners) > 1 else f"step {k}"
     nodes, edges = {}, []
 
     def tensor_node(t, cluster):
