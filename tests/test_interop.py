@@ -9,6 +9,8 @@ from tinygrad_rnn import nn
 from tinygrad_rnn.charlm import CharLM
 from tinygrad_rnn.interop import from_torch, to_torch
 
+import softmax_modules
+
 torch = pytest.importorskip("torch")
 
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
@@ -62,9 +64,6 @@ CASES = {  # name -> (our module given a dtype, its inputs given an rng and the 
     "charlm_gru_one_hot": (lambda dt: CharLM(11, 6, 1, "gru", embedding_dim=0, dtype=dt), ids(T, B)),
     "charlm_rnn": (lambda dt: CharLM(11, 6, 1, "rnn", dtype=dt), ids(T, B)),
 }
-for _name in ("Softmax", "LogSoftmax"):  # module forms the core may not have yet
-    if hasattr(nn, _name):
-        CASES[_name.lower()] = (lambda dt, cls=getattr(nn, _name): cls(dim=-1), seq(B, 4))
 
 
 def ours_in(a):
@@ -194,3 +193,13 @@ def test_modules_without_an_equivalent_raise_type_error_naming_them():
         from_torch(torch.nn.Sequential(torch.nn.Identity(), torch.nn.Embedding(4, 2, max_norm=1.0)))
     with pytest.raises(TypeError, match="expected a tinygrad_rnn.nn.Module"):
         to_torch(torch.nn.Linear(2, 2))
+
+
+def test_softmax_modules_convert_with_their_dim(monkeypatch):
+    for cls in softmax_modules.install(monkeypatch):
+        ours = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), cls(dim=-1))
+        theirs = to_torch(ours)
+        assert type(theirs[1]).__name__ == cls.__name__ and theirs[1].dim == -1
+        compare_outputs(ours, theirs, seq(B, 4), np.float64)
+        back = from_torch(theirs)
+        assert type(back[1]) is cls and back[1].dim == -1

@@ -8,6 +8,8 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.charlm import CharLM
 
+import softmax_modules
+
 onnx = pytest.importorskip("onnx", reason="the onnx extra is absent (pip install 'tinygrad_rnn[onnx]')")
 ort = pytest.importorskip("onnxruntime", reason="the onnxruntime extra is absent (pip install onnxruntime)")
 from tinygrad_rnn.onnx import OPSET, export  # noqa: E402
@@ -111,10 +113,6 @@ def feedforward_cases():
                                 np.random.default_rng(0).integers(0, 9, (5, 2))),
         "layernorm_2d_no_bias": (lambda: nn.LayerNorm((2, 4), bias=False), randn(3, 2, 4)),
     }
-    for name in ("Softmax", "LogSoftmax"):  # module forms the core may not have yet
-        if hasattr(nn, name):
-            cases[name.lower()] = (lambda cls=getattr(nn, name): nn.Sequential(nn.Linear(4, 5), cls(dim=-1)),
-                                   randn(3, 4))
     return cases
 
 
@@ -146,3 +144,12 @@ def test_unsupported_models_and_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match="LSTM takes 2 initial state"):
         export(nn.LSTM(2, 3), (tg.randn(4, 1, 2), tg.randn(1, 1, 3)), path)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_softmax_and_log_softmax(tmp_path, monkeypatch):
+    for cls in softmax_modules.install(monkeypatch):
+        model = nn.Sequential(nn.Linear(4, 5), cls(dim=-1))
+        proto, session = exported(model, randn(3, 4), tmp_path)
+        assert cls.__name__ in [n.op_type for n in proto.graph.node]
+        x = randn(6, 4, seed=2)
+        assert_matches(session, {"input": x}, ours(model, tg.tensor(x)))
