@@ -29,8 +29,9 @@ def exported(model, example, tmp_path):
 
 
 def ours(model, *args):
+    """Our outputs flattened like the graph's; a third argument is lengths."""
     with tg.no_grad():
-        out = model(*args)
+        out = model(*args[:2], lengths=args[2]) if len(args) > 2 else model(*args)
     flat = []
     for o in out if isinstance(out, tuple) else (out,):
         flat.extend(o if isinstance(o, tuple) else [o])
@@ -72,6 +73,28 @@ def test_recurrent_layers_run_in_onnxruntime_like_ours(kind, num_layers, bidirec
     assert ops.count(cls.__name__) == num_layers and "Loop" not in ops and "Scan" not in ops
     assert_matches(session, feeds, ours(model, *example))
     feeds, example = args(9, 2, 5)  # another length and batch: the axes are dynamic
+    assert_matches(session, feeds, ours(model, *example))
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("with_state", [False, True])
+def test_lengths_become_sequence_lens_with_our_semantics(kind, with_state, tmp_path):
+    """Zeros past each length, h_n at each sequence's own end, the reverse direction from that end."""
+    cls, kw = LAYERS[kind]
+    model = cls(3, 5, 2, bidirectional=True, batch_first=True, **kw)
+    n_states = 2 if kind == "lstm" else 1
+
+    def run(B, T, lengths, seed):
+        x = randn(B, T, 3, seed=seed)
+        states = [randn(4, B, 5, seed=seed + k + 1) for k in range(n_states)] if with_state else []
+        hx = (tuple(map(tg.tensor, states)) if n_states == 2 else tg.tensor(states[0])) if states else None
+        feeds = {"input": x, **dict(zip(["h0", "c0"], states)), "lengths": np.array(lengths, dtype=np.int32)}
+        return feeds, (tg.tensor(x), hx, np.array(lengths))
+
+    feeds, example = run(4, 6, [2, 6, 1, 4], 0)
+    _, session = exported(model, example, tmp_path)
+    assert_matches(session, feeds, ours(model, *example))
+    feeds, example = run(3, 9, [9, 3, 5], 7)
     assert_matches(session, feeds, ours(model, *example))
 
 

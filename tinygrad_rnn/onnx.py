@@ -6,7 +6,7 @@ directions in one node; gates reordered from PyTorch's i|f|g|o to ONNX's i|o|f|c
 GRU with linear_before_reset=1, which is PyTorch's candidate gate), `Gemm`/`MatMul`+`Add` for Linear,
 `Gather` for embeddings, `LayerNormalization`, activations and `Softmax`/`LogSoftmax`. Time and batch
 axes are dynamic (named "time" and "batch"). Exports Linear, Embedding, LayerNorm, Dropout, the
-activations, Sequential chains of those, RNN/LSTM/GRU (with optional initial states) and the
+activations, Sequential chains of those, RNN/LSTM/GRU (with optional initial states and lengths) and the
 character language model (`charlm.CharLM`); anything else raises a TypeError naming it.
 Needs the `onnx` package (the `onnx` extra); imported inside `export`, so inside this file every
 import of it is absolute.
@@ -20,6 +20,7 @@ from .nn import GRU, LSTM, RNN, Dropout, Embedding, LayerNorm, Linear, Sequentia
 from .tensor import Tensor
 
 OPSET = 17
+RECURRENT = (RNN, LSTM, GRU)
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}  # ONNX gate k = PyTorch gate ORDER[k]
 ELEMENTWISE = {"Tanh": "Tanh", "Sigmoid": "Sigmoid", "ReLU": "Relu", "Identity": "Identity"}
 SOFTMAX = {"Softmax": "Softmax", "LogSoftmax": "LogSoftmax"}
@@ -119,7 +120,7 @@ def _where(path):
     return f"module {path!r}" if path else "the model"
 
 
-def _recurrent(g, m, x, states, path):
+def _recurrent(g, m, x, states, lengths, path):
     """x (T, B, I) time-major -> output (T, B, D*H) and final states (L*D, B, H): one ONNX node a layer."""
     if getattr(m, "proj_size", 0):
         raise TypeError(f"onnx.export: {_where(path)} is an LSTM with proj_size, which the ONNX LSTM op lacks")
@@ -139,7 +140,7 @@ def _recurrent(g, m, x, states, path):
         inputs = [x, g.const(stacked(["weight_ih"], layer), f"W_l{layer}"),
                   g.const(stacked(["weight_hh"], layer), f"R_l{layer}"),
                   g.const(stacked(["bias_ih", "bias_hh"], layer), f"B_l{layer}") if m.bias else "",
-                  ""]  # sequence_lens: every sequence runs the whole time axis
+                  lengths or ""]  # sequence_lens: without it every sequence runs the whole time axis
         D = len(suffixes)
         for s in states:
             bounds = [g.const(np.array([v], dtype=np.int64), "bound") for v in (layer * D, (layer + 1) * D)]
@@ -158,13 +159,13 @@ def _recurrent(g, m, x, states, path):
 
 
 def _flat_inputs(example_input):
-    """The example arguments as a list: the first, then any state tensors (a tuple for LSTM)."""
+    """(input, [state tensors], lengths or None) from example_input: x, or (x, hx[, lengths])."""
     args = list(example_input) if isinstance(example_input, (tuple, list)) else [example_input]
-    first, rest = args[0], args[1:]
-    states = []
-    for s in rest:
-        states.extend(s if isinstance(s, (tuple, list)) else [s])
-    return first, [s for s in states if s is not None]
+    if len(args) > 3:
+        raise ValueError(f"onnx.export: example_input is x or (x, hx) or (x, hx, lengths), got {len(args)} items")
+    hx = args[1] if len(args) > 1 else None
+    states = [] if hx is None else list(hx) if isinstance(hx, (tuple, list)) else [hx]
+    return args[0], states, args[2] if len(args) > 2 else None
 
 
 def _as_array(value, what):
@@ -181,59 +182,70 @@ def _leading(n):
 
 
 def _build(g, model, example_input):
-    """Declare the graph inputs and emit the model: [(graph value, output name, dims)] per output."""
-    first, states = _flat_inputs(example_input)
-    x = _as_array(first, "example_input")
-    states = [_as_array(s, "the initial state") for s in states]
-    recurrent = (RNN, LSTM, GRU)
-    if type(model) in recurrent or type(model) is CharLM:
-        rnn = model.rnn if type(model) is CharLM else model
-        if type(rnn) not in recurrent:
-            raise TypeError(f"onnx.export: module 'rnn' is a {type(rnn).__qualname__}, which has no ONNX export here")
-        D, n_states = 1 + bool(rnn.bidirectional), 2 if type(rnn) is LSTM else 1
-        if states and len(states) != n_states:
-            raise ValueError(f"onnx.export: {type(rnn).__name__} takes {n_states} initial state tensor(s), "
-                             f"got {len(states)}")
-        refs = _reference(model, example_input)
-        if type(model) is CharLM:
-            if x.ndim != 2 or x.dtype.kind not in "iu":
-                raise ValueError(f"onnx.export: CharLM expects example_input of integer ids (T, B), "
-                                 f"got {x.dtype} of shape {x.shape}")
-            ids = g.input("ids", x.astype(np.int64), ["time", "batch"])
-            table = _array(model.embed.weight) if model.embed is not None else \
-                np.eye(model.vocab_size, dtype=_array(model.head.weight).dtype)
-            h, time_batch = g.op("Gather", [g.const(table, "embedding"), ids], 3, axis=0), ["time", "batch"]
-        else:
-            if x.ndim != 3:
-                raise ValueError(f"onnx.export: {type(rnn).__name__} export needs batched input (3 dims), "
-                                 f"got shape {x.shape}")
-            time_batch = ["batch", "time"] if rnn.batch_first else ["time", "batch"]
-            h = g.input("input", x, time_batch + [x.shape[2]])
-            h = g.op("Transpose", [h], 3, perm=[1, 0, 2]) if rnn.batch_first else h
-        state_inputs = [g.input(n, s, [s.shape[0], "batch", s.shape[2]]) for n, s in zip(["h0", "c0"], states)]
-        out, finals = _recurrent(g, rnn, h, state_inputs, "rnn" if type(model) is CharLM else "")
-        if type(model) is CharLM:
-            out, name = _linear(g, model.head, out), "logits"
-        else:
-            out, name = g.op("Transpose", [out], 3, perm=[1, 0, 2]) if rnn.batch_first else out, "output"
-        dims = [time_batch + [refs[0].shape[2]]] + [[rnn.num_layers * D, "batch", rnn.hidden_size]] * len(finals)
-        return list(zip([out] + finals, [name, "h_n", "c_n"], dims, refs))
-    if states:
-        raise ValueError("onnx.export: only recurrent layers and CharLM take initial states")
-    refs = _reference(model, example_input)
-    n = x.ndim if x.dtype.kind in "iu" else x.ndim - 1
+    """Declare the graph inputs and emit the model: [(graph value, output name, dims, reference)]."""
+    x, states, lengths = _flat_inputs(example_input)
+    x, states = _as_array(x, "example_input"), [_as_array(s, "the initial state") for s in states]
+    if type(model) in RECURRENT or type(model) is CharLM:
+        return _build_recurrent(g, model, x, states, lengths)
+    if states or lengths is not None:
+        raise ValueError("onnx.export: only recurrent layers and CharLM take initial states or lengths")
+    ref = _reference(model, x, [], None)[0]
+    n = x.ndim if x.dtype.kind in "iu" else x.ndim - 1  # ids: every axis dynamic; features: all but the last
     lead = _leading(n)
     out = _single(g, model, g.input("input", x, lead + list(x.shape[n:])), "")
-    ref = refs[0]
     dims = lead + list(ref.shape[n:]) if ref.ndim >= n and ref.shape[:n] == x.shape[:n] else None
     return [(out, "output", dims, ref)]
+
+
+def _build_recurrent(g, model, x, states, lengths):
+    """An RNN/LSTM/GRU (input (T, B, I) or batch-first) or a CharLM (ids (T, B)), optional states/lengths."""
+    charlm = type(model) is CharLM
+    rnn = model.rnn if charlm else model
+    if type(rnn) not in RECURRENT:
+        raise TypeError(f"onnx.export: module 'rnn' is a {type(rnn).__qualname__}, which has no ONNX export here")
+    D, n_states = 1 + bool(rnn.bidirectional), 2 if type(rnn) is LSTM else 1
+    if states and len(states) != n_states:
+        raise ValueError(f"onnx.export: {type(rnn).__name__} takes {n_states} initial state tensor(s), "
+                         f"got {len(states)}")
+    if charlm and lengths is not None:
+        raise ValueError("onnx.export: CharLM takes no lengths")
+    if charlm and (x.ndim != 2 or x.dtype.kind not in "iu"):
+        raise ValueError(f"onnx.export: CharLM expects example_input of integer ids (T, B), got {x.dtype} "
+                         f"of shape {x.shape}")
+    if not charlm and x.ndim != 3:
+        raise ValueError(f"onnx.export: {type(rnn).__name__} export needs batched input (3 dims), got shape {x.shape}")
+    refs = _reference(model, x, states, lengths)
+    if charlm:
+        table = _array(model.embed.weight) if model.embed is not None else \
+            np.eye(model.vocab_size, dtype=_array(model.head.weight).dtype)
+        time_batch = ["time", "batch"]
+        h = g.op("Gather", [g.const(table, "embedding"), g.input("ids", x.astype(np.int64), time_batch)], 3, axis=0)
+    else:
+        time_batch = ["batch", "time"] if rnn.batch_first else ["time", "batch"]
+        h = g.input("input", x, time_batch + [x.shape[2]])
+        h = g.op("Transpose", [h], 3, perm=[1, 0, 2]) if rnn.batch_first else h
+    state_inputs = [g.input(n, s, [s.shape[0], "batch", s.shape[2]]) for n, s in zip(["h0", "c0"], states)]
+    lens = None if lengths is None else g.input("lengths", np.asarray(_ints(lengths), dtype=np.int32), ["batch"])
+    out, finals = _recurrent(g, rnn, h, state_inputs, lens, "rnn" if charlm else "")
+    if charlm:
+        out, name = _linear(g, model.head, out), "logits"
+    else:
+        out, name = g.op("Transpose", [out], 3, perm=[1, 0, 2]) if rnn.batch_first else out, "output"
+    dims = [time_batch + [refs[0].shape[2]]] + [[rnn.num_layers * D, "batch", rnn.hidden_size]] * len(finals)
+    return list(zip([out] + finals, [name, "h_n", "c_n"], dims, refs))
+
+
+def _ints(lengths):
+    return lengths.detach().numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
 
 
 def export(model, example_input, path=None, metadata=None):
     """Write `model` (its inference graph) as an ONNX file at `path` (opset 17) and return the
     ModelProto. example_input: the input (a Tensor or array: floats, or int ids for embeddings and
-    CharLM), or a tuple (input, h0) / (input, (h0, c0)) to give the graph initial-state inputs. The
-    model is run once on it (eval mode) to fix output shapes; the file passes onnx.checker.
+    CharLM), or a tuple (input, h0) / (input, (h0, c0)) to give the graph initial-state inputs, or
+    (input, hx or None, lengths) for a recurrent layer's per-sequence lengths (an int32 "lengths" input,
+    ONNX's sequence_lens). The model is run once on it (eval mode) to fix output shapes; the file
+    passes onnx.checker.
     metadata: optional {str: str} stored in the file's metadata_props (e.g. a vocabulary).
     onnxruntime's CPU RNN/LSTM/GRU kernels take float32 only: export float64 models after .float()."""
     import onnx
@@ -263,15 +275,13 @@ def export(model, example_input, path=None, metadata=None):
     return proto
 
 
-def _reference(model, example_input):
+def _reference(model, x, states, lengths):
     """Our forward's outputs as arrays, flattened like the graph's outputs."""
-    first, states = _flat_inputs(example_input)
-    x = first if isinstance(first, Tensor) or first.dtype.kind in "iu" else Tensor(first)
-    if states:
-        state = tuple(Tensor(s) if isinstance(s, np.ndarray) else s for s in states)
-        out = model(x, state if len(state) == 2 else state[0])
-    else:
-        out = model(x)
+    args = [x if x.dtype.kind in "iu" else Tensor(x)]
+    if states or lengths is not None:
+        state = tuple(map(Tensor, states)) if len(states) == 2 else Tensor(states[0]) if states else None
+        args.append(state)
+    out = model(*args) if lengths is None else model(*args, lengths=_ints(lengths))
     flat = []
     for o in (out if isinstance(out, tuple) else (out,)):
         flat.extend(o if isinstance(o, tuple) else [o])
