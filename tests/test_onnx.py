@@ -176,3 +176,17 @@ def test_softmax_and_log_softmax(tmp_path, monkeypatch):
         assert cls.__name__ in [n.op_type for n in proto.graph.node]
         x = randn(6, 4, seed=2)
         assert_matches(session, {"input": x}, ours(model, tg.tensor(x)))
+
+
+def test_float64_models_export_valid_files(tmp_path):
+    """onnxruntime's CPU recurrent kernels are float32 only, so float64 files are checked, and run
+    where onnxruntime has double kernels (Gemm, Tanh)."""
+    lstm = nn.LSTM(3, 4, 2, bidirectional=True, dtype=tg.float64)
+    path = str(tmp_path / "lstm64.onnx")
+    export(lstm, tg.randn(5, 2, 3, dtype=tg.float64), path)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    model = nn.Sequential(nn.Linear(3, 4, dtype=tg.float64), nn.Tanh(), nn.Linear(4, 2, dtype=tg.float64))
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    _, session = exported(model, x, tmp_path)
+    got = session.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, ours(model, tg.tensor(x))[0], rtol=1e-12, atol=1e-12)
