@@ -28,6 +28,7 @@ def _index_tensor(arr):
 
 
 def invert_permutation(perm):
+    """The permutation q with q[perm[k]] = k (unsorted_indices from sorted_indices)."""
     inverse = np.empty_like(perm)
     inverse[perm] = np.arange(len(perm))
     return inverse
