@@ -5,6 +5,7 @@ from ..ops import relu, tanh, sigmoid, softmax, log_softmax  # noqa: F401  (re-e
 from ..ops.nn import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
                       binary_cross_entropy_with_logits, embedding, dropout)
 from ..ops.elementwise import to_tensor
+from ..ops.linalg import linear as _linear
 from ..tensor import Tensor, ShapeError
 
 
@@ -18,8 +19,10 @@ def linear(input, weight, bias=None):
     if x.dtype != weight.dtype:
         raise TypeError(f"linear: input dtype {x.dtype} differs from weight dtype {weight.dtype} "
                         "(convert one with .to(), .double() or .float())")
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != weight.dtype):
+        raise ShapeError(f"linear: bias must be a {weight.dtype} vector of size {weight.shape[0]}, got "
+                         f"{bias.dtype} of shape {bias.shape}")
+    return _linear(x, weight, bias)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

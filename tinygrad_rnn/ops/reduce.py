@@ -13,6 +13,8 @@ from .elementwise import to_tensor
 
 def normalize_dims(dim, ndim, name):
     """dim (None, int or sequence) as a sorted tuple of non-negative axes, checked against ndim."""
+    if type(dim) is int and -ndim <= dim < ndim:
+        return (dim % ndim,)
     if dim is None or (isinstance(dim, (tuple, list)) and not dim):
         return tuple(range(ndim))  # dim=() reduces every dim, as in PyTorch 2
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)  # anything else is checked below

@@ -31,7 +31,7 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.inverse = tuple(np.argsort(dims))
-        return np.transpose(x, dims)
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -135,6 +135,8 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
+    if x._data.ndim == 2 and {dim0, dim1} in ({0, 1}, {-1, -2}, {0, -1}, {1, -2}) and dim0 != dim1:
+        return Permute.apply(x, (1, 0))
     dims = list(range(x.ndim))
     (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
     dims[a], dims[b] = dims[b], dims[a]
