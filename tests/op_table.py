@@ -549,7 +549,7 @@ def select_cases(draw):
 @st.composite
 def repeat_cases(draw):
     shape = draw(shapes(max_dims=2))
-    sizes = tuple(draw(st.integers(0, 2)) for _ in range(len(shape) + draw(st.integers(0, 1))))
+    sizes = tuple(draw(st.integers(0, 2)) for _ in range(len(shape) + draw(st.integers(0 if shape else 1, 1))))
     return Case((Arg(normal(draw(rngs()), shape)),), dict(sizes=sizes))
 
 

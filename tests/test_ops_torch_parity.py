@@ -100,7 +100,35 @@ TORCH = {
     "embedding": lambda idx, w: F.embedding(idx, w),
     "embedding_padding": lambda idx, w, padding_idx: F.embedding(idx, w, padding_idx=padding_idx),
     "dropout_eval": lambda x, p: F.dropout(x, p, training=False),
+    "sin": torch.sin,
+    "cos": lambda x: x.cos(),
+    "clone": lambda x: x.clone(),
+    "prod": lambda x, dim, keepdim: _torch_prod(x, dim, keepdim),
+    "cumsum": lambda x, dim: x.cumsum(dim),
+    "norm": lambda x, dim, keepdim: torch.linalg.vector_norm(x, dim=dim, keepdim=keepdim),
+    "gather": lambda x, idx, dim: x.gather(dim, idx),
+    "narrow": lambda x, dim, start, length, index: x.narrow(dim, start, length),
+    "index_select": lambda x, dim, start, length, index: x.index_select(dim, torch.as_tensor(index)),
+    "sort_values": lambda x: x.sort(dim=-1)[0],
+    "topk_values": lambda x: x.topk(1, dim=-1)[0],
+    "repeat": lambda x, sizes: x.repeat(*sizes),
+    "linear": F.linear,
+    "index_put": lambda x, v, i: _torch_index_put(x, v, i),
 }
+
+
+def _torch_prod(x, dim, keepdim):
+    """torch.prod reduces one dim at a time."""
+    dims = range(x.ndim) if dim is None or dim == () else ([dim] if isinstance(dim, int) else dim)
+    for d in sorted((d % max(x.ndim, 1) for d in dims), reverse=True) if x.ndim else ():
+        x = x.prod(dim=d, keepdim=keepdim)
+    return x
+
+
+def _torch_index_put(x, v, i):
+    y = x * 1.0
+    y[i] = v
+    return y
 NOT_COMPARABLE = {"dropout_fixed_seed"}  # random masks: semantics are tested in test_ops.py
 
 
