@@ -210,16 +210,13 @@ def cmd_train(args):
         except KeyboardInterrupt:  # raised by code (the signal itself only sets the flag)
             stop.requested = True
         bar.close()
+        wall = time.perf_counter() - start
+        if args.save:
+            _save(args.save, model, vocab, opt, done, args)  # still under the handler: Ctrl-C waits for it
         if stop.requested:
-            saved = ""
-            if args.save:
-                _save(args.save, model, vocab, opt, done, args)
-                saved = f"; checkpoint saved to {args.save}"
+            saved = f"; checkpoint saved to {args.save}" if args.save else ""
             print(f"{PROG}: interrupted after {done} of {args.steps} steps{saved}", file=sys.stderr)
             return 130
-    wall = time.perf_counter() - start
-    if args.save:
-        _save(args.save, model, vocab, opt, done, args)
     nats, bpc = validate()
     print(f"done: {done} steps in {wall:.1f} s ({done * args.batch * args.seq_len / wall:,.0f} chars/s); "
           f"smoothed train loss {avg:.4f}; validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
