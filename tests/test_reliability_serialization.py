@@ -162,3 +162,15 @@ def test_saves_killed_with_sigkill_leave_nothing_behind_after_the_next_save(tmp_
     save({"w": np.zeros(3)}, path)
     assert _temporaries(path) == []
     np.testing.assert_array_equal(load(path)["w"].numpy(), np.zeros(3))
+
+
+def test_the_bounded_reader_keeps_every_dtype_layout_and_shape(tmp_path):
+    arrays = {"fortran": np.asfortranarray(np.arange(24.0).reshape(2, 3, 4)), "transposed": np.arange(6).reshape(2, 3).T,
+              "scalar": np.array(5.0), "empty": np.zeros((0, 3), np.complex64), "bool": np.array([True, False]),
+              "uint8": np.arange(5, dtype=np.uint8), "big_endian": np.arange(3, dtype=">f8")}
+    save(arrays, tmp_path / "kinds.npz")
+    back = load(tmp_path / "kinds.npz")
+    for k, v in arrays.items():
+        got = back[k].numpy()
+        assert got.dtype == v.dtype and got.shape == v.shape and np.array_equal(got, v), k
+        got[...] = 0  # writable, not a view of a read-only buffer
