@@ -16,14 +16,13 @@ import tinygrad_rnn as tg
 
 PACKAGE = os.path.dirname(os.path.abspath(tg.__file__))
 PROGRAM = textwrap.dedent("""
-    import warnings
+    import sys, warnings
     warnings.simplefilter("always")
     import numpy as np
-    import tinygrad_rnn as tg
-    from tinygrad_rnn.kernels import softmax
-    x = tg.tensor(np.array([[0.0, np.log(3.0)]]))
-    print("ok", np.round(x.softmax(-1).numpy(), 6).tolist(), softmax.__file__.startswith(sys.argv[1]))
-""").replace("import warnings", "import sys, warnings")
+    import tinygrad_rnn
+    from tinygrad_rnn.kernels import pointwise
+    print("ok", round(pointwise.scalar_exp(np.log(3.0)), 9), pointwise.__file__.startswith(sys.argv[1]))
+""")
 
 
 def _read_only_run(tmp_path, extra_env):
@@ -56,5 +55,5 @@ def _read_only_run(tmp_path, extra_env):
 def test_a_read_only_install_imports_and_runs_kernels(tmp_path, extra_env):
     result = _read_only_run(tmp_path, extra_env)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "ok [[0.25, 0.75]] True"
+    assert result.stdout.strip() == "ok 3.0 True"  # a kernel compiled and ran, from the read-only copy
     assert result.stderr.count("numba has no writable cache folder") == 1, result.stderr[-3000:]
