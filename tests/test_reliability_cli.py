@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
 TRAIN = ["train", "--hidden", "48", "--embedding", "8", "--batch", "8", "--seq-len", "32", "--steps", "100000",
          "--eval-every", "0", "--sample-length", "0"]
 # (seconds after training starts, signals, seconds between them): storms keep signalling through the save
-TRIALS = [(0.0, 1, 0), (0.3, 1, 0), (0.05, 40, 0.005), (0.5, 60, 0.002)]
+TRIALS = [(0.05, 40, 0.005), (0.3, 1, 0), (0.5, 60, 0.002), (0.0, 1, 0)]
 BUDGET = 60  # seconds: later trials are dropped past it (at least two always run)
 
 
