@@ -40,7 +40,7 @@ def test_sigint_at_any_moment_saves_a_consistent_checkpoint(tmp_path):
             time.sleep(gap)
         out, err = proc.communicate(timeout=30)
         err = err.decode()
-        assert proc.returncode == 130, err[-2000:]
+        assert proc.returncode == 130, (k, err[-2000:])
         done = int(re.search(r"interrupted after (\d+) of", err).group(1))
         assert f"checkpoint saved to {path}" in err and "Traceback" not in err, err[-2000:]
         ckpt = tg.load(path)

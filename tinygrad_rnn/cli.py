@@ -99,6 +99,9 @@ def _one_line(e):
 
 
 # --- train ----------------------------------------------------------------------------------------
+_signalled = False  # a Ctrl-C has stopped a command in this process (see run)
+
+
 class StopRequest:
     """While active, SIGINT (Ctrl-C) sets `requested` instead of raising KeyboardInterrupt anywhere.
 
@@ -112,7 +115,8 @@ class StopRequest:
         self.requested, self._previous = False, None
 
     def _handle(self, signum, frame):
-        self.requested = True
+        global _signalled
+        self.requested = _signalled = True
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -359,8 +363,29 @@ def build_parser():
     return parser
 
 
+def _interrupt_unless_stopped(signum, frame):
+    """Ctrl-C as Python's own handler (KeyboardInterrupt), until one has stopped a command."""
+    if not _signalled:
+        raise KeyboardInterrupt
+
+
+def run():
+    """The program (console script and python -m): main(), then exit with its status.
+
+    Once a Ctrl-C has stopped training, further ones are ignored until the process is gone, so that
+    they cannot turn the clean exit (checkpoint saved, status 130) into a traceback at shutdown.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGINT, _interrupt_unless_stopped)
+    status = main()
+    if in_main_thread and _signalled:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # kept through shutdown, where Python's handler is gone
+    sys.exit(status)
+
+
 def main(argv=None):
-    """Run the command line; returns the exit status (the console script passes it to sys.exit)."""
+    """Run the command line; returns the exit status (`run` passes it to sys.exit)."""
     parser = build_parser()
     one_blas_thread()
     try:
