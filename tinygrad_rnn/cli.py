@@ -10,7 +10,7 @@ export     a checkpoint to ONNX (--onnx FILE) and/or a PyTorch state dict (--tor
 Expected failures (bad arguments, missing files, bad checkpoints) print one line to stderr and exit
 non-zero (2 for usage errors). Ctrl-C during training stops it at the next step boundary, saves a
 consistent checkpoint (parameters and optimizer state of the same step; more Ctrl-C during the save
-are ignored) and exits with 130.
+or the exit are ignored) and exits with 130.
 """
 import argparse
 import os
