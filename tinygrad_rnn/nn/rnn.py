@@ -6,6 +6,10 @@ backward() over that graph and second derivatives work. The two agree to roundin
 
 Variable lengths: positions past a sequence's length output zeros and get no gradient; h_n is each
 sequence's state at its own last step; the reverse direction starts at each sequence's own end.
+
+Edges, the same for both impls and as PyTorch: an empty batch (B = 0) gives empty outputs and
+states; an empty sequence (T = 0) is a ValueError; dtypes other than float32/float64 are refused
+(TypeError) when the layer is built (Module.to refuses them too).
 """
 import numpy as np
 
@@ -93,6 +97,8 @@ class RNNBase(Module):
         self.bidirectional, self.impl, self.nonlinearity = bidirectional, impl, nonlinearity
         self.num_directions = 2 if bidirectional else 1
         dtype = np.dtype(dtype or get_default_dtype())
+        if dtype not in (np.float32, np.float64):  # the dtypes the kernels are compiled for
+            raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype}")
         self._weight_names = []
         for layer in range(self.num_layers):
             for d in range(self.num_directions):
@@ -184,9 +190,11 @@ class RNNBase(Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
+        if T == 0:
+            raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = self._lengths(lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
-        run = _fused if self.impl == "fused" else _unrolled
+        run = _fused if self.impl == "fused" and B > 0 else _unrolled  # the kernels need a row; B = 0 has no work
         finals = [[] for _ in states]
         for layer in range(self.num_layers):
             outs = []

@@ -201,12 +201,15 @@ def l1_loss(input, target, reduction="mean"):
 
 
 class BCEWithLogits(Function):
-    """max(x,0) - x y + log(1 + exp(-|x|)); d/dx = sigmoid(x) - y, d/dy = -x."""
+    """(1 - y) x + max(-x, 0) + log(1 + exp(-|x|)); d/dx = sigmoid(x) - y, d/dy = -x.
+
+    Written as PyTorch writes it, so that infinities agree too: (x, y) = (+inf, 0) costs inf
+    (max(x, 0) - x y would give inf - inf·0 = nan)."""
 
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+        return (1 - y) * x + np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     @staticmethod
     def backward(ctx, g):
