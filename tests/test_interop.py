@@ -156,13 +156,8 @@ def test_train_and_eval_modes_and_frozen_parameters_are_kept():
     assert back[0].weight.requires_grad and not back[2].weight.requires_grad
 
 
-def test_proj_size_lstm_converts_or_is_refused_by_name():
-    try:
-        ours = nn.LSTM(4, 6, 2, proj_size=3, dtype=np.float64)
-    except TypeError:  # this LSTM has no proj_size yet (the core rework, issue 9, adds it)
-        with pytest.raises(TypeError, match=r"from_torch: cannot convert the model \(LSTM\): .*proj_size"):
-            from_torch(torch.nn.LSTM(4, 6, proj_size=3))
-        return
+def test_proj_size_lstm_converts_both_ways():
+    ours = nn.LSTM(4, 6, 2, proj_size=3, dtype=np.float64)
     theirs = to_torch(ours)
     assert theirs.proj_size == 3
     compare_outputs(ours, theirs, seq(T, B, 4), np.float64)
