@@ -178,7 +178,8 @@ def predict(rnn, input_line, n_predictions=3):
 def main(rnn, n_iters=300, print_every=50, n_confusion=50):
     """Train on n_iters random names, then the confusion matrix and a few predictions.
 
-    Returns (every iteration's loss, the log-likelihood of each prediction made at the end).
+    Returns (every iteration's loss, [the confusion matrix's mean diagonal, then the log-likelihood of
+    each prediction made at the end]).
     """
     random.seed(0)
     losses = []
@@ -207,9 +208,10 @@ def main(rnn, n_iters=300, print_every=50, n_confusion=50):
     # Normalize by dividing every row by its sum
     for i in range(n_categories):
         confusion[i] = confusion[i] / confusion[i].sum()
-    print('mean of the diagonal: %.2f' % (sum(confusion[i][i].item() for i in range(n_categories)) / n_categories))
+    accuracy = sum(confusion[i][i].item() for i in range(n_categories)) / n_categories
+    print('mean of the diagonal: %.2f' % accuracy)
 
-    predicted = []
+    predicted = [accuracy]
     for name in ('Dovesky', 'Jackson', 'Satoshi'):
         predicted += [value for value, category in predict(rnn, name)]
     return losses, predicted

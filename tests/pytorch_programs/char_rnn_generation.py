@@ -196,7 +196,7 @@ def samples(rnn, category, start_letters='ABC'):
 
 
 def main(rnn, n_iters=300, print_every=50):
-    """Train on n_iters random names, then sample a few. Returns (every iteration's mean loss, [])."""
+    """Train on n_iters random names, then sample a few. Returns (every iteration's mean loss, the names)."""
     random.seed(0)
     losses = []
     start = time.time()
@@ -207,9 +207,10 @@ def main(rnn, n_iters=300, print_every=50):
         if iter % print_every == 0:
             print('%s (%d %d%%) %.4f' % (timeSince(start), iter, iter / n_iters * 100, loss))
 
+    names = []
     for category, letters in (('German', 'GER'), ('Spanish', 'SPA'), ('Japanese', 'JAP')):
-        samples(rnn, category, letters)
-    return losses, []
+        names += samples(rnn, category, letters)
+    return losses, names
 
 
 def make_step(rnn):
