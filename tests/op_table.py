@@ -587,7 +587,7 @@ OPS = [
        reduce_cases(distinct, min_side=1, allow_none=False, allow_tuple=False)),
     # shape ops
     Op("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape), reshape_cases()),
-    Op("view", lambda x, shape: x.view(*shape), lambda x, shape: x.reshape(shape), reshape_cases()),
+    Op("view", lambda x, shape: x.contiguous().view(*shape), lambda x, shape: x.reshape(shape), reshape_cases()),
     Op("transpose", lambda x, dim0, dim1: x.transpose(dim0, dim1),
        lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), transpose_cases()),
     Op("permute", lambda x, dims: x.permute(*dims), lambda x, dims: np.transpose(x, dims), permute_cases()),

@@ -140,7 +140,7 @@ def test_forward_and_gradients_match_torch(op, data):
     assert len(ours) == len(theirs)
     for o, t in zip(ours, theirs):
         assert o.shape == tuple(t.shape), (o.shape, t.shape)
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=RTOL, atol=ATOL, equal_nan=True)
+        np.testing.assert_allclose(o._data, t.detach().numpy(), rtol=RTOL, atol=ATOL, equal_nan=True)
 
     rng = np.random.default_rng(data.draw(st.integers(0, 99), label="seed"))
     outs = float_outputs(ours)
@@ -151,7 +151,7 @@ def test_forward_and_gradients_match_torch(op, data):
     t_grads = torch.autograd.grad(t_outs, t_leaves, [torch.tensor(g) for g in gs], allow_unused=True)
     for g, tgrad, leaf in zip(our_grads, t_grads, b.leaves):
         want = np.zeros(leaf.shape) if tgrad is None else tgrad.numpy()
-        got = np.zeros(leaf.shape) if g is None else g.data
+        got = np.zeros(leaf.shape) if g is None else g._data
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)
 
 
@@ -162,13 +162,13 @@ def _both(x):
 
 
 def _check(ours, theirs, x, tx, rtol=RTOL, atol=ATOL):
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=rtol, atol=atol)
-    assert np.all(np.isfinite(ours.data))
+    np.testing.assert_allclose(ours._data, theirs.detach().numpy(), rtol=rtol, atol=atol)
+    assert np.all(np.isfinite(ours._data))
     g = np.random.default_rng(1).standard_normal(ours.shape)
     (ours * tg.tensor(g)).sum().backward()
     (theirs * torch.tensor(g)).sum().backward()
-    assert np.all(np.isfinite(x.grad.data))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=atol)
+    assert np.all(np.isfinite(x.grad._data))
+    np.testing.assert_allclose(x.grad._data, tx.grad.numpy(), rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -46,7 +46,7 @@ class CharLM(nn.Module):
     def forward(self, ids, state=None):
         """ids (T, B) ints -> logits (T, B, vocab_size) and the recurrent state after the last step.
         The head runs on (T*B, H) rows: one 2-D matrix product instead of T batched ones."""
-        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids, dtype=np.int64)
+        ids = np.asarray(ids._data if isinstance(ids, Tensor) else ids, dtype=np.int64)
         dtype = self.head.weight.dtype
         x = self.embed(ids) if self.embed is not None else Tensor(np.eye(self.vocab_size, dtype=dtype)[ids])
         out, state = self.rnn(x, state)
@@ -111,7 +111,7 @@ def generate(model, vocab, length, prime="", temperature=0.8, rng=None):
         for i in range(length):
             if i:
                 logits, state = model(np.array([[out[-1]]]), state)
-            out.append(sample_next(logits.data[-1, 0], temperature, rng))
+            out.append(sample_next(logits._data[-1, 0], temperature, rng))
     model.train(was_training)
     return prime + vocab.decode(np.array(out, dtype=np.int64))
 

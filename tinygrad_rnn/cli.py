@@ -139,7 +139,7 @@ def cmd_train(args):
     lr = args.lr or default_lr
     opt = cls(model.parameters(), lr=lr, **extra)
     schedule = optim.lr_scheduler.CosineAnnealingLR(opt, args.steps, lr / 10) if args.schedule == "cosine" else None
-    n_params = sum(p.data.size for p in model.parameters())
+    n_params = sum(p._data.size for p in model.parameters())
     print(f"{args.model.upper()} {args.layers}x{args.hidden}, {n_params:,} parameters, {vocab.size} characters; "
           f"{len(train_ids):,} training / {len(val_ids):,} validation characters; {args.optim} "
           f"lr {lr:g} ({args.schedule}), {args.steps} steps of {args.batch}x{args.seq_len}")

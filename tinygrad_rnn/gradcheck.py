@@ -38,50 +38,50 @@ def _analytic_vjp(fn, inputs, diff, us):
     """Σ_outputs uᵀ J for each differentiable input, by one backward pass."""
     outs = _outputs(fn, inputs)
     grads = autograd.grad(outs, diff, [Tensor._make(u) for u in us], allow_unused=True)
-    return [np.zeros(t.shape) if g is None else g.data.astype(np.float64) for g, t in zip(grads, diff)]
+    return [np.zeros(t.shape) if g is None else g._data.astype(np.float64) for g, t in zip(grads, diff)]
 
 
 def _directional(fn, inputs, diff, vs, us, eps):
     """(uᵀf(x + εv) - uᵀf(x - εv)) / 2ε, perturbing the inputs in place and restoring them."""
-    saved = [t.data.copy() for t in diff]
+    saved = [t._data.copy() for t in diff]
     try:
         values = []
         for sign in (1.0, -1.0):
             for t, v, s in zip(diff, vs, saved):
-                t.data[...] = s + sign * eps * v
+                t._data[...] = s + sign * eps * v
             with autograd.no_grad():
                 outs = _outputs(fn, inputs)
-            values.append(sum(float(np.sum(o.data * u)) for o, u in zip(outs, us)))
+            values.append(sum(float(np.sum(o._data * u)) for o, u in zip(outs, us)))
         return (values[0] - values[1]) / (2 * eps)
     finally:
         for t, s in zip(diff, saved):
-            t.data[...] = s
+            t._data[...] = s
 
 
 def _flat_outputs(fn, inputs):
     with autograd.no_grad():
-        return np.concatenate([o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)] + [np.zeros(0)])
+        return np.concatenate([o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)] + [np.zeros(0)])
 
 
 def _numeric_columns(fn, inputs, t, eps):
     """∂(all outputs)/∂t[idx] for every element of t, one column each."""
     cols = []
     for idx in np.ndindex(t.shape):
-        orig = t.data[idx]
-        t.data[idx] = orig + eps
+        orig = t._data[idx]
+        t._data[idx] = orig + eps
         plus = _flat_outputs(fn, inputs)
-        t.data[idx] = orig - eps
+        t._data[idx] = orig - eps
         minus = _flat_outputs(fn, inputs)
-        t.data[idx] = orig
+        t._data[idx] = orig
         cols.append((plus - minus) / (2 * eps))
     return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
 
 
 def _full(fn, inputs, diff, eps, atol, rtol):
     with autograd.no_grad():
-        outs = [o.data for o in _outputs(fn, inputs)]
+        outs = [o._data for o in _outputs(fn, inputs)]
     n_out = sum(o.size for o in outs)
-    analytic = [np.zeros((n_out, t.data.size)) for t in diff]
+    analytic = [np.zeros((n_out, t._data.size)) for t in diff]
     for j in range(n_out):
         unit = np.zeros(n_out)
         unit[j] = 1.0
@@ -105,7 +105,7 @@ def _full(fn, inputs, diff, eps, atol, rtol):
 def _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed):
     rng = np.random.default_rng(seed)
     with autograd.no_grad():
-        outs = [o.data for o in _outputs(fn, inputs)]
+        outs = [o._data for o in _outputs(fn, inputs)]
     worst = None
     for p in range(n_projections):
         us = [rng.standard_normal(o.shape) for o in outs]

@@ -29,7 +29,7 @@ _CORRUPT = (ValueError, OSError, EOFError, KeyError, NotImplementedError, zipfil
 def _flatten(obj, where, arrays, open_containers=()):
     """The manifest node for obj, adding its arrays to arrays (name -> ndarray); TypeError if unsupported."""
     if isinstance(obj, (Tensor, np.ndarray)):
-        arr = obj.data if isinstance(obj, Tensor) else obj
+        arr = obj._data if isinstance(obj, Tensor) else obj
         if arr.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"save: cannot store an array of dtype {arr.dtype} at {where or 'the top level'} "
                             "(only bool, integer, float and complex arrays)")

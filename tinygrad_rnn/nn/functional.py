@@ -50,7 +50,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape tensor.shape + (num_classes,), one 1 per row at each index;
     num_classes=-1 means max index + 1."""
-    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    idx = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor of class indices, got {idx.dtype}")
     if num_classes == -1:

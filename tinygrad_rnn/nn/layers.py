@@ -66,16 +66,16 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
         """An Embedding holding a copy of the 2-D embeddings (frozen unless freeze=False)."""
-        arr = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        arr = embeddings._data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if arr.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {arr.shape}")
         layer = cls(*arr.shape, padding_idx=padding_idx, dtype=arr.dtype)
-        layer.weight.data[...] = arr
+        layer.weight._data[...] = arr
         layer.weight.requires_grad_(not freeze)
         return layer
 

@@ -9,7 +9,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import no_grad
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor, _is_device, as_dtype, check_device, get_default_dtype
 
 
 class Parameter(Tensor):
@@ -29,7 +29,7 @@ class Parameter(Tensor):
 
 def float_dtype(dtype, name):
     """dtype as a NumPy floating dtype (the default when None); TypeError for anything else."""
-    dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+    dt = get_default_dtype() if dtype is None else as_dtype(dtype)
     if dt not in (np.float32, np.float64):
         raise TypeError(f"{name}: dtype must be float32 or float64, got {dt}")
     return dt
@@ -229,7 +229,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = value._data if isinstance(value, Tensor) else value
             if not isinstance(arr, np.ndarray):
                 bad_types.append(f"{key} ({type(value).__name__})")
             elif arr.dtype.kind not in "biuf":
@@ -252,7 +252,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for key, arr in arrays.items():
-                own[key].data[...] = arr
+                own[key]._data[...] = arr
         return _IncompatibleKeys(missing, unexpected)
 
     # --- modes, gradients, dtype ----------------------------------------------------------------
@@ -276,25 +276,37 @@ class Module:
         """Drop (or zero) every parameter's gradient; a new zero tensor, since .grad may be shared."""
         for param in self.parameters():
             if param.grad is not None:
-                param.grad = None if set_to_none else Tensor._make(np.zeros_like(param.grad.data))
+                param.grad = None if set_to_none else Tensor._make(np.zeros_like(param.grad._data))
 
     def _apply(self, fn):
         """Replace the arrays of parameters (and their grads) and buffers by fn(array), in place."""
         for module in self.modules():
             for param in module._parameters.values():
                 if param is not None:
-                    param.data = fn(param.data)
+                    param._data = fn(param._data)
                     if param.grad is not None:
-                        param.grad = Tensor._make(fn(param.grad.data))
+                        param.grad = Tensor._make(fn(param.grad._data))
             for buf in module._buffers.values():
                 if buf is not None:
-                    buf.data = fn(buf.data)
+                    buf._data = fn(buf._data)
         return self
 
-    def to(self, dtype):
-        """Convert floating parameters and buffers to dtype, keeping the same Parameter objects."""
+    def to(self, *args, dtype=None, device=None):
+        """to(dtype), to(device), to(device, dtype): convert floating parameters and buffers to dtype,
+        keeping the same Parameter objects (the CPU is the only device)."""
+        for a in args:
+            if _is_device(a):
+                device = a
+            else:
+                dtype = a
+        check_device(device)
+        if dtype is None:
+            return self
         dt = float_dtype(dtype, "Module.to")
         return self._apply(lambda a: a.astype(dt, copy=False) if a.dtype.kind == "f" else a)
+
+    def cpu(self):
+        return self
 
     def double(self):
         return self.to(np.float64)

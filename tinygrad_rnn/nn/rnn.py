@@ -115,8 +115,8 @@ class RNNBase(Module):
                     init.orthogonal_(block, gain)
                 else:
                     init.eye_(block)
-                    block.data *= gain
-                w.data[g * H:(g + 1) * H] = block.data
+                    block._data *= gain
+                w._data[g * H:(g + 1) * H] = block._data
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -159,7 +159,7 @@ class RNNBase(Module):
             return None
         if not batched:
             raise ValueError(f"{name}: lengths needs batched input (T, B, I), got unbatched input")
-        arr = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+        arr = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"{name}: lengths must be integers, got {arr.dtype}")
         if arr.shape != (B,):
@@ -232,8 +232,8 @@ class LSTM(RNNBase):
                 raise ValueError("LSTM: forget_bias needs bias=True")
             H = self.hidden_size
             for names in self._weight_names:
-                getattr(self, names[2]).data[H:2 * H] = forget_bias
-                getattr(self, names[3]).data[H:2 * H] = 0.0
+                getattr(self, names[2])._data[H:2 * H] = forget_bias
+                getattr(self, names[3])._data[H:2 * H] = 0.0
 
 
 class GRU(RNNBase):

@@ -122,7 +122,7 @@ def _reduce(losses, reduction, count=None):
     if reduction == "none":
         return losses
     total = losses.sum()
-    return total if reduction == "sum" else total / float(losses.data.size if count is None else count)
+    return total if reduction == "sum" else total / float(losses._data.size if count is None else count)
 
 
 def _check_reduction(reduction, name):
@@ -133,7 +133,7 @@ def _check_reduction(reduction, name):
 def _class_rows(x, target, name):
     """(N, C) logits and (N,) int64 targets from PyTorch's (C)/(), (N, C)/(N) or (N, C, d...)/(N, d...)."""
     x = _float_input(x, name)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold class indices (an integer tensor), got {t.dtype}")
     expected = () if x.ndim == 1 else x.shape[:1] + x.shape[2:]
@@ -255,7 +255,7 @@ class EmbeddingGrad(Function):
 
 def embedding(input, weight, padding_idx=None):
     """Rows of weight at integer indices: output shape input.shape + (embedding_dim,)."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}")
     num = weight.shape[0]

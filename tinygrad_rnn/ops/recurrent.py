@@ -56,7 +56,7 @@ class LSTMSequence(Function):
     def backward(ctx, d_out, d_hn, d_cn):
         with blas_threads(d_out.shape[1]):
             dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 = lstm.lstm_backward(
-                ctx.kernel_saved, d_out.data, d_hn.data, d_cn.data)
+                ctx.kernel_saved, d_out._data, d_hn._data, d_cn._data)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
@@ -74,7 +74,7 @@ class GRUSequence(Function):
     @staticmethod
     def backward(ctx, d_out, d_hn):
         with blas_threads(d_out.shape[1]):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru.gru_backward(ctx.kernel_saved, d_out.data, d_hn.data)
+            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru.gru_backward(ctx.kernel_saved, d_out._data, d_hn._data)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
@@ -92,7 +92,7 @@ class RNNSequence(Function):
     @staticmethod
     def backward(ctx, d_out, d_hn):
         with blas_threads(d_out.shape[1]):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = rnn.rnn_backward(ctx.kernel_saved, d_out.data, d_hn.data)
+            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = rnn.rnn_backward(ctx.kernel_saved, d_out._data, d_hn._data)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
 

@@ -2,7 +2,7 @@
 
 A subclass gives its defaults, the names of options that must be >= 0, `_init_state(p, group)` (the
 fresh state of one parameter, as NumPy arrays and numbers) and `_update(p, g, state, group)`, which
-updates the parameter's array p in place from its gradient array g. Updates work on `.data` arrays,
+updates the parameter's array p in place from its gradient array g. Updates work on `._data` arrays,
 so they record no graph; gradients are never written to.
 """
 import numbers
@@ -93,16 +93,16 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    g = p.grad.data
-                    if g.shape != p.data.shape:
+                    g = p.grad._data
+                    if g.shape != p._data.shape:
                         raise ValueError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has a "
                                          f"gradient of shape {g.shape}")
                     todo.append((p, g, group))
         for p, g, group in todo:
             state = self.state.get(p)
             if state is None:
-                state = self.state[p] = self._init_state(p.data, group)
-            self._update(p.data, g, state, group)
+                state = self.state[p] = self._init_state(p._data, group)
+            self._update(p._data, g, state, group)
         return loss
 
     def _init_state(self, p, group):
@@ -116,7 +116,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad.data))
+                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad._data))
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self):
@@ -195,7 +195,7 @@ def _is_iterable(obj):
 
 
 def _unwrap(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _as_list(value):
