@@ -172,13 +172,21 @@ def test_softmax_modules_without_dim_warn_and_pick_pytorchs_dim():
 
 
 @pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "ELU", "SiLU", "Hardtanh", "ReLU6"])
-def test_inplace_activation_writes_into_its_input(name):
-    x = tg.tensor(X.copy())
-    expected = getattr(nn, name)()(x).detach().numpy()
-    with tg.no_grad():
-        out = getattr(nn, name)(inplace=True)(x)
-    assert out is x
-    np.testing.assert_array_equal(x.detach().numpy(), expected)
+def test_inplace_activation_writes_into_its_input_and_keeps_the_gradient(name):
+    def run(inplace):
+        x = tg.tensor(X, requires_grad=True)
+        hidden = x * 1.5
+        out = getattr(nn, name)(inplace=inplace)(hidden)
+        (out * out).sum().backward()
+        return hidden, out, x.grad.numpy()
+
+    hidden, out, grad = run(inplace=True)
+    _, expected, expected_grad = run(inplace=False)
+    assert out is hidden
+    np.testing.assert_array_equal(hidden.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-15)
+    with pytest.raises(RuntimeError, match="leaf"):
+        getattr(nn, name)(inplace=True)(tg.tensor(X, requires_grad=True))
 
 
 def test_activation_argument_errors():

@@ -1,7 +1,8 @@
 """The activations of torch.nn.functional beyond relu/tanh/sigmoid/softmax, with PyTorch's
 arguments, composed of differentiable ops (so twice differentiable). Re-exported by nn.functional.
 
-inplace=True writes the result into the input with copy_ and returns the input, as PyTorch.
+inplace=True writes the result into the input with copy_ and returns the input, as PyTorch (the
+result is computed from a clone, so no tensor a backward saved is the one overwritten).
 """
 import math
 import warnings
@@ -13,8 +14,8 @@ from ..ops.elementwise import to_tensor
 from ..ops.special import erf, log1p
 
 
-def _result(x, out, inplace):
-    return x.copy_(out) if inplace else out
+def _apply(fn, x, inplace):
+    return x.copy_(fn(x.clone())) if inplace else fn(x)
 
 
 def _float_tensor(x, name):
@@ -31,21 +32,19 @@ def _mask(x, fn):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, else negative_slope·x."""
-    x = _float_tensor(input, "leaky_relu")
-    return _result(x, where(_mask(x, lambda a: a > 0), x, x * negative_slope), inplace)
+    return _apply(lambda x: where(_mask(x, lambda a: a > 0), x, x * negative_slope),
+                  _float_tensor(input, "leaky_relu"), inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, else alpha·(eˣ - 1) (the exponential sees min(x, 0), so it cannot overflow)."""
-    x = _float_tensor(input, "elu")
-    negative = (exp(clamp(x, max=0.0)) - 1.0) * alpha
-    return _result(x, where(_mask(x, lambda a: a > 0), x, negative), inplace)
+    return _apply(lambda x: where(_mask(x, lambda a: a > 0), x, (exp(clamp(x, max=0.0)) - 1.0) * alpha),
+                  _float_tensor(input, "elu"), inplace)
 
 
 def silu(input, inplace=False):
     """x·σ(x) (also called swish)."""
-    x = _float_tensor(input, "silu")
-    return _result(x, x * sigmoid(x), inplace)
+    return _apply(lambda x: x * sigmoid(x), _float_tensor(input, "silu"), inplace)
 
 
 def gelu(input, approximate='none'):
@@ -79,12 +78,13 @@ def logsigmoid(input):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 elsewhere (as PyTorch)."""
-    x = _float_tensor(input, "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    inside = _mask(x, lambda a: (a > min_val) & (a < max_val))
-    clipped = to_tensor(np.clip(x.detach().numpy(), min_val, max_val))
-    return _result(x, where(inside, x, clipped), inplace)
+
+    def clip(x):
+        inside = _mask(x, lambda a: (a > min_val) & (a < max_val))
+        return where(inside, x, to_tensor(np.clip(x.detach().numpy(), min_val, max_val)))
+    return _apply(clip, _float_tensor(input, "hardtanh"), inplace)
 
 
 def relu6(input, inplace=False):
