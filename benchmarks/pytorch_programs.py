@@ -57,7 +57,7 @@ def alternating_blocks(fns, blocks, steps, pause):
     return {name: statistics.median(ts) for name, ts in per_call.items()}
 
 
-def _steps(harness, case, torch):
+def _steps(harness, case):
     """{'ours': step, 'torch': step} from equal weights; ours is absent (with the reason) if it fails."""
     theirs = harness.load(case.program, "torch")
     try:
@@ -85,7 +85,7 @@ def main(quick=False, save=True):
         with threadpool_limits(limits=threads):
             for name, case in cases(harness).items():
                 with contextlib.redirect_stdout(io.StringIO()):  # the programs' own printing
-                    fns, failure = _steps(harness, case, torch)
+                    fns, failure = _steps(harness, case)
                 ms = {k: v * 1e3 for k, v in alternating_blocks(fns, blocks, steps, pause).items()}
                 ours = ms.get("ours")
                 rows.append([name, threads, fmt(ours) if ours else f"failed ({failure})"[:90], fmt(ms["torch"]),
