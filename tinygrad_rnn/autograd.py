@@ -71,12 +71,15 @@ class Context:
     that no in-place operation changed it since; anything else comes back as a constant.
     """
 
+    __slots__ = ("fn", "inputs", "needs_input_grad", "edges", "outputs", "output_versions", "__dict__",
+                 "__weakref__")
     saved = ()
     freed = False
     hooks = None
     retained = None
     on_free = ()
-    outputs = ()
+    rebound = None
+
 
     def save_for_backward(self, *items):
         self.saved = items
@@ -110,7 +113,7 @@ class Context:
             return Tensor._make(item) if isinstance(item, (np.ndarray, np.generic)) else item
         kind, k, box, version = item
         if kind is _OUTPUT:
-            box, version = self.output_versions[k], self.output_versions_at_save[k]
+            box, version = self.output_versions[k], self.rebound.get(k, 0) if self.rebound else 0
         if box[0] != version:
             what = f"input {k}" if kind is _INPUT else f"output {k}"
             raise RuntimeError(f"{self.fn.__name__}.backward: one of the tensors it saved ({what}) was modified "
@@ -131,9 +134,7 @@ class Context:
         outputs[index] = array
         self.outputs = tuple(outputs)
         self.output_versions = self.output_versions[:index] + (version,) + self.output_versions[index + 1:]
-        at_save = list(self.output_versions_at_save)
-        at_save[index] = version[0]
-        self.output_versions_at_save = tuple(at_save)
+        self.rebound = {**(self.rebound or {}), index: version[0]}
 
     def retain(self, tensor):
         if self.retained is None:
@@ -183,33 +184,23 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        ctx = object.__new__(Context)
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        needs = [isinstance(a, Tensor) and a.requires_grad for a in args] if _state.enabled else ()
-        if True not in needs:
-            result = cls.forward(ctx, *arrays)
-            if ctx.on_free:
-                ctx.free()
-            if type(result) is tuple:
-                return tuple([Tensor._make(r) for r in result])
-            return Tensor._make(result)
-        ctx.fn, ctx.inputs, ctx.needs_input_grad = cls, args, tuple(needs)
-        ctx.edges = tuple([(a if a._ctx is None else (a._ctx, a._index)) if need else None
-                           for a, need in zip(args, needs)])
+        ctx = _new_context(Context)
+        arrays, record = [], False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                if a.requires_grad:
+                    record = True
+            else:
+                arrays.append(a)
+        if record and _state.enabled:
+            return _record(cls, ctx, args, arrays)
         result = cls.forward(ctx, *arrays)
-        single = type(result) is not tuple
-        ctx.outputs = (result,) if single else result
-        ctx.output_versions = tuple([[0] for _ in ctx.outputs])
-        ctx.output_versions_at_save = (0,) * len(ctx.outputs)
-        if ctx.saved:
-            ctx._pack_saved(arrays)
-        if not all(type(r) is np.ndarray for r in ctx.outputs):  # NumPy returns scalars for 0-d results
-            ctx.outputs = tuple([np.asarray(r) for r in ctx.outputs])
-            result = ctx.outputs[0] if single else ctx.outputs
-        if single:
-            return Tensor._make(result, True, ctx, 0, ctx.output_versions[0])
-        return tuple([Tensor._make(r, True, ctx, i, ctx.output_versions[i]) if r.dtype.kind == "f"
-                      else Tensor._make(r) for i, r in enumerate(result)])
+        if ctx.on_free:
+            ctx.free()
+        if type(result) is tuple:
+            return tuple([Tensor._make(r) for r in result])
+        return Tensor._make(result)
 
     @staticmethod
     def forward(ctx, *args):
@@ -218,6 +209,39 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError
+
+
+def _record(fn, ctx, args, arrays):
+    """Run forward and make ctx the graph node of the call: edges, outputs and version counters."""
+    needs, edges = [], []
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            needs.append(True)
+            edges.append(a if a._ctx is None else (a._ctx, a._index))
+        else:
+            needs.append(False)
+            edges.append(None)
+    ctx.fn, ctx.inputs, ctx.needs_input_grad, ctx.edges = fn, args, tuple(needs), tuple(edges)
+    result = fn.forward(ctx, *arrays)
+    if type(result) is not tuple:
+        box = [0]
+        ctx.outputs, ctx.output_versions = (result,), (box,)
+        if ctx.saved:
+            ctx._pack_saved(arrays)
+        if type(result) is not np.ndarray:  # NumPy returns scalars for 0-d results
+            result = np.asarray(result)
+            ctx.outputs = (result,)
+        return Tensor._make(result, True, ctx, 0, box)
+    ctx.outputs = result
+    ctx.output_versions = tuple([[0] for _ in result])
+    if ctx.saved:
+        ctx._pack_saved(arrays)
+    ctx.outputs = result = tuple([np.asarray(r) for r in result])
+    return tuple([Tensor._make(r, True, ctx, i, ctx.output_versions[i]) if r.dtype.kind == "f"
+                  else Tensor._make(r) for i, r in enumerate(result)])
+
+
+_new_context = object.__new__
 
 
 def _as_tensor_grad(g, like):
@@ -302,9 +326,19 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 raise RuntimeError(node.fn.second_order_message)
             if wanted_node or node.hooks or node.retained:
                 _observe(node, grads, wanted_node, captured)
-            in_grads = _call_backward(node, grads)
+            if len(grads) == 1 and grads[0] is not None:
+                in_grads = node.fn.backward(node, grads[0])
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+                if len(in_grads) != len(node.edges):
+                    _wrong_count(node, in_grads)
+            else:
+                in_grads = _call_backward(node, grads)
             if not retain_graph:
-                node.free()
+                if node.on_free:
+                    node.free()
+                else:
+                    node.freed, node.saved = True, ()
             for edge, g, inp in zip(node.edges, in_grads, node.inputs):
                 if edge is None:
                     continue
@@ -334,6 +368,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 captured[wanted_leaf[id(tensor)]] = g
             elif inputs is None or id(tensor) in wanted_leaf:
                 tensor.grad = tensor.grad + g if tensor.grad is not None else _own(g, create_graph)
+        if accumulate and wanted_node:  # backward(inputs=[non-leaf]) fills their .grad
+            for k, g in captured.items():
+                t = inputs[k]
+                t.grad = t.grad + g if t.grad is not None else _own(g, create_graph)
+            captured = {}
     return captured
 
 
@@ -379,9 +418,13 @@ def _call_backward(node, grads):
     if type(in_grads) is not tuple:
         in_grads = (in_grads,)
     if len(in_grads) != len(node.inputs):
-        raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
-                           f"expected {len(node.inputs)} (one per forward argument)")
+        _wrong_count(node, in_grads)
     return in_grads
+
+
+def _wrong_count(node, in_grads):
+    raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
+                       f"expected {len(node.inputs)} (one per forward argument)")
 
 
 def _own(g, create_graph):

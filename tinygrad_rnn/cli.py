@@ -1,10 +1,11 @@
-"""The command line: `tinygrad-rnn {train,sample,task,gradcheck,bench}` (also `python -m tinygrad_rnn`).
+"""The command line: `tinygrad-rnn {train,sample,task,gradcheck,bench,export}` (also `python -m tinygrad_rnn`).
 
 train      a character language model on the built-in corpus (or --text FILE), truncated BPTT
 sample     text from a checkpoint written by `train --save`
 task       a classic sequence task (adding, copy, timer, mackey-glass) against its trivial baseline
 gradcheck  finite-difference checks of RNN/LSTM/GRU gradients, fused and unrolled
 bench      the benchmark suite's quick set (needs a source checkout)
+export     a checkpoint to ONNX (--onnx FILE) and/or a PyTorch state dict (--torch FILE)
 
 Expected failures (bad arguments, missing files, bad checkpoints) print one line to stderr and exit
 non-zero (2 for usage errors); Ctrl-C during training saves the checkpoint and exits with 130.
@@ -322,6 +323,9 @@ def build_parser():
     p = sub.add_parser("bench", help="run the benchmark suite's quick set (source checkout only)",
                        description="Run `python -m benchmarks all --quick --no-save` in the source checkout.")
     p.set_defaults(func=cmd_bench)
+
+    from . import cli_export  # it imports this module's CLIError and load_model, so only now
+    cli_export.add_parser(sub, defaults)
     return parser
 
 
@@ -332,7 +336,7 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError("a command is required: train, sample, task, gradcheck or bench (see --help)", 2)
+            raise CLIError("a command is required: train, sample, task, gradcheck, bench or export (see --help)", 2)
         return args.func(args)
     except CLIError as e:
         print(f"{e.prog}: error: {e}", file=sys.stderr)

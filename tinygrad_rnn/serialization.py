@@ -70,16 +70,21 @@ def _unique_name(name, taken):
     return candidate
 
 
-def save(obj, path):
-    """Write obj (a nested dict/list of Tensors, arrays, numbers, strings and None) to path as .npz.
-
-    The file is written exactly at path (no ".npz" is appended), atomically.
+def save(obj, f):
+    """Write obj (a nested dict/list of Tensors, arrays, numbers, strings and None) as .npz to f: a
+    path (written exactly there, no ".npz" appended, atomically) or a binary file object.
     """
-    path = os.fspath(path)
+    if hasattr(obj, "state_dict") and hasattr(obj, "parameters"):
+        raise TypeError(f"save: cannot save a whole {type(obj).__name__} (that would need pickle); "
+                        "save its state_dict() and load it back with load_state_dict()")
     arrays = {}
     root = _flatten(obj, "", arrays)
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}).encode("utf-8")
     arrays[_MANIFEST] = np.frombuffer(manifest, dtype=np.uint8)
+    if hasattr(f, "write"):
+        _write_npz(f, arrays)
+        return
+    path = os.fspath(f)
     folder, base = os.path.split(os.path.abspath(path))
     tmp = os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -159,33 +164,41 @@ def _read(archive, key, path):
         raise ValueError(f"load: {path}: array {key!r} is corrupt or truncated ({e})") from None
 
 
-def load(path):
-    """Read a checkpoint written by save: the same structure, with Tensors in place of arrays."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":
-            raise ValueError(f"load: {path} is not a tinygrad_rnn checkpoint (not an .npz archive)")
-        f.seek(0)
+def load(f, map_location=None, weights_only=True):
+    """Read a checkpoint written by save (from a path or a binary file object): the same structure,
+    with Tensors in place of arrays. map_location and weights_only are accepted for PyTorch's
+    sake: everything is on the CPU, and nothing but data is ever read."""
+    if hasattr(f, "read"):
+        return _load_from(f, getattr(f, "name", "the file object"))
+    path = os.fspath(f)
+    with open(path, "rb") as stream:
+        return _load_from(stream, path)
+
+
+def _load_from(f, path):
+    if f.read(4) != b"PK\x03\x04":
+        raise ValueError(f"load: {path} is not a tinygrad_rnn checkpoint (not an .npz archive)")
+    f.seek(0)
+    try:
+        archive = np.load(f, allow_pickle=False)
+    except _CORRUPT as e:
+        raise ValueError(f"load: {path} is a corrupt or truncated .npz archive ({e})") from None
+    with archive:
+        if _MANIFEST not in archive.files:
+            raise ValueError(f"load: {path} is not a tinygrad_rnn checkpoint (it has no {_MANIFEST})")
+        raw = _read(archive, _MANIFEST, path)
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"load: {path} has a malformed {_MANIFEST} ({raw.dtype} array of shape {raw.shape})")
         try:
-            archive = np.load(f, allow_pickle=False)
-        except _CORRUPT as e:
-            raise ValueError(f"load: {path} is a corrupt or truncated .npz archive ({e})") from None
-        with archive:
-            if _MANIFEST not in archive.files:
-                raise ValueError(f"load: {path} is not a tinygrad_rnn checkpoint (it has no {_MANIFEST})")
-            raw = _read(archive, _MANIFEST, path)
-            if raw.dtype != np.uint8 or raw.ndim != 1:
-                raise ValueError(f"load: {path} has a malformed {_MANIFEST} ({raw.dtype} array of shape {raw.shape})")
-            try:
-                manifest = json.loads(raw.tobytes().decode("utf-8"))
-            except (ValueError, RecursionError) as e:
-                raise ValueError(f"load: {path} has an unreadable manifest ({e})") from None
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise ValueError(f"load: {path} is not a tinygrad_rnn checkpoint (manifest format is not {FORMAT!r})")
-            if manifest.get("version") != VERSION:
-                raise ValueError(f"load: {path} has checkpoint version {manifest.get('version')!r}; "
-                                 f"this tinygrad_rnn reads version {VERSION}")
-            try:
-                return _Reader(archive, path).build(manifest.get("root"))
-            except RecursionError:
-                raise ValueError(f"load: {path} has a manifest nested too deeply to read") from None
+            manifest = json.loads(raw.tobytes().decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise ValueError(f"load: {path} has an unreadable manifest ({e})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ValueError(f"load: {path} is not a tinygrad_rnn checkpoint (manifest format is not {FORMAT!r})")
+        if manifest.get("version") != VERSION:
+            raise ValueError(f"load: {path} has checkpoint version {manifest.get('version')!r}; "
+                             f"this tinygrad_rnn reads version {VERSION}")
+        try:
+            return _Reader(archive, path).build(manifest.get("root"))
+        except RecursionError:
+            raise ValueError(f"load: {path} has a manifest nested too deeply to read") from None

@@ -35,6 +35,17 @@ def float_dtype(dtype, name):
     return dt
 
 
+def _as_array(value):
+    """The array of a Tensor, an ndarray, or another library's tensor (anything with .numpy() or __array__)."""
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value) if hasattr(value, "__array__") else value
+
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What load_state_dict returns: the keys it did not find and the keys it did not expect."""
 
@@ -213,7 +224,8 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values (Tensors or NumPy arrays) into parameters and buffers, cast to their dtypes.
+        """Copy values (Tensors, NumPy arrays, or e.g. PyTorch tensors) into parameters and buffers,
+        cast to their dtypes.
 
         Everything is validated before anything is written: missing or unexpected keys (when strict)
         and shape mismatches (always) raise RuntimeError listing every offending key, and leave the
@@ -229,7 +241,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value._data if isinstance(value, Tensor) else value
+            arr = _as_array(value)
             if not isinstance(arr, np.ndarray):
                 bad_types.append(f"{key} ({type(value).__name__})")
             elif arr.dtype.kind not in "biuf":

@@ -15,6 +15,7 @@ from ..tensor import Tensor, get_default_dtype
 from . import init
 from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
 from .module import Module
+from .utils.rnn import PackedSequence, forward_packed
 
 
 def _reverse_index(T, B, lengths):
@@ -170,6 +171,10 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None, lengths=None):
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{name}: a PackedSequence carries its lengths; got lengths as well")
+            return forward_packed(self, input, hx)
         dtype = getattr(self, self._weight_names[0][0]).dtype
         check_input(name, input, self.input_size, dtype)
         if input.ndim not in (2, 3):

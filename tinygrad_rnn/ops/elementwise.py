@@ -28,11 +28,15 @@ def to_tensor(x, like=None):
 
 
 def _arith_pair(a, b, name):
-    """_pair for arithmetic: a Python number beside a float tensor stays a number (NumPy keeps the
-    array's dtype), which spares a constant tensor per operation."""
-    if type(b) in _NUMBERS and isinstance(a, Tensor) and a._data.dtype.kind == "f":
-        return a, b
-    if type(a) in _NUMBERS and isinstance(b, Tensor) and b._data.dtype.kind == "f":
+    """_pair for arithmetic, with the common cases first: two tensors of one shape and dtype, or a
+    Python number beside a float tensor (it stays a number: NumPy keeps the array's dtype)."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.shape == b._data.shape and a._data.dtype == b._data.dtype:
+                return a, b
+        elif type(b) in _NUMBERS and a._data.dtype.kind == "f":
+            return a, b
+    elif type(a) in _NUMBERS and isinstance(b, Tensor) and b._data.dtype.kind == "f":
         return a, b
     return _pair(a, b, name)
 

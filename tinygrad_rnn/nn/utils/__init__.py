@@ -1,4 +1,5 @@
-"""Gradient clipping and flattening parameters to one vector, as torch.nn.utils.
+"""Gradient clipping and flattening parameters to one vector, as torch.nn.utils; utils.rnn holds
+padded and packed sequences.
 
 Clipping replaces each .grad by a new tensor rather than scaling it in place: the engine may hand
 the same gradient tensor (or a read-only broadcast view) to several leaves.
@@ -7,9 +8,10 @@ import math
 
 import numpy as np
 
-from ..autograd import no_grad
-from ..ops import cat
-from ..tensor import Tensor, get_default_dtype
+from ...autograd import no_grad
+from ...ops import cat
+from ...tensor import Tensor, get_default_dtype
+from . import rnn  # noqa: F401  (nn.utils.rnn, as torch.nn.utils.rnn)
 
 
 def _as_list(parameters, name):
