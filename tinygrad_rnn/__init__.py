@@ -7,7 +7,7 @@ from .autograd import no_grad, enable_grad, is_grad_enabled, set_grad_enabled
 from .random import manual_seed
 from .creation import (tensor, zeros, ones, full, empty, randn, rand, randint, arange, zeros_like, ones_like,
                        randn_like, full_like, from_numpy, FloatTensor, DoubleTensor, LongTensor, IntTensor,
-                       BoolTensor)
+                       BoolTensor, multinomial)
 from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp, log, sqrt, sin, cos, tanh,
                   sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, std, prod, cumsum, norm, softmax,
                   log_softmax, gather, topk, sort, narrow, index_select, clone)

@@ -115,3 +115,19 @@ def randn_like(t, dtype=None, requires_grad=False):
 
 def full_like(t, fill_value, dtype=None, requires_grad=False):
     return full(tuple(t.shape), fill_value, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def multinomial(input, num_samples, replacement=False):
+    """Indices drawn from each row of non-negative weights (1-D or 2-D), from the global generator."""
+    w = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise ValueError(f"multinomial: expected 1-D or 2-D weights, got shape {w.shape}")
+    rows = w.reshape(-1, w.shape[-1])
+    if (rows < 0).any() or not np.isfinite(rows).all() or (rows.sum(1) <= 0).any():
+        raise ValueError("multinomial: weights must be finite, non-negative, with a positive sum per row")
+    if not replacement and num_samples > np.count_nonzero(rows, axis=1).min():
+        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+                         f"{np.count_nonzero(rows, axis=1).min()} non-zero weights")
+    rng = generator()
+    out = np.stack([rng.choice(len(r), size=num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    return Tensor._make(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64))
