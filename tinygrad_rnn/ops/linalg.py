@@ -29,6 +29,8 @@ class MatMul(Function):
 
 def matmul(a, b):
     a, b = to_tensor(a), to_tensor(b)
+    if a._data.ndim == 2 == b._data.ndim and a._data.shape[1] == b._data.shape[0]:
+        return MatMul.apply(a, b)  # the common case, checked
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both arguments need at least 1 dim, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:

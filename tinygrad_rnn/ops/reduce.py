@@ -41,7 +41,7 @@ class Sum(Function):
     def forward(ctx, x, dims, keepdim):
         ctx.shape = x.shape
         ctx.kept = _kept_shape(x.shape, dims)
-        return np.asarray(np.sum(x, axis=dims, keepdims=keepdim))
+        return np.asarray(x.sum(axis=dims, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, g):

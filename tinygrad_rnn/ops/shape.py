@@ -30,7 +30,7 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
+        ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
         return x.transpose(dims)
 
     @staticmethod
@@ -197,10 +197,9 @@ def index_key(key):
 def getitem(x, key):
     key = index_key(key)
     try:
-        np.empty(x.shape, dtype=np.bool_)[key]
+        return GetItem.apply(x, key)
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
-    return GetItem.apply(x, key)
 
 
 def cat(tensors, dim=0):
