@@ -14,6 +14,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _rows(x, dim):
     """x with dim moved last, as a C-contiguous (N, C) array, and how to undo it."""
+    if dim == x.ndim - 1 and x.flags.c_contiguous:
+        return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1]), x.shape
     moved = np.moveaxis(x, dim, -1)
     n = int(np.prod(moved.shape[:-1]))  # not -1: ambiguous when C == 0
     return np.ascontiguousarray(moved).reshape(n, moved.shape[-1]), moved.shape
@@ -23,7 +25,7 @@ def _along(kernel, x, dim):
     """kernel over the rows of x along dim; the kernels need C >= 1, so an empty dim stays empty."""
     rows, moved = _rows(x, dim)
     out = kernel(rows) if rows.shape[1] else rows.copy()
-    return np.moveaxis(out.reshape(moved), -1, dim)
+    return out.reshape(moved) if dim == x.ndim - 1 else np.moveaxis(out.reshape(moved), -1, dim)
 
 
 class Softmax(Function):
