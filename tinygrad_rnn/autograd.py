@@ -121,12 +121,14 @@ class Context:
                                "use an out-of-place op or .clone() before modifying it")
         if kind is _OUTPUT:
             return Tensor._make(self.outputs[k], True, self, k, box)
-        edge, arr = self.edges[k], self.inputs[k]._data
+        edge, t = self.edges[k], self.inputs[k]
         if edge is None:
-            return Tensor._make(arr)
+            return t if not t.requires_grad else Tensor._make(t._data)  # a constant when recorded
         if type(edge) is not tuple:
-            return edge  # a leaf: the tensor itself, so that gradients reach its .grad
-        return Tensor._make(arr, True, edge[0], edge[1], box)
+            return t  # a leaf: the tensor itself, so that gradients reach its .grad
+        if t._ctx is edge[0] and t._index == edge[1]:
+            return t
+        return Tensor._make(t._data, True, edge[0], edge[1], box)  # t was re-pointed by an in-place op
 
     def rebind_output(self, index, array, version):
         """Output `index` is now `array` with that version counter (an in-place op wrote it there)."""
@@ -185,22 +187,25 @@ class Function:
     @classmethod
     def apply(cls, *args):
         ctx = _new_context(Context)
-        arrays, record = [], False
+        if not _state.enabled:  # backward formulas run here, without create_graph
+            result = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args])
+            return _unrecorded(ctx, result)
+        arrays, needs, edges, record = [], [], [], False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
                 if a.requires_grad:
                     record = True
+                    needs.append(True)
+                    edges.append(a if a._ctx is None else (a._ctx, a._index))
+                    continue
             else:
                 arrays.append(a)
-        if record and _state.enabled:
-            return _record(cls, ctx, args, arrays)
-        result = cls.forward(ctx, *arrays)
-        if ctx.on_free:
-            ctx.free()
-        if type(result) is tuple:
-            return tuple([Tensor._make(r) for r in result])
-        return Tensor._make(result)
+            needs.append(False)
+            edges.append(None)
+        if record:
+            return _record(cls, ctx, args, arrays, needs, edges)
+        return _unrecorded(ctx, cls.forward(ctx, *arrays))
 
     @staticmethod
     def forward(ctx, *args):
@@ -211,16 +216,17 @@ class Function:
         raise NotImplementedError
 
 
-def _record(fn, ctx, args, arrays):
+def _unrecorded(ctx, result):
+    """The outputs of a call that recorded nothing: Tensors without a graph node."""
+    if ctx.on_free:
+        ctx.free()
+    if type(result) is tuple:
+        return tuple([Tensor._make(r) for r in result])
+    return Tensor._make(result)
+
+
+def _record(fn, ctx, args, arrays, needs, edges):
     """Run forward and make ctx the graph node of the call: edges, outputs and version counters."""
-    needs, edges = [], []
-    for a in args:
-        if isinstance(a, Tensor) and a.requires_grad:
-            needs.append(True)
-            edges.append(a if a._ctx is None else (a._ctx, a._index))
-        else:
-            needs.append(False)
-            edges.append(None)
     ctx.fn, ctx.inputs, ctx.needs_input_grad, ctx.edges = fn, args, tuple(needs), tuple(edges)
     result = fn.forward(ctx, *arrays)
     if type(result) is not tuple:
