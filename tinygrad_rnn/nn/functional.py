@@ -4,6 +4,7 @@ import numpy as np
 from ..ops import relu, tanh, sigmoid, softmax, log_softmax  # noqa: F401  (re-exported)
 from ..ops.nn import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
                       binary_cross_entropy_with_logits, embedding, dropout)
+from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)
 from ..ops.elementwise import to_tensor
 from ..tensor import Tensor, ShapeError
 
