@@ -10,6 +10,7 @@ from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp
                   sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, softmax, log_softmax)
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from .serialization import save, load
+from .decoding import ctc_greedy_decode, ctc_beam_search_decode, edit_distance, label_error_rate
 from . import nn, optim, data
 
 __version__ = "0.1.0"
