@@ -85,13 +85,16 @@ def test_edit_distance_and_label_error_rate():
         tg.label_error_rate([[1]], [[]])
 
 
+greedy, beam = tg.ctc_greedy_decode, tg.ctc_beam_search_decode
+
+
 @pytest.mark.parametrize("call,exc,pattern", [
-    (lambda: tg.ctc_greedy_decode(np.zeros((3, 2, 4, 1))), ValueError, r"\(T, N, C\) or \(T, C\), got shape \(3, 2, 4, 1\)"),
-    (lambda: tg.ctc_greedy_decode(np.zeros((3, 4), np.int64)), TypeError, "floating point, got dtype int64"),
-    (lambda: tg.ctc_greedy_decode(np.zeros((3, 4)), blank=4), ValueError, r"blank must be an int in \[0, 4\)"),
-    (lambda: tg.ctc_greedy_decode(np.zeros((3, 2, 4)), input_lengths=[3]), ValueError, "input_lengths must be 2 integers"),
-    (lambda: tg.ctc_greedy_decode(np.zeros((3, 2, 4)), input_lengths=[3, 4]), ValueError, r"input_lengths must lie in \[0, 3\]"),
-    (lambda: tg.ctc_beam_search_decode(np.zeros((3, 4)), beam_width=0), ValueError, "beam_width must be an int >= 1, got 0"),
+    (lambda: greedy(np.zeros((3, 2, 4, 1))), ValueError, r"\(T, N, C\) or \(T, C\), got shape \(3, 2, 4, 1\)"),
+    (lambda: greedy(np.zeros((3, 4), np.int64)), TypeError, "floating point, got dtype int64"),
+    (lambda: greedy(np.zeros((3, 4)), blank=4), ValueError, r"blank must be an int in \[0, 4\)"),
+    (lambda: greedy(np.zeros((3, 2, 4)), input_lengths=[3]), ValueError, "input_lengths must be 2 integers"),
+    (lambda: greedy(np.zeros((3, 2, 4)), input_lengths=[3, 4]), ValueError, r"input_lengths must lie in \[0, 3\]"),
+    (lambda: beam(np.zeros((3, 4)), beam_width=0), ValueError, "beam_width must be an int >= 1, got 0"),
 ])
 def test_bad_input(call, exc, pattern):
     with pytest.raises(exc, match=pattern):

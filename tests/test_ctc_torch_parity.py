@@ -46,7 +46,8 @@ def test_values_and_gradients_match(problem, reduction, zero_infinity):
 def test_impossible_and_empty_targets(reduction, zero_infinity):
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((4, 4, 3))
-    targets, input_lengths, target_lengths = np.array([[1, 1, 1], [1, 2, 1], [2, 2, 0], [1, 0, 0]]), [4, 2, 4, 0], [3, 3, 0, 1]
+    targets = np.array([[1, 1, 1], [1, 2, 1], [2, 2, 0], [1, 0, 0]])
+    input_lengths, target_lengths = [4, 2, 4, 0], [3, 3, 0, 1]  # too short, too short, empty, no frames
     (ours, ours_grad), (ref, ref_grad) = both(logits, targets, input_lengths, target_lengths,
                                               reduction=reduction, zero_infinity=zero_infinity)
     np.testing.assert_allclose(ours, ref, rtol=1e-12)

@@ -30,9 +30,10 @@ def _tables(log_probs, input_lengths, blank, name):
     if input_lengths is None:
         lengths = np.full(N, T)
     else:
-        lengths = np.asarray(input_lengths.detach().numpy() if isinstance(input_lengths, Tensor) else input_lengths)
+        lengths = input_lengths.detach().numpy() if isinstance(input_lengths, Tensor) else np.asarray(input_lengths)
         if lengths.dtype.kind not in "iu" or lengths.reshape(-1).shape != (N,):
-            raise ValueError(f"{name}: input_lengths must be {N} integers, got {lengths.dtype} of shape {lengths.shape}")
+            raise ValueError(f"{name}: input_lengths must be {N} integers, got {lengths.dtype} of shape "
+                             f"{lengths.shape}")
         lengths = lengths.reshape(N)
         if lengths.size and (lengths.min() < 0 or lengths.max() > T):
             raise ValueError(f"{name}: input_lengths must lie in [0, {T}], got {lengths.min()}..{lengths.max()}")
