@@ -4,7 +4,7 @@ Run from the repository root (needs the espeak-ng program: `apt-get install -y e
     python scripts/make_spoken_digits.py            # writes data/spoken_digits.npz
 Each utterance is 3-6 digits read as words ("three one four"), by one of several voices (an accent
 and a voice variant), at a random speed, pitch and gap between words, with white noise added at a
-random signal-to-noise ratio. Features: 26 log-mel filterbank energies every 20 ms (25 ms Hann window),
+random signal-to-noise ratio (0-20 dB). Features: 26 log-mel filterbank energies every 20 ms (25 ms Hann window),
 quantised to uint8 over [DB_FLOOR, DB_FLOOR + DB_RANGE] dB to keep the file small. Nothing is pickled:
 the file holds plain arrays (features concatenated, with offsets) and is read with allow_pickle=False.
 Deterministic for a given seed and espeak-ng version (1.51 here).
@@ -23,7 +23,7 @@ VOICES = [("en-gb+m1", 160), ("en-us+f2", 160), ("en-gb-scotland+m3", 160), ("en
           ("en-gb-x-rp+m5", 160), ("en-us-nyc+f1", 160), ("en-gb-x-gbcwmd+m2", 160),
           ("en-gb-x-gbclan+f3", 100), ("en-us+m7", 100)]
 SAMPLE_RATE, WINDOW, HOP, N_MELS, N_FFT = 16000, 400, 320, 26, 512
-DB_FLOOR, DB_RANGE = -100.0, 100.0
+DB_FLOOR, DB_RANGE = -50.0, 90.0  # the energies seen lie within -35..+30 dB
 
 
 def synthesise(voice, text, speed, pitch, gap, path):
@@ -79,7 +79,7 @@ def main(argv=None):
                 speed, pitch, gap = int(rng.integers(120, 221)), int(rng.integers(25, 81)), int(rng.integers(0, 8))
                 signal, rate = synthesise(voice, " ".join(WORDS[d] for d in digits), speed, pitch, gap, wav)
                 signal = resample(signal, rate)
-                snr = rng.uniform(10, 30)
+                snr = rng.uniform(0, 20)
                 noise = rng.standard_normal(len(signal)) * np.sqrt(np.mean(signal ** 2) / 10 ** (snr / 10))
                 feats.append(quantise(log_mel(signal + noise, filters)))
                 labels.append(digits.astype(np.int8))
