@@ -184,6 +184,7 @@ def _good():
     (dict(log_probs=tg.zeros(5, 2, 4, 1)), ValueError, r"log_probs must be \(T, N, C\).*\(5, 2, 4, 1\)"),
     (dict(targets=np.array([[1.0, 2.0], [3.0, 0.0]])), TypeError, "targets must hold integers, got dtype float64"),
     (dict(targets=np.array([[1, 2], [3, 0], [1, 1]])), ValueError, r"targets must have shape \(2, S\).*\(3, 2\)"),
+    (dict(targets=np.ones((2, 2, 1), np.int64)), ValueError, r"padded or 1-D concatenated, got shape \(2, 2, 1\)"),
     (dict(targets=np.array([[1, 0], [3, 0]])), ValueError, "must not hold the blank index 0"),
     (dict(targets=np.array([[1, 4], [3, 0]])), ValueError, r"class indices in \[0, 4\), got 4"),
     (dict(targets=np.array([1, 2, 3, 3])), ValueError, "sum\\(target_lengths\\) = 3 entries, got 4"),

@@ -25,8 +25,9 @@ _LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
 
 @njit(cache=True, error_model="numpy", inline="always")
 def scalar_log(x):
-    """log(x) for x > 0. float64: math.log. float32: Cephes logf, x = 2^e m with m in [√½, √2),
-    log x = e ln2 + log1p(m - 1) by a degree-9 polynomial, within 2 ulp and vectorisable."""
+    """log(x) for positive normal x. float64: math.log. float32: Cephes logf, x = 2^e m with m in
+    [√½, √2), log x = e ln2 + log1p(m - 1) by a degree-9 polynomial, within 2 ulp and vectorisable
+    (libm's logf is a scalar call)."""
     if not isinstance(x, np.float32):
         return math.log(x)
     f = np.float32
@@ -45,22 +46,13 @@ def scalar_log(x):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _exp_or_zero(v, zero):
-    """e^v, with 0 below e^-80: below that nothing shows next to a sum of 1 or more, and keeping the
-    argument far from exp's underflow avoids subnormal intermediates, which are slow on x86."""
-    floor = zero - np.float32(80)
-    e = scalar_exp(max(v, floor))
-    return e if v > floor else zero
-
-
-@njit(cache=True, error_model="numpy", inline="always")
 def _lse3(a, b, c, zero):
     """log(e^a + e^b + e^c), -inf when all are; branch-free so that loops over it vectorise.
     Shifted by the largest, the exps sum to a value in [1, 3]."""
     m = max(a, max(b, c))
     finite = m > -np.inf
     shift = m if finite else zero
-    total = _exp_or_zero(a - shift, zero) + _exp_or_zero(b - shift, zero) + _exp_or_zero(c - shift, zero)
+    total = scalar_exp(a - shift) + scalar_exp(b - shift) + scalar_exp(c - shift)
     return shift + scalar_log(total) if finite else m
 
 
@@ -105,8 +97,8 @@ def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank):
     labels = np.empty(L, np.int64)
     skip = np.empty(L, log_probs.dtype)
     y = np.empty(L, log_probs.dtype)
-    prev = np.full(L, -np.inf, log_probs.dtype)  # alpha at t-1 and t, in their own buffers: measured
-    cur = np.full(L, -np.inf, log_probs.dtype)  # 3x faster than stepping between rows of log_alpha
+    prev = np.full(L, -np.inf, log_probs.dtype)  # alpha at t-1 and at t, stepped in two small buffers
+    cur = np.full(L, -np.inf, log_probs.dtype)  # and copied into log_alpha
     for n in range(N):
         tn, ln = input_lengths[n], 2 * target_lengths[n] + 1
         if tn == 0:
@@ -172,14 +164,14 @@ def ctc_backward(log_probs, targets, input_lengths, target_lengths, blank, log_a
                 low = max(0, ln - 2 * (tn - t))  # states below cannot reach the end any more
                 beta[:low] = -np.inf
                 _beta_step(nxt, beta, y, skip, low, ln, zero)
-            _occupancy(log_alpha[n, t], beta, y, total, ln, zero, occupancy)
+            _occupancy(log_alpha[n, t], beta, y, total, ln, occupancy)
             for s in range(ln):
                 grad[t, n, labels[s]] -= g * occupancy[s]
     return grad
 
 
 @njit(cache=True, error_model="numpy")
-def _occupancy(alpha, beta, y, nll, ln, zero, out):
+def _occupancy(alpha, beta, y, nll, ln, out):
     """out[s] = exp(alpha[s] + beta[s] - y[s] + nll): the posterior probability of state s at the frame."""
     for s in range(ln):
-        out[s] = _exp_or_zero((alpha[s] + beta[s]) + (nll - y[s]), zero)
+        out[s] = scalar_exp((alpha[s] + beta[s]) + (nll - y[s]))

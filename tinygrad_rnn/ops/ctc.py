@@ -58,25 +58,25 @@ def _lengths(x, n, unbatched, name):
 
 def _padded(targets, target_lengths, n, unbatched):
     """targets as a padded (N, S) int64 array, from (N, S) padded, 1-D concatenated or unbatched (S,)."""
-    t = _ints(targets, "targets")
-    if unbatched or t.ndim == 2:
-        t = t.reshape(1, -1) if unbatched and t.ndim == 1 else t
+    given = _ints(targets, "targets")
+    if unbatched or given.ndim == 2:
+        t = given.reshape(1, -1) if unbatched and given.ndim == 1 else given
         if t.ndim != 2 or t.shape[0] != n:
             expected = "(S,)" if unbatched else f"({n}, S) or 1-D concatenated"
-            raise ShapeError(f"ctc_loss: targets must have shape {expected}, got {_ints(targets, 'targets').shape}")
+            raise ShapeError(f"ctc_loss: targets must have shape {expected}, got {given.shape}")
         if target_lengths.size and target_lengths.max() > t.shape[1]:
             raise ValueError(f"ctc_loss: target_lengths must be at most the targets' length {t.shape[1]}, "
                              f"got {int(target_lengths.max())}")
         return np.ascontiguousarray(t)
-    if t.ndim != 1:
-        raise ShapeError(f"ctc_loss: targets must be ({n}, S) padded or 1-D concatenated, got shape {t.shape}")
-    if int(target_lengths.sum()) != t.size:
+    if given.ndim != 1:
+        raise ShapeError(f"ctc_loss: targets must be ({n}, S) padded or 1-D concatenated, got shape {given.shape}")
+    if int(target_lengths.sum()) != given.size:
         raise ValueError(f"ctc_loss: concatenated targets must have sum(target_lengths) = "
-                         f"{int(target_lengths.sum())} entries, got {t.size}")
+                         f"{int(target_lengths.sum())} entries, got {given.size}")
     padded = np.zeros((n, int(target_lengths.max(initial=0))), np.int64)
     ends = np.cumsum(target_lengths)
     for i, (end, length) in enumerate(zip(ends, target_lengths)):
-        padded[i, :length] = t[end - length:end]
+        padded[i, :length] = given[end - length:end]
     return padded
 
 
