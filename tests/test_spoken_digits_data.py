@@ -24,7 +24,8 @@ def test_file_is_consistent_and_small():
     assert len(frames) == len(labels) == n + 1 and frames[0] == labels[0] == 0
     assert frames[-1] == len(d["features"]) and labels[-1] == len(d["labels"])
     assert d["features"].dtype == np.uint8 and d["features"].shape[1] == int(d["n_mels"])
-    assert set(np.unique(d["labels"])) <= set(range(10)) and set(np.unique(d["voice"])) == set(range(len(d["voice_names"])))
+    assert set(np.unique(d["labels"])) <= set(range(10))
+    assert set(np.unique(d["voice"])) == set(range(len(d["voice_names"])))
     n_digits, n_frames = np.diff(labels), np.diff(frames)
     assert n_digits.min() >= 3 and n_digits.max() <= 6
     assert np.all(n_frames // 2 >= 2 * n_digits)  # after stacking frame pairs, room for a blank between any two digits
