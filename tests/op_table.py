@@ -104,8 +104,8 @@ def rngs():
 
 
 @st.composite
-def unary(draw, domain=normal, min_side=0, **kwargs):
-    shape = draw(shapes(min_side=min_side))
+def unary(draw, domain=normal, min_side=0, min_dims=0, **kwargs):
+    shape = draw(shapes(min_dims=min_dims, min_side=min_side))
     return Case((Arg(domain(draw(rngs()), shape)),), {k: draw(v) for k, v in kwargs.items()})
 
 
@@ -524,6 +524,61 @@ def np_where(c, a, b):
 POW_EXPONENTS = st.sampled_from([2, 3, 0.5, -1.5, 0, 1, 2.5])
 KEEPDIM = st.booleans()
 
+# ------------------------------------------------------------------------------------ selection, linear
+
+@st.composite
+def gather_cases(draw):
+    shape = draw(shapes(min_dims=1, min_side=1))
+    d = draw(st.integers(0, len(shape) - 1))
+    rng = draw(rngs())
+    idx_shape = tuple(draw(st.integers(1, SIDE)) if i == d else s for i, s in enumerate(shape))
+    return Case((Arg(normal(rng, shape)), Arg(rng.integers(0, shape[d], idx_shape), kind="index")), dict(dim=d))
+
+
+@st.composite
+def select_cases(draw):
+    """One input, a dim, and a start/length (narrow) or indices (index_select) along it."""
+    shape = draw(shapes(min_dims=1, min_side=1))
+    d = draw(st.integers(0, len(shape) - 1))
+    start = draw(st.integers(0, shape[d] - 1))
+    rng = draw(rngs())
+    return Case((Arg(normal(rng, shape)),), dict(dim=d, start=start, length=draw(st.integers(0, shape[d] - start)),
+                                                   index=rng.integers(0, shape[d], draw(st.integers(0, SIDE)))))
+
+
+@st.composite
+def repeat_cases(draw):
+    shape = draw(shapes(max_dims=2))
+    sizes = tuple(draw(st.integers(0, 2)) for _ in range(len(shape) + draw(st.integers(0 if shape else 1, 1))))
+    return Case((Arg(normal(draw(rngs()), shape)),), dict(sizes=sizes))
+
+
+@st.composite
+def linear_cases(draw):
+    lead = draw(shapes(max_dims=2))
+    n_in, n_out = draw(st.integers(0, SIDE)), draw(st.integers(0, SIDE))
+    rng = draw(rngs())
+    return Case((Arg(normal(rng, lead + (n_in,))), Arg(normal(rng, (n_out, n_in))), Arg(normal(rng, (n_out,)))))
+
+
+@st.composite
+def index_put_cases(draw):
+    shape = draw(shapes(min_dims=1, min_side=1))
+    i = draw(st.integers(0, shape[0] - 1))
+    rng = draw(rngs())
+    return Case((Arg(normal(rng, shape)), Arg(normal(rng, shape[1:]))), dict(i=i))
+
+
+def np_index_put(x, v, i):
+    out = x.copy()
+    out[i] = v
+    return out
+
+
+def np_topk(x, k):
+    return -np.sort(-x, axis=-1, kind="stable")[..., :k]
+
+
 OPS = [
     # arithmetic (binary ops broadcast)
     Op("add", lambda a, b: a + b, np.add, broadcast_pair(), broadcast=True),
@@ -587,7 +642,7 @@ OPS = [
        reduce_cases(distinct, min_side=1, allow_none=False, allow_tuple=False)),
     # shape ops
     Op("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape), reshape_cases()),
-    Op("view", lambda x, shape: x.view(*shape), lambda x, shape: x.reshape(shape), reshape_cases()),
+    Op("view", lambda x, shape: x.contiguous().view(*shape), lambda x, shape: x.reshape(shape), reshape_cases()),
     Op("transpose", lambda x, dim0, dim1: x.transpose(dim0, dim1),
        lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), transpose_cases()),
     Op("permute", lambda x, dims: x.permute(*dims), lambda x, dims: np.transpose(x, dims), permute_cases()),
@@ -622,7 +677,35 @@ OPS = [
     Op("dropout_fixed_seed", lambda x, p: seeded_dropout(x, p), None, unary(p=st.sampled_from([0.0, 0.25, 0.5, 1.0]))),
     Op("dropout_eval", lambda x, p: seeded_dropout(x, p, training=False), lambda x, p: x,
        unary(p=st.sampled_from([0.25, 0.5]))),
+    # added with PyTorch's Tensor methods
+    Op("sin", tg.sin, np.sin, unary()),
+    Op("cos", lambda x: x.cos(), np.cos, unary()),
+    Op("clone", lambda x: x.clone(), lambda x: x.copy(), unary()),
+    Op("prod", lambda x, dim, keepdim: x.prod(dim=dim, keepdim=keepdim),
+       lambda x, dim, keepdim: np.prod(x, axis=axes(dim, x.ndim), keepdims=keepdim), reduce_cases()),
+    Op("cumsum", lambda x, dim: x.cumsum(dim), lambda x, dim: np.cumsum(x, axis=dim), dim_cases(min_dims=1)),
+    Op("norm", lambda x, dim, keepdim: x.norm(dim=dim, keepdim=keepdim),
+       lambda x, dim, keepdim: np.sqrt(np.sum(x * x, axis=axes(dim, x.ndim), keepdims=keepdim)),
+       reduce_cases(away_from_zero, min_side=1)),
+    Op("gather", lambda x, idx, dim: x.gather(dim, idx), lambda x, idx, dim: np.take_along_axis(x, idx, dim),
+       gather_cases()),
+    Op("narrow", lambda x, dim, start, length, index: x.narrow(dim, start, length),
+       lambda x, dim, start, length, index: np.take(x, np.arange(start, start + length), axis=dim), select_cases()),
+    Op("index_select", lambda x, dim, start, length, index: x.index_select(dim, tg.tensor(index)),
+       lambda x, dim, start, length, index: np.take(x, index, axis=dim), select_cases()),
+    Op("sort_values", lambda x: x.sort(dim=-1)[0], lambda x: np.sort(x, axis=-1), unary(distinct, min_side=1, min_dims=1)),
+    Op("topk_values", lambda x: x.topk(1, dim=-1)[0], lambda x: np_topk(x, 1), unary(distinct, min_side=1, min_dims=1)),
+    Op("repeat", lambda x, sizes: x.repeat(*sizes), lambda x, sizes: np.tile(x, sizes), repeat_cases()),
+    Op("linear", lambda x, w, b: tg.nn.functional.linear(x, w, b), lambda x, w, b: x @ w.T + b, linear_cases()),
+    Op("index_put", lambda x, v, i: _index_put(x, v, i), np_index_put, index_put_cases()),
 ]
+
+
+def _index_put(x, v, i):
+    """x[i] = v on a copy inside the graph, as PyTorch code writes it."""
+    y = x * 1.0
+    y[i] = v
+    return y
 
 def _tensor_key(key):
     """The same key with its arrays as Tensors (int64 or bool)."""

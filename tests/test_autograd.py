@@ -64,15 +64,15 @@ def test_shared_weight_in_a_loop_gets_the_sum_of_per_step_gradients():
     for wc in copies:
         h = (wc @ h).tanh()
     h.sum().backward()
-    np.testing.assert_allclose(w.grad.data, sum(c.grad.data for c in copies), rtol=1e-13, atol=1e-15)
-    assert not np.allclose(copies[0].grad.data, copies[-1].grad.data)  # the steps really differ
+    np.testing.assert_allclose(w.grad._data, sum(c.grad._data for c in copies), rtol=1e-13, atol=1e-15)
+    assert not np.allclose(copies[0].grad._data, copies[-1].grad._data)  # the steps really differ
 
 
 def test_tensor_used_many_times_in_one_expression():
     x = f64([1.0, -2.0, 3.0])
     y = x * x + x * 3.0 + x / 2.0 - x  # 2x + 3 + 1/2 - 1
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data + 2.5, rtol=1e-15)
+    np.testing.assert_allclose(x.grad._data, 2 * x._data + 2.5, rtol=1e-15)
 
 
 def test_diamond_graph():
@@ -82,18 +82,18 @@ def test_diamond_graph():
     c = a * b + a  # d/dx = 2 e^x + 2x e^x + 2
     d = c.sum() + (a * a).sum()  # + 8x
     d.backward()
-    e = np.exp(x.data)
-    np.testing.assert_allclose(x.grad.data, 2 * e + 2 * x.data * e + 2 + 8 * x.data, rtol=1e-14)
+    e = np.exp(x._data)
+    np.testing.assert_allclose(x.grad._data, 2 * e + 2 * x._data * e + 2 + 8 * x._data, rtol=1e-14)
 
 
 def test_grad_accumulates_across_backward_calls_and_can_be_reset():
     x = f64([1.0, 2.0])
     (x * x).sum().backward()
     (x * 3.0).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0 + 3.0, 4.0 + 3.0])
+    np.testing.assert_array_equal(x.grad._data, [2.0 + 3.0, 4.0 + 3.0])
     x.grad = None
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    np.testing.assert_array_equal(x.grad._data, [2.0, 4.0])
 
 
 def test_leaf_grads_are_private_writable_arrays():
@@ -104,19 +104,19 @@ def test_leaf_grads_are_private_writable_arrays():
     (a + b).backward(g)
     assert a.grad is not b.grad and a.grad is not g
     a.grad.zero_()
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
-    np.testing.assert_array_equal(g.data, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad._data, [1.0, 1.0])
+    np.testing.assert_array_equal(g._data, [1.0, 1.0])
     x = f64(np.ones((2, 3)))
     x.sum().backward()
-    x.grad.data *= 2.0  # writable
-    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
+    x.grad._data *= 2.0  # writable
+    np.testing.assert_array_equal(x.grad._data, np.full((2, 3), 2.0))
 
 
 def test_grad_flows_only_to_leaves_that_require_it():
     x, c = f64([1.0, 2.0]), f64([5.0, 6.0], requires_grad=False)
     (x * c).sum().backward()
     assert c.grad is None
-    np.testing.assert_array_equal(x.grad.data, [5.0, 6.0])
+    np.testing.assert_array_equal(x.grad._data, [5.0, 6.0])
 
 
 # --------------------------------------------------------------------------------------- grad mode
@@ -191,9 +191,9 @@ def test_detach_shares_data_and_stops_gradient():
     x = f64([1.0, 2.0])
     d = x.detach()
     assert not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.data, x.data)
+    assert np.shares_memory(d._data, x._data)
     (x * d).sum().backward()  # d is a constant: d(x * c)/dx = c
-    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0])
+    np.testing.assert_array_equal(x.grad._data, [1.0, 2.0])
     y = (x * 3).detach()
     assert y.is_leaf and not y.requires_grad
 
@@ -204,9 +204,9 @@ def test_retain_grad_on_non_leaf():
     k = h * 2
     h.retain_grad()
     (k * 3).sum().backward()
-    np.testing.assert_array_equal(h.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(h.grad._data, [6.0, 6.0])
     assert k.grad is None  # not retained
-    np.testing.assert_array_equal(x.grad.data, [12.0, 24.0])
+    np.testing.assert_array_equal(x.grad._data, [12.0, 24.0])
     x.retain_grad()  # a no-op on leaves
 
 
@@ -215,11 +215,11 @@ def test_retain_grad_on_non_leaf():
 def test_hook_on_leaf_sees_gradient_and_can_replace_it():
     x = f64([1.0, 2.0])
     seen = []
-    x.register_hook(lambda g: seen.append(g.data.copy()))
+    x.register_hook(lambda g: seen.append(g._data.copy()))
     x.register_hook(lambda g: g * 10)
     (x * 3).sum().backward()
     np.testing.assert_array_equal(seen[0], [3.0, 3.0])
-    np.testing.assert_array_equal(x.grad.data, [30.0, 30.0])
+    np.testing.assert_array_equal(x.grad._data, [30.0, 30.0])
 
 
 def test_hook_on_non_leaf_replacement_is_used_downstream():
@@ -227,11 +227,11 @@ def test_hook_on_non_leaf_replacement_is_used_downstream():
     x = f64([1.0, 2.0])
     y = x * x
     seen = []
-    y.register_hook(lambda g: seen.append(g.data.copy()))
+    y.register_hook(lambda g: seen.append(g._data.copy()))
     y.register_hook(lambda g: g + 1.0)
     (y * 3).sum().backward()
     np.testing.assert_array_equal(seen[0], [3.0, 3.0])
-    np.testing.assert_array_equal(x.grad.data, 2 * x.data * 4.0)
+    np.testing.assert_array_equal(x.grad._data, 2 * x._data * 4.0)
 
 
 def test_hook_runs_on_summed_gradient_once():
@@ -254,23 +254,23 @@ def test_grad_with_grad_outputs_and_multiple_inputs():
     x, w = f64([1.0, 2.0]), f64([3.0, 4.0])
     y = x * w
     gx, gw = autograd.grad(y, [x, w], grad_outputs=f64([1.0, 10.0], requires_grad=False))
-    np.testing.assert_array_equal(gx.data, [3.0, 40.0])
-    np.testing.assert_array_equal(gw.data, [1.0, 20.0])
+    np.testing.assert_array_equal(gx._data, [3.0, 40.0])
+    np.testing.assert_array_equal(gw._data, [1.0, 20.0])
     assert x.grad is None and w.grad is None
 
 
 def test_grad_of_several_outputs_sums_them():
     x = f64([1.0, 2.0])
     (g,) = autograd.grad([x * 2, x * x], [x], [f64([1.0, 1.0], False), f64([1.0, 1.0], False)])
-    np.testing.assert_array_equal(g.data, [4.0, 6.0])
+    np.testing.assert_array_equal(g._data, [4.0, 6.0])
 
 
 def test_grad_with_respect_to_a_non_leaf():
     x = f64([1.0, 2.0])
     h = x * x
     gh, gx = autograd.grad((h * 3).sum(), [h, x])
-    np.testing.assert_array_equal(gh.data, [3.0, 3.0])
-    np.testing.assert_array_equal(gx.data, [6.0, 12.0])
+    np.testing.assert_array_equal(gh._data, [3.0, 3.0])
+    np.testing.assert_array_equal(gx._data, [6.0, 12.0])
 
 
 def test_grad_allow_unused():
@@ -284,10 +284,10 @@ def test_grad_allow_unused():
 def test_second_derivative_of_cube_is_6x():
     x = f64([0.5, -1.5, 2.0])
     (g,) = autograd.grad((x ** 3).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.data, 3 * x.data ** 2, rtol=1e-15)
+    np.testing.assert_allclose(g._data, 3 * x._data ** 2, rtol=1e-15)
     assert g.requires_grad
     (gg,) = autograd.grad(g.sum(), x)
-    np.testing.assert_allclose(gg.data, 6 * x.data, rtol=1e-15)
+    np.testing.assert_allclose(gg._data, 6 * x._data, rtol=1e-15)
 
 
 def test_backward_create_graph_gives_differentiable_grad():
@@ -311,14 +311,14 @@ def test_hessian_vector_product_matches_finite_differences():
     def grad_at(xv):
         x = f64(xv)
         (g,) = autograd.grad(_f(x), x)
-        return g.data
+        return g._data
 
     x = f64(x0)
     (g,) = autograd.grad(_f(x), x, create_graph=True)
     (hv,) = autograd.grad((g * f64(v, False)).sum(), x)
     eps = 1e-5
     fd = (grad_at(x0 + eps * v) - grad_at(x0 - eps * v)) / (2 * eps)
-    np.testing.assert_allclose(hv.data, fd, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(hv._data, fd, rtol=1e-7, atol=1e-9)
 
 
 def test_backward_of_non_scalar_needs_a_gradient():
@@ -331,7 +331,7 @@ def test_backward_of_non_scalar_needs_a_gradient():
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         y.backward(tg.ones(3, 2, dtype=np.float64))
     y.backward(tg.ones(2, 3, dtype=np.float64))
-    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(x.grad._data, np.full((2, 3), 2.0))
 
 
 def test_backward_on_tensor_without_graph():
@@ -348,7 +348,7 @@ def test_second_backward_through_freed_graph():
     z = (x.exp() * x).sum()
     z.backward(retain_graph=True)
     z.backward()
-    np.testing.assert_allclose(x.grad.data, 3 * (np.exp(x.data) * (1 + x.data)), rtol=1e-15)
+    np.testing.assert_allclose(x.grad._data, 3 * (np.exp(x._data) * (1 + x._data)), rtol=1e-15)
 
 
 # --------------------------------------------------------------------------------------- custom Functions
@@ -391,9 +391,9 @@ def test_custom_function_forward_on_arrays_backward_on_tensors():
     x = f64([1.0, -2.0, 3.0])
     y = Square.apply(x)
     assert isinstance(y, tg.Tensor) and y.grad_fn is not None
-    np.testing.assert_array_equal(y.data, [1.0, 4.0, 9.0])
+    np.testing.assert_array_equal(y._data, [1.0, 4.0, 9.0])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0, -4.0, 6.0])
+    np.testing.assert_array_equal(x.grad._data, [2.0, -4.0, 6.0])
     assert Square.calls == [("forward", np.ndarray), ("backward", tg.Tensor)]
 
 
@@ -408,14 +408,14 @@ def test_custom_function_needs_input_grad_and_none_gradients():
     a, b = f64([1.0, 2.0]), f64([3.0, 4.0], requires_grad=False)
     y = ScaledAdd.apply(a, b, 5.0)
     assert tuple(ScaledAdd.seen) == (True, False, False)
-    np.testing.assert_array_equal(y.data, [16.0, 22.0])
+    np.testing.assert_array_equal(y._data, [16.0, 22.0])
     y.sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(a.grad._data, [1.0, 1.0])
     assert b.grad is None
     b.requires_grad_()
     ScaledAdd.apply(a, b, 5.0).sum().backward()
     assert tuple(ScaledAdd.seen) == (True, True, False)
-    np.testing.assert_array_equal(b.grad.data, [5.0, 5.0])
+    np.testing.assert_array_equal(b.grad._data, [5.0, 5.0])
 
 
 def test_custom_function_not_recorded_under_no_grad():
@@ -447,13 +447,13 @@ def test_mixed_dtype_gradients_match_their_inputs():
     y = x32 * c64
     y.sum().backward()
     assert x32.grad.dtype == np.float32
-    np.testing.assert_allclose(x32.grad.data, c64)
+    np.testing.assert_allclose(x32.grad._data, c64)
 
     a32 = tg.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
     b64 = f64([3.0, 4.0])
     (a32 * b64 + b64).sum().backward()
     assert a32.grad.dtype == np.float32 and b64.grad.dtype == np.float64
-    np.testing.assert_allclose(b64.grad.data, [2.0, 3.0])
+    np.testing.assert_allclose(b64.grad._data, [2.0, 3.0])
 
 
 def test_float32_graph_keeps_float32_gradients():
@@ -474,8 +474,8 @@ def test_ndarray_on_the_left_gives_a_tensor(op):
     y = fn()
     assert isinstance(y, tg.Tensor) and y.requires_grad
     ref = {"mul": np.multiply, "add": np.add, "sub": np.subtract, "truediv": np.divide,
-           "matmul": np.matmul, "pow": np.power}[op](a, x.data)
-    np.testing.assert_allclose(y.data, ref, rtol=1e-15)
+           "matmul": np.matmul, "pow": np.power}[op](a, x._data)
+    np.testing.assert_allclose(y._data, ref, rtol=1e-15)
     y.sum().backward()
     assert x.grad.shape == (2, 2)
 
@@ -485,4 +485,4 @@ def test_numpy_scalar_on_the_left_gives_a_tensor():
     y = np.float64(3.0) * x
     assert isinstance(y, tg.Tensor)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad._data, [3.0, 3.0])

@@ -47,9 +47,9 @@ def sigmoid(a):
 
 def reference_cell(kind, cell, x, hx):
     """The PyTorch equations on arrays; x (B, I), hx None or arrays (B, H)."""
-    w_ih, w_hh = cell.weight_ih.data, cell.weight_hh.data
-    b_ih = cell.bias_ih.data if cell.bias else 0.0
-    b_hh = cell.bias_hh.data if cell.bias else 0.0
+    w_ih, w_hh = cell.weight_ih._data, cell.weight_hh._data
+    b_ih = cell.bias_ih._data if cell.bias else 0.0
+    b_hh = cell.bias_hh._data if cell.bias else 0.0
     zeros = np.zeros((x.shape[0], cell.hidden_size))
     h = zeros if hx is None else (hx[0] if kind == "lstm" else hx)
     gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
@@ -82,17 +82,17 @@ def test_cell_forward_matches_numpy_reference(kind, bias, with_hx):
     cell = make_cell(kind, bias=bias)
     if bias:  # biases large enough to matter
         for p in (cell.bias_ih, cell.bias_hh):
-            p.data[...] = np.random.default_rng(1).standard_normal(p.shape)
+            p._data[...] = np.random.default_rng(1).standard_normal(p.shape)
     x, hx, states = cell_inputs(kind, True, with_hx)
     got = as_tuple(cell(x, hx))
-    ref_hx = None if not with_hx else (tuple(s.data for s in states) if kind == "lstm" else states[0].data)
-    want = as_tuple(reference_cell(kind, cell, x.data, ref_hx))
+    ref_hx = None if not with_hx else (tuple(s._data for s in states) if kind == "lstm" else states[0]._data)
+    want = as_tuple(reference_cell(kind, cell, x._data, ref_hx))
     assert len(got) == len(want) == (2 if kind == "lstm" else 1)
     for g, w in zip(got, want):
         assert g.shape == (B, H) and g.dtype == np.float64
-        np.testing.assert_allclose(g.data, w, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(g._data, w, rtol=1e-13, atol=1e-14)
     if kind == "rnn_relu":
-        assert (got[0].data >= 0).all()
+        assert (got[0]._data >= 0).all()
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -107,7 +107,7 @@ def test_unbatched_cell_equals_batch_of_one(kind, with_hx):
     want = as_tuple(cell(x1, hx1))
     for g, w in zip(got, want):
         assert g.shape == (H,)
-        np.testing.assert_array_equal(g.data, w.data[0])
+        np.testing.assert_array_equal(g._data, w._data[0])
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -117,7 +117,7 @@ def test_missing_state_means_zeros(kind):
     zeros = t64(np.zeros((B, H)))
     hx = (zeros, zeros) if kind == "lstm" else zeros
     for g, w in zip(as_tuple(cell(x)), as_tuple(cell(x, hx))):
-        np.testing.assert_array_equal(g.data, w.data)
+        np.testing.assert_array_equal(g._data, w._data)
 
 
 def test_cell_parameter_names_and_shapes():
@@ -134,7 +134,7 @@ def test_cell_init_bounds_and_dtype(default_dtype):
     cell = make_cell("lstm", input_size=4, hidden_size=16)
     for p in cell.parameters():
         assert p.dtype == np.float64 and p.requires_grad
-        assert np.abs(p.data).max() <= 0.25 and np.abs(p.data).max() > 0.2
+        assert np.abs(p._data).max() <= 0.25 and np.abs(p._data).max() > 0.2
     default_dtype(np.float32)
     assert GRUCell(2, 3).weight_ih.dtype == np.float32
 
@@ -162,9 +162,9 @@ def test_cell_gradcheck_full(kind, batched, bias, with_hx):
     for g, t in zip(grads, [x, *states, *params]):
         assert g.shape == t.shape
         if t is cell.weight_hh and not with_hx:  # h = 0: W_hh h contributes nothing, nor gets anything
-            np.testing.assert_array_equal(g.data, 0.0)
+            np.testing.assert_array_equal(g._data, 0.0)
         else:
-            assert np.abs(g.data).sum() > 0
+            assert np.abs(g._data).sum() > 0
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -20,15 +20,15 @@ def shape_str(shape):
 
 def raises_unmutated(exc, fn, tensors, *patterns):
     """fn() raises exc with every pattern in its message, and leaves the tensors' data and grads alone."""
-    before = [(t.data.copy(), None if t.grad is None else t.grad.data.copy()) for t in tensors]
+    before = [(t._data.copy(), None if t.grad is None else t.grad._data.copy()) for t in tensors]
     with pytest.raises(exc) as err:
         fn()
     msg = str(err.value)
     for p in patterns:
         assert re.search(p, msg), f"{p!r} not in {msg!r}"
     for t, (data, grad) in zip(tensors, before):
-        np.testing.assert_array_equal(t.data, data)
-        assert (t.grad is None) if grad is None else np.array_equal(t.grad.data, grad)
+        np.testing.assert_array_equal(t._data, data)
+        assert (t.grad is None) if grad is None else np.array_equal(t.grad._data, grad)
     return err.value
 
 

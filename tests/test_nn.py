@@ -46,7 +46,7 @@ NET_PARAMS = ["gain", "embed.weight", "blocks.0.scale", "blocks.0.fc.weight", "b
 
 
 def snapshot(module):
-    return {k: v.data.copy() for k, v in module.state_dict().items()}
+    return {k: v._data.copy() for k, v in module.state_dict().items()}
 
 
 # ---------------------------------------------------------------- registration and traversal
@@ -116,8 +116,8 @@ def test_assigning_before_init_is_refused():
 def test_parameter_copies_data_and_refuses_integer_data():
     src = tg.zeros(3)
     p = nn.Parameter(src)
-    p.data[0] = 1
-    assert src.data[0] == 0 and p.requires_grad and p.dtype == np.float32
+    p._data[0] = 1
+    assert src._data[0] == 0 and p.requires_grad and p.dtype == np.float32
     assert nn.Parameter([1.0, 2.0], requires_grad=False).requires_grad is False
     assert repr(p).startswith("Parameter containing:\ntensor(")
     with pytest.raises(TypeError, match="floating"):
@@ -145,7 +145,7 @@ def test_sequential_chains_indexes_and_slices():
     tg.manual_seed(0)
     seq = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     x = tg.randn(5, 3)
-    np.testing.assert_allclose(seq(x).data, seq[2](seq[1](seq[0](x))).data)
+    np.testing.assert_allclose(seq(x)._data, seq[2](seq[1](seq[0](x)))._data)
     assert isinstance(seq[-1], nn.Linear) and len(seq) == 3
     tail = seq[1:]
     assert isinstance(tail, nn.Sequential) and list(dict(tail.named_children())) == ["1", "2"]
@@ -171,8 +171,8 @@ def test_repr_is_pytorch_like():
 def test_deepcopy_gives_independent_parameters():
     net = Net()
     clone = copy.deepcopy(net)
-    clone.gain.data[...] = 5
-    assert net.gain.data[0] == 1
+    clone.gain._data[...] = 5
+    assert net.gain._data[0] == 1
     assert [n for n, _ in clone.named_parameters()] == NET_PARAMS
 
 
@@ -195,11 +195,11 @@ def test_state_dict_round_trip_reproduces_outputs():
     tg.manual_seed(1)
     b = Net()
     idx = tg.tensor([[0, 1], [4, 2]])
-    assert not np.allclose(a(idx).data, b(idx).data)
+    assert not np.allclose(a(idx)._data, b(idx)._data)
     state = a.state_dict()
     assert all(not v.requires_grad and not isinstance(v, nn.Parameter) for v in state.values())
     assert b.load_state_dict(state) == ([], [])
-    np.testing.assert_array_equal(a(idx).data, b(idx).data)
+    np.testing.assert_array_equal(a(idx)._data, b(idx)._data)
 
 
 def test_load_state_dict_accepts_arrays_and_casts_to_parameter_dtype():
@@ -208,8 +208,8 @@ def test_load_state_dict_accepts_arrays_and_casts_to_parameter_dtype():
     weight = m.weight
     m.load_state_dict({"weight": w, "bias": tg.tensor([1, 2, 3])})
     assert m.weight is weight and m.weight.dtype == np.float32
-    np.testing.assert_array_equal(m.weight.data, w)
-    np.testing.assert_array_equal(m.bias.data, [1, 2, 3])
+    np.testing.assert_array_equal(m.weight._data, w)
+    np.testing.assert_array_equal(m.bias._data, [1, 2, 3])
 
 
 def test_load_state_dict_lists_every_offending_key_and_changes_nothing():
@@ -236,7 +236,7 @@ def test_load_state_dict_non_strict_reports_keys_but_still_refuses_shapes():
     m = nn.Linear(2, 3)
     result = m.load_state_dict({"weight": np.ones((3, 2)), "extra": np.zeros(1)}, strict=False)
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
-    np.testing.assert_array_equal(m.weight.data, 1)
+    np.testing.assert_array_equal(m.weight._data, 1)
     with pytest.raises(RuntimeError, match="size mismatch for weight"):
         m.load_state_dict({"weight": np.ones((2, 2))}, strict=False)
 
@@ -257,10 +257,10 @@ def test_train_eval_propagate_and_switch_dropout():
     assert all(m.training for m in net.modules())
     assert net.eval() is net and not any(m.training for m in net.modules())
     x = tg.randn(3, 4)
-    np.testing.assert_array_equal(net(x).data, net[0](x).data)
+    np.testing.assert_array_equal(net(x)._data, net[0](x)._data)
     net.train()
     assert all(m.training for m in net.modules())
-    assert not np.array_equal(net(x).data, net[0](x).data)
+    assert not np.array_equal(net(x)._data, net[0](x)._data)
     with pytest.raises(TypeError, match="bool"):
         net.train("no")
 
@@ -283,7 +283,7 @@ def test_zero_grad():
     m = nn.Linear(3, 2)
     m(tg.randn(4, 3)).sum().backward()
     m.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in m.parameters())
+    assert all(p.grad is not None and not p.grad._data.any() for p in m.parameters())
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
 
@@ -317,11 +317,11 @@ def test_linear_init_bounds_and_seed():
     tg.manual_seed(3)
     m = nn.Linear(100, 50)
     bound = 1 / math.sqrt(100)
-    assert np.abs(m.weight.data).max() <= bound and np.abs(m.bias.data).max() <= bound
-    assert np.abs(m.weight.data).max() > 0.9 * bound
-    assert np.std(m.weight.data) == pytest.approx(bound / math.sqrt(3), rel=0.05)
+    assert np.abs(m.weight._data).max() <= bound and np.abs(m.bias._data).max() <= bound
+    assert np.abs(m.weight._data).max() > 0.9 * bound
+    assert np.std(m.weight._data) == pytest.approx(bound / math.sqrt(3), rel=0.05)
     tg.manual_seed(3)
-    np.testing.assert_array_equal(nn.Linear(100, 50).weight.data, m.weight.data)
+    np.testing.assert_array_equal(nn.Linear(100, 50).weight._data, m.weight._data)
 
 
 def test_linear_gradcheck():
@@ -343,12 +343,12 @@ def test_linear_tanh_gradgradcheck():
 def test_embedding_padding_row_is_zero_and_gets_no_gradient():
     tg.manual_seed(0)
     e = nn.Embedding(6, 3, padding_idx=2, dtype=np.float64)
-    assert not e.weight.data[2].any() and e.weight.data[0].any()
+    assert not e.weight._data[2].any() and e.weight._data[0].any()
     idx = tg.tensor([[1, 2, 1], [2, 5, 1]])
     assert e(idx).shape == (2, 3, 3)
     out = e(idx)
     (out * tg.randn(*out.shape, dtype=np.float64)).sum().backward()
-    assert not e.weight.grad.data[2].any() and not e.weight.grad.data[0].any()
+    assert not e.weight.grad._data[2].any() and not e.weight.grad._data[0].any()
     # the padding row's gradient is zero by design, so finite differences only agree off it
     assert tg.gradcheck(lambda w: e(tg.tensor([[1, 4, 1], [5, 5, 1]])), [e.weight])
     # the backward (which drops the padding row) is itself differentiated correctly
@@ -367,7 +367,7 @@ def test_embedding_from_pretrained_and_errors():
     w = np.arange(6.0).reshape(3, 2)
     e = nn.Embedding.from_pretrained(w)
     assert e.weight.dtype == np.float64 and not e.weight.requires_grad
-    np.testing.assert_array_equal(e(tg.tensor([2])).data, [[4.0, 5.0]])
+    np.testing.assert_array_equal(e(tg.tensor([2]))._data, [[4.0, 5.0]])
     with pytest.raises(ValueError, match="padding_idx"):
         nn.Embedding(3, 2, padding_idx=3)
     with pytest.raises(IndexError, match="out of range"):
@@ -377,13 +377,13 @@ def test_embedding_from_pretrained_and_errors():
 def test_layer_norm_matches_formula():
     tg.manual_seed(0)
     ln = nn.LayerNorm((2, 3), dtype=np.float64)
-    ln.weight.data[...] = np.arange(6).reshape(2, 3)
-    ln.bias.data[...] = 0.5
+    ln.weight._data[...] = np.arange(6).reshape(2, 3)
+    ln.bias._data[...] = 0.5
     x = tg.randn(4, 2, 3, dtype=np.float64)
-    a = x.data
+    a = x._data
     mu = a.mean(axis=(1, 2), keepdims=True)
-    expected = (a - mu) / np.sqrt(a.var(axis=(1, 2), keepdims=True) + 1e-5) * ln.weight.data + 0.5
-    np.testing.assert_allclose(ln(x).data, expected, rtol=1e-12)
+    expected = (a - mu) / np.sqrt(a.var(axis=(1, 2), keepdims=True) + 1e-5) * ln.weight._data + 0.5
+    np.testing.assert_allclose(ln(x)._data, expected, rtol=1e-12)
     plain = nn.LayerNorm(3, elementwise_affine=False)
     assert list(plain.parameters()) == [] and plain(tg.randn(2, 3)).shape == (2, 3)
     assert [n for n, _ in nn.LayerNorm(3, bias=False).named_parameters()] == ["weight"]
@@ -407,9 +407,9 @@ def test_flatten_and_activations():
     x = tg.randn(2, 3, 4)
     assert nn.Flatten()(x).shape == (2, 12)
     assert nn.Flatten(0, 1)(x).shape == (6, 4)
-    np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x.data), rtol=1e-6)
-    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x.data)), rtol=1e-6)
-    np.testing.assert_array_equal(nn.ReLU()(x).data, np.maximum(x.data, 0))
+    np.testing.assert_allclose(nn.Tanh()(x)._data, np.tanh(x._data), rtol=1e-6)
+    np.testing.assert_allclose(nn.Sigmoid()(x)._data, 1 / (1 + np.exp(-x._data)), rtol=1e-6)
+    np.testing.assert_array_equal(nn.ReLU()(x)._data, np.maximum(x._data, 0))
     assert nn.Identity(3, foo=1)(x) is x
     with pytest.raises(ValueError, match="p must be"):
         nn.Dropout(1.5)
@@ -418,14 +418,14 @@ def test_flatten_and_activations():
 def test_functional_names():
     tg.manual_seed(0)
     x = tg.randn(4, 3)
-    np.testing.assert_array_equal(F.one_hot(tg.tensor([0, 2, 1])).data, np.eye(3)[[0, 2, 1]])
+    np.testing.assert_array_equal(F.one_hot(tg.tensor([0, 2, 1]))._data, np.eye(3)[[0, 2, 1]])
     assert F.one_hot(tg.tensor([[1]]), num_classes=4).dtype == np.int64
     assert F.one_hot(tg.tensor([[1]]), num_classes=4).shape == (1, 1, 4)
     with pytest.raises(ValueError, match="\\[0, 2\\)"):
         F.one_hot(tg.tensor([2]), num_classes=2)
     with pytest.raises(TypeError, match="integer"):
         F.one_hot(x)
-    np.testing.assert_allclose(F.linear(x, tg.ones(2, 3)).data, np.repeat(x.data.sum(1, keepdims=True), 2, 1),
+    np.testing.assert_allclose(F.linear(x, tg.ones(2, 3))._data, np.repeat(x._data.sum(1, keepdims=True), 2, 1),
                                rtol=1e-6)
     assert F.dropout(x, p=0.5, training=False) is x
     for name in ("relu", "tanh", "sigmoid", "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss",
@@ -439,11 +439,11 @@ def test_init_functions_fill_in_place_and_return_the_tensor():
     tg.manual_seed(0)
     p = nn.Parameter(np.zeros((200, 300), dtype=np.float32))
     assert init.uniform_(p, -2, 3) is p and p.dtype == np.float32
-    assert p.data.min() >= -2 and p.data.max() <= 3 and p.data.mean() == pytest.approx(0.5, abs=0.02)
+    assert p._data.min() >= -2 and p._data.max() <= 3 and p._data.mean() == pytest.approx(0.5, abs=0.02)
     init.normal_(p, 1.0, 2.0)
-    assert p.data.mean() == pytest.approx(1.0, abs=0.05) and p.data.std() == pytest.approx(2.0, rel=0.02)
-    assert init.constant_(p, 0.25).data.min() == 0.25 and init.zeros_(p).data.max() == 0
-    assert init.ones_(p).data.min() == 1
+    assert p._data.mean() == pytest.approx(1.0, abs=0.05) and p._data.std() == pytest.approx(2.0, rel=0.02)
+    assert init.constant_(p, 0.25)._data.min() == 0.25 and init.zeros_(p)._data.max() == 0
+    assert init.ones_(p)._data.min() == 1
     assert p.grad is None and p.requires_grad
 
 
@@ -451,11 +451,11 @@ def test_xavier_and_kaiming_statistics():
     tg.manual_seed(0)
     t = tg.zeros(400, 600)
     xavier_std = math.sqrt(2 / 1000)
-    assert init.xavier_uniform_(t).data.std() == pytest.approx(xavier_std, rel=0.02)
-    assert np.abs(t.data).max() <= math.sqrt(3) * xavier_std + 1e-7
-    assert init.xavier_normal_(t, gain=2).data.std() == pytest.approx(2 * xavier_std, rel=0.02)
-    assert init.kaiming_uniform_(t).data.std() == pytest.approx(math.sqrt(2 / 1.0001) / math.sqrt(600), rel=0.02)
-    assert init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu").data.std() == pytest.approx(
+    assert init.xavier_uniform_(t)._data.std() == pytest.approx(xavier_std, rel=0.02)
+    assert np.abs(t._data).max() <= math.sqrt(3) * xavier_std + 1e-7
+    assert init.xavier_normal_(t, gain=2)._data.std() == pytest.approx(2 * xavier_std, rel=0.02)
+    assert init.kaiming_uniform_(t)._data.std() == pytest.approx(math.sqrt(2 / 1.0001) / math.sqrt(600), rel=0.02)
+    assert init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")._data.std() == pytest.approx(
         math.sqrt(2 / 400), rel=0.02)
     conv = tg.zeros(8, 4, 3, 3)
     assert init._calculate_fan_in_and_fan_out(conv) == (36, 72)
@@ -479,26 +479,26 @@ def test_calculate_gain():
 def test_orthogonal_gives_orthonormal_rows_or_columns(shape):
     tg.manual_seed(0)
     t = init.orthogonal_(tg.zeros(*shape, dtype=np.float64), gain=1.0)
-    q = t.data.reshape(shape[0], -1)
+    q = t._data.reshape(shape[0], -1)
     small = min(q.shape)
     gram = q.T @ q if q.shape[0] >= q.shape[1] else q @ q.T
     np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
-    scaled = init.orthogonal_(tg.zeros(*shape, dtype=np.float64), gain=2.0).data.reshape(shape[0], -1)
+    scaled = init.orthogonal_(tg.zeros(*shape, dtype=np.float64), gain=2.0)._data.reshape(shape[0], -1)
     np.testing.assert_allclose(np.linalg.norm(scaled, axis=0 if shape[0] >= q.shape[1] else 1), 2.0)
 
 
 def test_orthogonal_is_random_and_seeded():
     tg.manual_seed(1)
-    a = init.orthogonal_(tg.zeros(4, 4)).data.copy()
-    b = init.orthogonal_(tg.zeros(4, 4)).data
+    a = init.orthogonal_(tg.zeros(4, 4))._data.copy()
+    b = init.orthogonal_(tg.zeros(4, 4))._data
     tg.manual_seed(1)
-    np.testing.assert_array_equal(init.orthogonal_(tg.zeros(4, 4)).data, a)
+    np.testing.assert_array_equal(init.orthogonal_(tg.zeros(4, 4))._data, a)
     assert not np.allclose(a, b)
 
 
 def test_eye():
-    np.testing.assert_array_equal(init.eye_(tg.zeros(3, 3)).data, np.eye(3))
-    np.testing.assert_array_equal(init.eye_(tg.zeros(2, 4)).data, np.eye(2, 4))
+    np.testing.assert_array_equal(init.eye_(tg.zeros(3, 3))._data, np.eye(3))
+    np.testing.assert_array_equal(init.eye_(tg.zeros(2, 4))._data, np.eye(2, 4))
     with pytest.raises(ValueError, match="2-D"):
         init.eye_(tg.zeros(2, 2, 2))
     with pytest.raises(TypeError, match="Tensor"):
@@ -520,18 +520,18 @@ def test_clip_grad_norm_two_norm():
     params = with_grads([3.0, 0.0], [[4.0]], None)
     total = clip_grad_norm_(params, max_norm=1.0)
     assert total.ndim == 0 and total.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(params[0].grad.data, [3 / (5 + 1e-6), 0])
-    np.testing.assert_allclose(params[1].grad.data, [[4 / (5 + 1e-6)]])
+    np.testing.assert_allclose(params[0].grad._data, [3 / (5 + 1e-6), 0])
+    np.testing.assert_allclose(params[1].grad._data, [[4 / (5 + 1e-6)]])
     assert params[2].grad is None
     again = clip_grad_norm_(params, max_norm=10.0)
     assert again.item() == pytest.approx(1.0, abs=1e-6)
-    np.testing.assert_allclose(params[0].grad.data, [3 / (5 + 1e-6), 0])
+    np.testing.assert_allclose(params[0].grad._data, [3 / (5 + 1e-6), 0])
 
 
 def test_clip_grad_norm_inf_and_p_norms():
     params = with_grads([3.0, -7.0], [2.0])
     assert clip_grad_norm_(params, 3.5, norm_type="inf").item() == 7.0
-    np.testing.assert_allclose(params[0].grad.data, [1.5, -3.5], rtol=1e-6)
+    np.testing.assert_allclose(params[0].grad._data, [1.5, -3.5], rtol=1e-6)
     params = with_grads([1.0, -2.0], [2.0])
     assert clip_grad_norm_(params, 100, norm_type=1).item() == pytest.approx(5.0)
     assert clip_grad_norm_(with_grads([1.0]), 1.0, norm_type=3).item() == pytest.approx(1.0)
@@ -540,13 +540,13 @@ def test_clip_grad_norm_inf_and_p_norms():
 def test_clip_grad_norm_single_tensor_empty_and_nonfinite():
     (p,) = with_grads([6.0, 8.0])
     assert clip_grad_norm_(p, 5.0).item() == pytest.approx(10.0)
-    np.testing.assert_allclose(p.grad.data, [3.0, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(p.grad._data, [3.0, 4.0], rtol=1e-6)
     assert clip_grad_norm_(with_grads(None), 1.0).item() == 0.0
     bad = with_grads([np.inf, 1.0])
     with pytest.raises(RuntimeError, match="non-finite|inf"):
         clip_grad_norm_(bad, 1.0, error_if_nonfinite=True)
     assert math.isinf(clip_grad_norm_(bad, 1.0).item())
-    assert np.isnan(bad[0].grad.data[0])  # scaled by 1/inf = 0, as PyTorch
+    assert np.isnan(bad[0].grad._data[0])  # scaled by 1/inf = 0, as PyTorch
 
 
 def test_clip_grad_norm_with_grads_shared_by_the_engine():
@@ -556,14 +556,14 @@ def test_clip_grad_norm_with_grads_shared_by_the_engine():
     (x + y).sum().backward()
     total = clip_grad_norm_([x, y, x], max_norm=1.0)
     assert total.item() == pytest.approx(2.0)
-    np.testing.assert_allclose(x.grad.data, 0.5, rtol=1e-5)
-    np.testing.assert_allclose(y.grad.data, 0.5, rtol=1e-5)
+    np.testing.assert_allclose(x.grad._data, 0.5, rtol=1e-5)
+    np.testing.assert_allclose(y.grad._data, 0.5, rtol=1e-5)
 
 
 def test_clip_grad_value():
     params = with_grads([-3.0, 0.5, 2.0], None)
     clip_grad_value_(params, 1.0)
-    np.testing.assert_array_equal(params[0].grad.data, [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(params[0].grad._data, [-1.0, 0.5, 1.0])
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(params, -1)
 
@@ -573,10 +573,10 @@ def test_parameters_to_vector_round_trip():
     net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     vec = parameters_to_vector(net.parameters())
     assert vec.shape == (3 * 4 + 4 + 4 * 2 + 2,)
-    np.testing.assert_array_equal(vec.data[:12], net[0].weight.data.ravel())
+    np.testing.assert_array_equal(vec._data[:12], net[0].weight._data.ravel())
     before = snapshot(net)
     vector_to_parameters(vec * 2, net.parameters())
-    assert all(np.allclose(v.data, 2 * before[k]) for k, v in net.state_dict().items())
+    assert all(np.allclose(v._data, 2 * before[k]) for k, v in net.state_dict().items())
     with pytest.raises(ValueError, match="26 elements"):
         vector_to_parameters(tg.zeros(5), net.parameters())
 
@@ -600,8 +600,8 @@ def test_mlp_learns_two_moons_with_plain_gradient_descent():
         clip_grad_norm_(model.parameters(), 5.0)
         with tg.no_grad():
             for p in model.parameters():
-                p.data -= 0.5 * p.grad.data
+                p._data -= 0.5 * p.grad._data
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
-    accuracy = (model.eval()(x).data.argmax(1) == label).mean()
+    accuracy = (model.eval()(x)._data.argmax(1) == label).mean()
     assert accuracy > 0.9

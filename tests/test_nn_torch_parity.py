@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 
 def to_torch_state(module):
-    return {k: torch.from_numpy(v.data.copy()) for k, v in module.state_dict().items()}
+    return {k: torch.from_numpy(v._data.copy()) for k, v in module.state_dict().items()}
 
 
 def run_both(ours, theirs, x_np, upstream_np, index_input=False):
@@ -24,12 +24,12 @@ def run_both(ours, theirs, x_np, upstream_np, index_input=False):
     out, tout = ours(x), theirs(tx)
     out.backward(tg.tensor(upstream_np))
     tout.backward(torch.from_numpy(upstream_np))
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out._data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
     if not index_input:
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(x.grad._data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     for (name, p), (tname, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert name == tname
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -78,12 +78,12 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
     assert total.item() == pytest.approx(ttotal.item(), rel=1e-12)
     for p, tp in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=1e-12)
 
 
 def test_orthogonal_is_orthogonal_like_torch():
     tg.manual_seed(0)
-    ours = init.orthogonal_(tg.zeros(12, 3, dtype=np.float64)).data
+    ours = init.orthogonal_(tg.zeros(12, 3, dtype=np.float64))._data
     theirs = torch.nn.init.orthogonal_(torch.empty(12, 3, dtype=torch.float64)).numpy()
     for q in (ours, theirs):
         np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-12)

@@ -33,7 +33,7 @@ def relayout(a, layout):
 def wrap(array, requires_grad=False):
     """A Tensor holding exactly this array (not a contiguous copy of it)."""
     t = tg.tensor(array, requires_grad=requires_grad)
-    t.data = array
+    t._data = array
     return t
 
 
@@ -55,7 +55,7 @@ class Built:
                 self.fn_args.append(value)
             else:
                 self.fn_args.append(wrap(value))
-        self.snapshot = [np.array(a.data if isinstance(a, tg.Tensor) else a, copy=True) for a in self.fn_args]
+        self.snapshot = [np.array(a._data if isinstance(a, tg.Tensor) else a, copy=True) for a in self.fn_args]
 
     def call(self):
         with np.errstate(all="ignore"):
@@ -63,7 +63,7 @@ class Built:
 
     def assert_inputs_unchanged(self):
         for a, before in zip(self.fn_args, self.snapshot):
-            np.testing.assert_array_equal(a.data if isinstance(a, tg.Tensor) else a, before)
+            np.testing.assert_array_equal(a._data if isinstance(a, tg.Tensor) else a, before)
 
 
 def as_list(out):
@@ -108,10 +108,10 @@ def test_forward_matches_numpy(op, dtype, data):
         assert out.shape == ref.shape
         if ref.dtype.kind == "f":
             assert out.dtype == dtype, f"{op.name} turned {np.dtype(dtype)} inputs into {out.dtype}"
-            np.testing.assert_allclose(out.data, ref, rtol=rtol, atol=atol, equal_nan=True)
+            np.testing.assert_allclose(out._data, ref, rtol=rtol, atol=atol, equal_nan=True)
         else:
             assert out.dtype == ref.dtype
-            np.testing.assert_array_equal(out.data, ref)
+            np.testing.assert_array_equal(out._data, ref)
     b.assert_inputs_unchanged()
 
 
@@ -124,7 +124,7 @@ def test_gradcheck(op, data):
     fn = lambda *args: op.fn(*args, **b.kwargs)  # noqa: E731
     with np.errstate(all="ignore"):
         outs = float_outputs(b.call())
-        assume(all(np.all(np.isfinite(o.data)) for o in outs))  # e.g. the mean of nothing: no derivative
+        assume(all(np.all(np.isfinite(o._data)) for o in outs))  # e.g. the mean of nothing: no derivative
         n_out = size(outs)
         if size(b.leaves) <= FULL_LIMIT and n_out <= FULL_LIMIT:
             assert tg.gradcheck(fn, b.fn_args, mode="full")
@@ -154,7 +154,7 @@ def test_gradient_matches_reference(op, data):
     gs = [rng.standard_normal(o.shape) for o in outs]
     grads = autograd.grad(outs, b.leaves, [tg.tensor(g) for g in gs])
     for got, want in zip(grads, op.grad_ref(b.case, gs)):
-        np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got._data, want, rtol=1e-12, atol=1e-12)
 
 
 # --------------------------------------------------------------------------------------- invariants
@@ -179,7 +179,7 @@ def test_invariants(op, data):
     for leaf, g in zip(b.leaves, grads):
         assert isinstance(g, tg.Tensor), f"{op.name}: no gradient reached an input"
         assert g.shape == leaf.shape and g.dtype == leaf.dtype
-        assert np.all(np.isfinite(g.data))
+        assert np.all(np.isfinite(g._data))
 
     # .backward on the first output alone; its grads agree with autograd.grad of that output
     first, g0 = outs[0], gs[0]
@@ -191,7 +191,7 @@ def test_invariants(op, data):
             assert got is None
             continue
         assert got.shape == leaf.shape and got.dtype == leaf.dtype
-        np.testing.assert_array_equal(got.data, w.data)
+        np.testing.assert_array_equal(got._data, w._data)
     if first.grad_fn is not None:  # identity ops may return their (leaf) input itself
         with pytest.raises(RuntimeError):
             first.backward(g0)
@@ -201,11 +201,11 @@ def test_invariants(op, data):
         leaf.grad = None
     first = float_outputs(b.call())[0]
     first.backward(g0, retain_graph=True)
-    once = [None if leaf.grad is None else leaf.grad.data.copy() for leaf in b.leaves]
+    once = [None if leaf.grad is None else leaf.grad._data.copy() for leaf in b.leaves]
     first.backward(g0)
     for leaf, o in zip(b.leaves, once):
         if o is not None:
-            np.testing.assert_allclose(leaf.grad.data, 2 * o, rtol=1e-6)
+            np.testing.assert_allclose(leaf.grad._data, 2 * o, rtol=1e-6)
 
     b.assert_inputs_unchanged()
     for g, before in zip(g_arrays, g_before):
@@ -220,25 +220,25 @@ def test_dropout_mask_semantics(p):
     is the same mask; the same seed gives the same mask."""
     x = tg.tensor(np.random.default_rng(0).uniform(0.5, 2.0, (50, 40)), requires_grad=True)
     y = seeded_dropout(x, p)
-    kept = y.data != 0
-    np.testing.assert_allclose(y.data[kept], x.data[kept] / (1 - p), rtol=1e-15)
+    kept = y._data != 0
+    np.testing.assert_allclose(y._data[kept], x._data[kept] / (1 - p), rtol=1e-15)
     frac = 1 - kept.mean()
     assert abs(frac - p) < 5 * np.sqrt(p * (1 - p) / kept.size)
     y.backward(tg.ones(50, 40, dtype=np.float64))
-    np.testing.assert_allclose(x.grad.data, kept / (1 - p), rtol=1e-15)
-    np.testing.assert_array_equal(seeded_dropout(x, p).data, y.data)
+    np.testing.assert_allclose(x.grad._data, kept / (1 - p), rtol=1e-15)
+    np.testing.assert_array_equal(seeded_dropout(x, p)._data, y._data)
     tg.manual_seed(DROPOUT_SEED + 1)
-    assert not np.array_equal(ops.dropout(x, p).data != 0, kept)
+    assert not np.array_equal(ops.dropout(x, p)._data != 0, kept)
 
 
 def test_dropout_eval_p0_p1():
     x = tg.randn(4, 5, requires_grad=True)
-    np.testing.assert_array_equal(ops.dropout(x, 0.5, training=False).data, x.data)
-    np.testing.assert_array_equal(ops.dropout(x, 0.0).data, x.data)
+    np.testing.assert_array_equal(ops.dropout(x, 0.5, training=False)._data, x._data)
+    np.testing.assert_array_equal(ops.dropout(x, 0.0)._data, x._data)
     y = ops.dropout(x, 1.0)
-    np.testing.assert_array_equal(y.data, np.zeros((4, 5)))
+    np.testing.assert_array_equal(y._data, np.zeros((4, 5)))
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros((4, 5)))
+    np.testing.assert_array_equal(x.grad._data, np.zeros((4, 5)))
     assert x.grad.dtype == np.float32
     with pytest.raises(ValueError, match="p"):
         ops.dropout(x, 1.5)
@@ -255,12 +255,12 @@ def test_embedding_padding_row_gets_no_gradient():
     w = tg.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     idx = tg.tensor([[0, 2, 2], [3, 0, 1]])
     out = ops.embedding(idx, w, padding_idx=2)
-    np.testing.assert_array_equal(out.data, w.data[idx.data])  # the padding row is still looked up
+    np.testing.assert_array_equal(out._data, w._data[idx._data])  # the padding row is still looked up
     out.backward(tg.ones(2, 3, 3, dtype=w.dtype))
-    np.testing.assert_array_equal(w.grad.data, [[2] * 3, [1] * 3, [0] * 3, [1] * 3])
+    np.testing.assert_array_equal(w.grad._data, [[2] * 3, [1] * 3, [0] * 3, [1] * 3])
     w.grad = None
     ops.embedding(idx, w, padding_idx=-2).sum().backward()  # negative padding_idx counts from the end
-    np.testing.assert_array_equal(w.grad.data[2], [0, 0, 0])
+    np.testing.assert_array_equal(w.grad._data[2], [0, 0, 0])
 
 
 # --------------------------------------------------------------------------------------- cross_entropy edges
@@ -271,7 +271,7 @@ def test_cross_entropy_with_no_classes(reduction, want):
     x = tg.zeros(2, 0, dtype=np.float64, requires_grad=True)
     with np.errstate(all="ignore"):
         y = ops.cross_entropy(x, tg.tensor([-100, -100]), reduction=reduction, label_smoothing=0.1)
-        np.testing.assert_array_equal(y.data, want)
+        np.testing.assert_array_equal(y._data, want)
         y.sum().backward()
     assert x.grad.shape == (2, 0)
 
@@ -283,7 +283,7 @@ def test_cross_entropy_all_ignored_mean_is_nan_sum_is_zero():
     with np.errstate(all="ignore"):
         assert np.isnan(ops.cross_entropy(x, t).item())
     ops.cross_entropy(x, t, reduction="sum").backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(x.grad._data, np.zeros((3, 4)))
 
 
 # --------------------------------------------------------------------------------------- numerics at ±1e4
@@ -313,10 +313,10 @@ def test_extreme_inputs_stay_finite_and_accurate(dtype):
     for fn, want in cases:
         x.grad = None
         y = fn(x)
-        assert np.all(np.isfinite(y.data))
-        np.testing.assert_allclose(y.data, want, rtol=rtol, atol=1e-300)
+        assert np.all(np.isfinite(y._data))
+        np.testing.assert_allclose(y._data, want, rtol=rtol, atol=1e-300)
         y.sum().backward()
-        assert np.all(np.isfinite(x.grad.data))
+        assert np.all(np.isfinite(x.grad._data))
 
 
 def test_extreme_cross_entropy_gradient_is_softmax_minus_onehot():
@@ -326,4 +326,4 @@ def test_extreme_cross_entropy_gradient_is_softmax_minus_onehot():
     import scipy.special as sp
     want = sp.softmax(EXTREME, axis=1)
     want[np.arange(3), t] -= 1
-    np.testing.assert_allclose(x.grad.data, want, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(x.grad._data, want, rtol=1e-12, atol=1e-300)

@@ -100,7 +100,35 @@ TORCH = {
     "embedding": lambda idx, w: F.embedding(idx, w),
     "embedding_padding": lambda idx, w, padding_idx: F.embedding(idx, w, padding_idx=padding_idx),
     "dropout_eval": lambda x, p: F.dropout(x, p, training=False),
+    "sin": torch.sin,
+    "cos": lambda x: x.cos(),
+    "clone": lambda x: x.clone(),
+    "prod": lambda x, dim, keepdim: _torch_prod(x, dim, keepdim),
+    "cumsum": lambda x, dim: x.cumsum(dim),
+    "norm": lambda x, dim, keepdim: torch.linalg.vector_norm(x, dim=dim, keepdim=keepdim),
+    "gather": lambda x, idx, dim: x.gather(dim, idx),
+    "narrow": lambda x, dim, start, length, index: x.narrow(dim, start, length),
+    "index_select": lambda x, dim, start, length, index: x.index_select(dim, torch.as_tensor(index)),
+    "sort_values": lambda x: x.sort(dim=-1)[0],
+    "topk_values": lambda x: x.topk(1, dim=-1)[0],
+    "repeat": lambda x, sizes: x.repeat(*sizes),
+    "linear": F.linear,
+    "index_put": lambda x, v, i: _torch_index_put(x, v, i),
 }
+
+
+def _torch_prod(x, dim, keepdim):
+    """torch.prod reduces one dim at a time."""
+    dims = range(x.ndim) if dim is None or dim == () else ([dim] if isinstance(dim, int) else dim)
+    for d in sorted((d % max(x.ndim, 1) for d in dims), reverse=True) if x.ndim else ():
+        x = x.prod(dim=d, keepdim=keepdim)
+    return x
+
+
+def _torch_index_put(x, v, i):
+    y = x * 1.0
+    y[i] = v
+    return y
 NOT_COMPARABLE = {"dropout_fixed_seed"}  # random masks: semantics are tested in test_ops.py
 
 
@@ -140,7 +168,7 @@ def test_forward_and_gradients_match_torch(op, data):
     assert len(ours) == len(theirs)
     for o, t in zip(ours, theirs):
         assert o.shape == tuple(t.shape), (o.shape, t.shape)
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=RTOL, atol=ATOL, equal_nan=True)
+        np.testing.assert_allclose(o._data, t.detach().numpy(), rtol=RTOL, atol=ATOL, equal_nan=True)
 
     rng = np.random.default_rng(data.draw(st.integers(0, 99), label="seed"))
     outs = float_outputs(ours)
@@ -151,7 +179,7 @@ def test_forward_and_gradients_match_torch(op, data):
     t_grads = torch.autograd.grad(t_outs, t_leaves, [torch.tensor(g) for g in gs], allow_unused=True)
     for g, tgrad, leaf in zip(our_grads, t_grads, b.leaves):
         want = np.zeros(leaf.shape) if tgrad is None else tgrad.numpy()
-        got = np.zeros(leaf.shape) if g is None else g.data
+        got = np.zeros(leaf.shape) if g is None else g._data
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)
 
 
@@ -162,13 +190,13 @@ def _both(x):
 
 
 def _check(ours, theirs, x, tx, rtol=RTOL, atol=ATOL):
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=rtol, atol=atol)
-    assert np.all(np.isfinite(ours.data))
+    np.testing.assert_allclose(ours._data, theirs.detach().numpy(), rtol=rtol, atol=atol)
+    assert np.all(np.isfinite(ours._data))
     g = np.random.default_rng(1).standard_normal(ours.shape)
     (ours * tg.tensor(g)).sum().backward()
     (theirs * torch.tensor(g)).sum().backward()
-    assert np.all(np.isfinite(x.grad.data))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=atol)
+    assert np.all(np.isfinite(x.grad._data))
+    np.testing.assert_allclose(x.grad._data, tx.grad.numpy(), rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

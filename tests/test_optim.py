@@ -76,7 +76,7 @@ def test_decreases_rosenbrock(cls, kwargs):
 def test_trains_logistic_mlp(cls, kwargs):
     rng = np.random.default_rng(1)
     x = tg.tensor(rng.standard_normal((64, 5)))
-    y = tg.tensor((x.data[:, 0] + x.data[:, 1] ** 2 > 1).astype(np.int64) + (x.data[:, 2] > 0.5))
+    y = tg.tensor((x._data[:, 0] + x._data[:, 1] ** 2 > 1).astype(np.int64) + (x._data[:, 2] > 0.5))
     w1 = tg.tensor(rng.standard_normal((5, 16)) * 0.5, requires_grad=True)
     b1 = tg.tensor(np.zeros(16), requires_grad=True)
     w2 = tg.tensor(rng.standard_normal((16, 3)) * 0.5, requires_grad=True)
@@ -93,17 +93,17 @@ def test_trains_logistic_mlp(cls, kwargs):
 @pytest.mark.parametrize("cls", OPTIMIZERS)
 def test_updates_in_place_and_skips_params_without_grad(cls):
     ps = params()
-    arrays = [p.data for p in ps]
+    arrays = [p._data for p in ps]
     before = [a.copy() for a in arrays]
     grad = np.ones(ps[0].shape)
     ps[0].grad = tg.tensor(grad)
     opt = cls(ps, lr=0.1)
     opt.step()
-    assert all(p.data is a for p, a in zip(ps, arrays))
-    assert not np.allclose(ps[0].data, before[0])
-    np.testing.assert_array_equal(ps[1].data, before[1])
+    assert all(p._data is a for p, a in zip(ps, arrays))
+    assert not np.allclose(ps[0]._data, before[0])
+    np.testing.assert_array_equal(ps[1]._data, before[1])
     assert ps[1] not in opt.state
-    np.testing.assert_array_equal(ps[0].grad.data, grad)
+    np.testing.assert_array_equal(ps[0].grad._data, grad)
     assert ps[0].grad_fn is None and ps[0].is_leaf
 
 
@@ -124,21 +124,21 @@ def test_sgd_closed_form():
         p.grad = tg.tensor(np.array([1.0, -1.0]))
         opt.step()
     # buffers 1, 1.5, 1.75 -> total step 0.1 * 4.25
-    np.testing.assert_allclose(p.data, [1.0 - 0.425, 2.0 + 0.425])
+    np.testing.assert_allclose(p._data, [1.0 - 0.425, 2.0 + 0.425])
 
 
 def test_adam_first_step_is_lr_times_sign():
     p = tg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     p.grad = tg.tensor(np.array([0.5, -3.0, 1e-3]))
     optim.Adam([p], lr=0.01, eps=0).step()
-    np.testing.assert_allclose(p.data, [0.99, 2.01, 2.99])
+    np.testing.assert_allclose(p._data, [0.99, 2.01, 2.99])
 
 
 def test_adamw_decays_weights_without_gradient_scaling():
     p = tg.tensor(np.array([2.0]), requires_grad=True)
     p.grad = tg.tensor(np.array([0.0]))
     optim.AdamW([p], lr=0.1, weight_decay=0.5).step()
-    np.testing.assert_allclose(p.data, [2.0 * (1 - 0.05)])
+    np.testing.assert_allclose(p._data, [2.0 * (1 - 0.05)])
 
 
 def test_adagrad_honours_group_initial_accumulator_value():
@@ -146,7 +146,7 @@ def test_adagrad_honours_group_initial_accumulator_value():
     opt = optim.Adagrad([{"params": [a]}, {"params": [b], "initial_accumulator_value": 3.0}], lr=1.0)
     a.grad = b.grad = tg.tensor(np.array([1.0]))
     opt.step()
-    np.testing.assert_allclose([a.data[0], b.data[0]], [-1.0, -0.5], rtol=1e-9)
+    np.testing.assert_allclose([a._data[0], b._data[0]], [-1.0, -0.5], rtol=1e-9)
 
 
 def test_param_groups_use_their_own_lr():
@@ -154,14 +154,14 @@ def test_param_groups_use_their_own_lr():
     opt = optim.SGD([{"params": [a], "lr": 0.5}, {"params": b}], lr=0.1, momentum=0.0)
     a.grad, b.grad = tg.tensor(np.ones(2)), tg.tensor(np.ones(2))
     opt.step()
-    np.testing.assert_allclose(a.data, [-0.5, -0.5])
-    np.testing.assert_allclose(b.data, [-0.1, -0.1])
+    np.testing.assert_allclose(a._data, [-0.5, -0.5])
+    np.testing.assert_allclose(b._data, [-0.1, -0.1])
     assert opt.param_groups[1]["lr"] == 0.1 and opt.param_groups[0]["momentum"] == 0.0
     c = tg.tensor(np.zeros(1), requires_grad=True)
     opt.add_param_group({"params": c, "lr": 2.0})
     c.grad = tg.tensor(np.ones(1))
     opt.step()
-    np.testing.assert_allclose(c.data, [-2.0])
+    np.testing.assert_allclose(c._data, [-2.0])
 
 
 def test_closure_runs_with_grad_enabled_and_returns_loss():
@@ -186,9 +186,9 @@ def test_zero_grad():
     ps = params()
     fill_grads(ps, np.random.default_rng(0))
     opt = optim.Adam(ps)
-    shared = ps[0].grad.data
+    shared = ps[0].grad._data
     opt.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in ps)
+    assert all(p.grad is not None and not p.grad._data.any() for p in ps)
     assert shared.any()
     opt.zero_grad()
     assert all(p.grad is None for p in ps)
@@ -268,7 +268,7 @@ def test_resume_equals_uninterrupted(cls, kwargs, via, tmp_path):
     assert resumed.param_groups[0].get("betas", ()) == first.param_groups[0].get("betas", ())
     run(resumed, half, grads[10:])
     for a, b in zip(full, half):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_load_state_dict_validates_and_leaves_state_untouched():
@@ -347,7 +347,7 @@ def test_gradient_of_wrong_shape_changes_nothing():
     a.grad, b.grad = tg.tensor(np.ones(2)), tg.tensor(np.ones(3))
     with pytest.raises(ValueError, match=r"shape \(2,\) has a gradient of shape \(3,\)"):
         opt.step()
-    assert not a.data.any() and not opt.state
+    assert not a._data.any() and not opt.state
 
 
 # --- schedulers -----------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def assert_params_equal(ours, theirs):
     for p, q in zip(ours, theirs):
         want = q.detach().numpy()
         # relative 1e-12, with a floor of 1e-12 of the tensor's scale for entries passing near zero
-        np.testing.assert_allclose(p.data, want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
+        np.testing.assert_allclose(p._data, want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
 
 
 def run_both(name, groups_of, skip=lambda step, i: False, **kwargs):

@@ -105,8 +105,8 @@ def forward_backward(kind, m, x, states, lengths, weights):
     grads = {"x": x.grad}
     grads.update({f"state{k}": s.grad for k, s in enumerate(states)})
     grads.update(dict((n, p.grad) for n, p in m.named_parameters()))
-    return ([out.data.copy()] + [f.data.copy() for f in finals],
-            {k: (None if g is None else g.data.copy()) for k, g in grads.items()})
+    return ([out._data.copy()] + [f._data.copy() for f in finals],
+            {k: (None if g is None else g._data.copy()) for k, g in grads.items()})
 
 
 def assert_close(a, b, tol=1e-10, what=""):
@@ -150,7 +150,7 @@ def reference(kind, m, x, states, lengths):
     T, B, _ = x.shape
     H, D = m.hidden_size, 2 if m.bidirectional else 1
     lengths = [T] * B if lengths is None else list(lengths)
-    sd = {k: v.data for k, v in m.state_dict().items()}
+    sd = {k: v._data for k, v in m.state_dict().items()}
     h_n, c_n = np.zeros((m.num_layers * D, B, H)), np.zeros((m.num_layers * D, B, H))
     layer_in = x
     for layer in range(m.num_layers):
@@ -203,11 +203,11 @@ def test_layer_forward_matches_numpy_reference(kind, impl, case):
     L = c["num_layers"] * D
     for f in finals:
         assert f.shape == ((L, c["H"]) if c["B"] is None else (L, c["B"], c["H"])) and f.dtype == np.float64
-    ref_states = [s.data if c["B"] is not None else s.data[:, None] for s in states]
-    want = reference(kind, m, to_time_major(c, x.data), ref_states, lengths)
-    assert_close(to_time_major(c, out.data), want[0], 1e-12, "output")
+    ref_states = [s._data if c["B"] is not None else s._data[:, None] for s in states]
+    want = reference(kind, m, to_time_major(c, x._data), ref_states, lengths)
+    assert_close(to_time_major(c, out._data), want[0], 1e-12, "output")
     for f, w in zip(finals, want[1:]):
-        assert_close(f.data if c["B"] is not None else f.data[:, None], w, 1e-12, "final state")
+        assert_close(f._data if c["B"] is not None else f._data[:, None], w, 1e-12, "final state")
 
 
 # --- gradcheck --------------------------------------------------------------------------------------
@@ -307,15 +307,15 @@ def test_unrolled_hessian_vector_product_matches_finite_differences(kind):
 
     grads = autograd.grad(loss(), params, create_graph=True)
     gv = sum(((g * vi).sum() for g, vi in zip(grads, v)), t64(0.0))
-    hv = [h.data for h in autograd.grad(gv, params)]
-    eps, saved = 1e-6, [p.data.copy() for p in params]
+    hv = [h._data for h in autograd.grad(gv, params)]
+    eps, saved = 1e-6, [p._data.copy() for p in params]
     numeric = []
     for sign in (1, -1):
         for p, s, vi in zip(params, saved, v):
-            p.data[...] = s + sign * eps * vi
-        numeric.append([g.data for g in autograd.grad(loss(), params)])
+            p._data[...] = s + sign * eps * vi
+        numeric.append([g._data for g in autograd.grad(loss(), params)])
     for p, s in zip(params, saved):
-        p.data[...] = s
+        p._data[...] = s
     for a, plus, minus in zip(hv, *numeric):
         np.testing.assert_allclose(a, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-6)
 
@@ -337,7 +337,7 @@ def test_fused_refuses_second_derivatives_naming_unrolled(kind):
     # first derivatives still work
     out, finals = unpack(kind, m(x, pack_hx(kind, states)))
     grads = autograd.grad(out.sum() + finals[0].sum(), list(m.parameters()))
-    assert all(np.isfinite(g.data).all() and g.shape == p.shape for g, p in zip(grads, m.parameters()))
+    assert all(np.isfinite(g._data).all() and g.shape == p.shape for g, p in zip(grads, m.parameters()))
 
 
 # --- fused == unrolled ------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def layer_configs(draw):
 def test_fused_equals_unrolled(kind, c, seed):
     m, x, states, lengths = build(kind, "fused", c, seed=seed)
     u = twin(m, "unrolled")
-    xu, su = t64(x.data, True), [t64(s.data, True) for s in states]
+    xu, su = t64(x._data, True), [t64(s._data, True) for s in states]
     if lengths is not None and seed % 2:  # lengths given as a Tensor or an array work alike
         lengths = tg.tensor(np.array(lengths, dtype=np.int64)) if seed % 4 == 1 else np.array(lengths)
     weights = loss_weights(kind, m, x, states, lengths, seed)
@@ -418,11 +418,11 @@ def test_lengths_equal_running_each_sequence_alone(kind, impl, case):
     out, gx = to_time_major(c, out), to_time_major(c, grads["x"])
     w_out = to_time_major(c, weights[0])
     param_sums = {n: np.zeros(p.shape) for n, p in m.named_parameters()}
-    xt = to_time_major(c, x.data)
+    xt = to_time_major(c, x._data)
     for b, n in enumerate(lengths):
         xb = xt[:n, b:b + 1]
         xb = t64(np.swapaxes(xb, 0, 1) if c["batch_first"] else xb, True)
-        sb = [t64(s.data[:, b:b + 1], True) for s in states]
+        sb = [t64(s._data[:, b:b + 1], True) for s in states]
         wb = [np.swapaxes(w_out[:n, b:b + 1], 0, 1) if c["batch_first"] else w_out[:n, b:b + 1]]
         wb += [w[:, b:b + 1] for w in weights[1:]]
         (ob, *fb), gb = forward_backward(kind, m, xb, sb, None, wb)
@@ -447,7 +447,7 @@ def test_padding_values_never_matter(kind, impl):
     weights = loss_weights(kind, m, x, states, lengths)
     vals, grads = forward_backward(kind, m, x, states, lengths, weights)
     for fill in (1e3, np.inf, np.nan):
-        a = x.data.copy()
+        a = x._data.copy()
         for b, n in enumerate(lengths):
             a[n:, b] = fill
         x2 = t64(a, True)
@@ -487,7 +487,7 @@ def test_truncated_bptt_gradient_is_that_of_the_truncated_objective(kind, impl):
     finals1[0].register_hook(lambda g: reached.append(g))
     carried = [f.detach() for f in finals1]
     assert not any(f.requires_grad for f in carried)
-    fixed = [f.data.copy() for f in carried]
+    fixed = [f._data.copy() for f in carried]
 
     def chunk2_loss(state):
         out2, finals2 = unpack(kind, m(x2, pack_hx(kind, state)))
@@ -495,19 +495,19 @@ def test_truncated_bptt_gradient_is_that_of_the_truncated_objective(kind, impl):
 
     chunk2_loss(carried).backward()
     assert x1.grad is None and all(h.grad is None for h in h0) and not reached
-    analytic = [p.grad.data.copy() for p in m.parameters()]
+    analytic = [p.grad._data.copy() for p in m.parameters()]
 
     eps = 1e-6
     for p, g in zip(m.parameters(), analytic):
         numeric = np.zeros(p.shape)
         for idx in np.ndindex(p.shape):
-            orig = p.data[idx]
+            orig = p._data[idx]
             values = []
             for delta in (eps, -eps):
-                p.data[idx] = orig + delta
+                p._data[idx] = orig + delta
                 with autograd.no_grad():
                     values.append(chunk2_loss([t64(f) for f in fixed]).item())
-            p.data[idx] = orig
+            p._data[idx] = orig
             numeric[idx] = (values[0] - values[1]) / (2 * eps)
         np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
 
@@ -515,8 +515,8 @@ def test_truncated_bptt_gradient_is_that_of_the_truncated_objective(kind, impl):
     m.zero_grad()
     out1, finals1 = unpack(kind, m(x1, pack_hx(kind, h0)))
     chunk2_loss(finals1).backward()
-    assert x1.grad is not None and np.abs(x1.grad.data).sum() > 0
-    full = [p.grad.data for p in m.parameters()]
+    assert x1.grad is not None and np.abs(x1.grad._data).sum() > 0
+    full = [p.grad._data for p in m.parameters()]
     assert max(np.abs(a - f).max() for a, f in zip(analytic, full)) > 1e-3
 
 
@@ -530,19 +530,19 @@ def test_two_calls_carrying_the_state_equal_one_call(kind, impl):
     weights = loss_weights(kind, m, x, states, None)
     (out, *finals), grads = forward_backward(kind, m, x, states, None, weights)
     m.zero_grad()
-    x1, x2 = t64(x.data[:2], True), t64(x.data[2:], True)
-    s0 = [t64(s.data, True) for s in states]
+    x1, x2 = t64(x._data[:2], True), t64(x._data[2:], True)
+    s0 = [t64(s._data, True) for s in states]
     out1, mid = unpack(kind, m(x1, pack_hx(kind, s0)))
     out2, end = unpack(kind, m(x2, pack_hx(kind, mid)))
-    assert_close(np.concatenate([out1.data, out2.data]), out, 1e-12)
+    assert_close(np.concatenate([out1._data, out2._data]), out, 1e-12)
     loss = (out1 * weights[0][:2]).sum() + (out2 * weights[0][2:]).sum()
     loss = loss + sum(((f * w).sum() for f, w in zip(end, weights[1:])), t64(0.0))
     loss.backward()
-    assert_close(np.concatenate([x1.grad.data, x2.grad.data]), grads["x"], 1e-12, "dx")
+    assert_close(np.concatenate([x1.grad._data, x2.grad._data]), grads["x"], 1e-12, "dx")
     for k, s in enumerate(s0):
-        assert_close(s.grad.data, grads[f"state{k}"], 1e-12, "dh0")
+        assert_close(s.grad._data, grads[f"state{k}"], 1e-12, "dh0")
     for name, p in m.named_parameters():
-        assert_close(p.grad.data, grads[name], 1e-12, name)
+        assert_close(p.grad._data, grads[name], 1e-12, name)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -551,10 +551,10 @@ def test_fused_graph_backward_twice_with_retain_graph_then_freed(kind):
     out, finals = unpack(kind, m(x, pack_hx(kind, states)))
     loss = (out * out).sum() + finals[-1].sum()
     loss.backward(retain_graph=True)
-    once = {n: p.grad.data.copy() for n, p in m.named_parameters()}
+    once = {n: p.grad._data.copy() for n, p in m.named_parameters()}
     loss.backward()
     for n, p in m.named_parameters():
-        assert_close(p.grad.data, 2 * once[n], 1e-13, n)
+        assert_close(p.grad._data, 2 * once[n], 1e-13, n)
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()
 
@@ -568,24 +568,24 @@ def test_interleaved_fused_graphs_keep_their_own_buffers(kind):
     weights = loss_weights(kind, m, x, states, None)
     (ref_out, *_), ref_grads = forward_backward(kind, m, x, states, None, weights)
     m.zero_grad()
-    xa = t64(x.data, True)
+    xa = t64(x._data, True)
     out_a, fin_a = unpack(kind, m(xa, pack_hx(kind, states)))
     xb = t64(np.random.default_rng(9).standard_normal(x.shape), True)
     out_b, _ = unpack(kind, m(xb, pack_hx(kind, states), lengths=[5, 2]))
     with autograd.no_grad():
-        m(t64(-x.data), pack_hx(kind, states))
+        m(t64(-x._data), pack_hx(kind, states))
     (out_b * out_b).sum().backward()  # frees b's buffers into the pool
     m.zero_grad()
-    out_c, _ = unpack(kind, m(t64(x.data * 3, True), pack_hx(kind, states)))  # takes them again
+    out_c, _ = unpack(kind, m(t64(x._data * 3, True), pack_hx(kind, states)))  # takes them again
     (out_c * out_c).sum().backward(retain_graph=False)
     m.zero_grad()
     xa.grad = None
-    np.testing.assert_array_equal(out_a.data, ref_out)
+    np.testing.assert_array_equal(out_a._data, ref_out)
     loss = sum(((t * w).sum() for t, w in zip((out_a, *fin_a), weights)), t64(0.0))
     loss.backward()
-    assert_close(xa.grad.data, ref_grads["x"], 1e-13, "dx")
+    assert_close(xa.grad._data, ref_grads["x"], 1e-13, "dx")
     for n, p in m.named_parameters():
-        assert_close(p.grad.data, ref_grads[n], 1e-13, n)
+        assert_close(p.grad._data, ref_grads[n], 1e-13, n)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -608,13 +608,13 @@ def test_float32_layers(kind, default_dtype):
         (out * out).sum().backward()
         assert out.dtype == np.float32 and x.grad.dtype == np.float32
         assert all(p.grad.dtype == np.float32 for p in module.parameters())
-        results.append([out.data, x.grad.data] + [p.grad.data for p in module.parameters()])
+        results.append([out._data, x.grad._data] + [p.grad._data for p in module.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     m.double()
     out, _ = m(t64(xs), lengths=[6, 3])
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, results[0][0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out._data, results[0][0], rtol=1e-4, atol=1e-5)
 
 
 # --- very long sequences ----------------------------------------------------------------------------
@@ -632,7 +632,7 @@ def test_T5000_forward_backward_without_recursion_error(kind):
         x = t64(xs, True)
         out, finals = unpack(kind, module(x))
         ((out * out).sum() + finals[-1].sum()).backward()
-        results.append([out.data, x.grad.data] + [p.grad.data for p in module.parameters()])
+        results.append([out._data, x.grad._data] + [p.grad._data for p in module.parameters()])
         del out, finals
     assert sys.getrecursionlimit() == limit
     for a, b in zip(*results):
@@ -656,21 +656,21 @@ def test_dropout_between_layers_only_in_train_mode(kind):
         m.train()
         tr1, tr_f = unpack(kind, m(x, pack_hx(kind, states)))
         tr2, _ = unpack(kind, m(x, pack_hx(kind, states)))
-    np.testing.assert_array_equal(ev1.data, ev2.data)
-    np.testing.assert_array_equal(ev1.data, ref.data)
-    assert np.abs(tr1.data - tr2.data).max() > 1e-3 and np.abs(tr1.data - ref.data).max() > 1e-3
+    np.testing.assert_array_equal(ev1._data, ev2._data)
+    np.testing.assert_array_equal(ev1._data, ref._data)
+    assert np.abs(tr1._data - tr2._data).max() > 1e-3 and np.abs(tr1._data - ref._data).max() > 1e-3
     # the first layer's state is never dropped, only its output on the way to the second layer
-    np.testing.assert_array_equal(tr_f[0].data[0], ref_f[0].data[0])
+    np.testing.assert_array_equal(tr_f[0]._data[0], ref_f[0]._data[0])
     # nor is the last layer's output: it is returned as computed, so it ends in that layer's h_n
-    np.testing.assert_array_equal(tr1.data[-1], tr_f[0].data[-1])
-    assert np.abs(tr_f[0].data[1] - ref_f[0].data[1]).max() > 1e-3
+    np.testing.assert_array_equal(tr1._data[-1], tr_f[0]._data[-1])
+    assert np.abs(tr_f[0]._data[1] - ref_f[0]._data[1]).max() > 1e-3
     # manual_seed fixes the masks, and both implementations draw them alike
     u = twin(m, "unrolled")
     u.dropout = 0.5
     values = []
     for module in (m, m, u):
         tg.manual_seed(11)
-        values.append(forward_backward(kind, module, t64(x.data, True), [t64(s.data, True) for s in states],
+        values.append(forward_backward(kind, module, t64(x._data, True), [t64(s._data, True) for s in states],
                                        None, loss_weights(kind, plain, x, states, None)))
     for (va, ga), (vb, gb) in ((values[0], values[1]), (values[0], values[2])):
         for a, b in zip(va, vb):
@@ -716,13 +716,13 @@ def test_default_init_is_uniform_in_one_over_sqrt_hidden(kind):
     H = 64
     m = make_layer(kind, 10, H, num_layers=2, bidirectional=True)
     bound = 1 / math.sqrt(H)
-    values = np.concatenate([p.data.ravel() for p in m.parameters()])
+    values = np.concatenate([p._data.ravel() for p in m.parameters()])
     assert np.abs(values).max() <= bound
     assert values.min() < -0.99 * bound and values.max() > 0.99 * bound
     assert abs(values.mean()) < 0.02 * bound and abs(values.var() - bound ** 2 / 3) < 0.03 * bound ** 2
     assert scipy_stats.kstest(values, "uniform", args=(-bound, 2 * bound)).pvalue > 1e-4
     for p in m.parameters():  # every tensor is filled, not just the first
-        assert np.abs(p.data).max() > 0.9 * bound and len(np.unique(p.data)) == p.data.size
+        assert np.abs(p._data).max() > 0.9 * bound and len(np.unique(p._data)) == p._data.size
 
 
 def test_manual_seed_fixes_init():
@@ -732,8 +732,8 @@ def test_manual_seed_fixes_init():
     b = LSTM(3, 4, num_layers=2, dtype=np.float64)
     c = LSTM(3, 4, num_layers=2, dtype=np.float64)
     for (n, p), q, r in zip(a.named_parameters(), b.parameters(), c.parameters()):
-        np.testing.assert_array_equal(p.data, q.data, err_msg=n)
-        assert not np.array_equal(p.data, r.data)
+        np.testing.assert_array_equal(p._data, q._data, err_msg=n)
+        assert not np.array_equal(p._data, r._data)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -744,7 +744,7 @@ def test_recurrent_init_sets_each_gate_block(kind, scheme):
     bound = 1 / math.sqrt(H)
     for name, p in m.named_parameters():
         if name.startswith("weight_hh"):
-            blocks = [p.data[g * H:(g + 1) * H] for g in range(G)]
+            blocks = [p._data[g * H:(g + 1) * H] for g in range(G)]
             for blk in blocks:
                 if scheme == "identity":
                     np.testing.assert_array_equal(blk, np.eye(H))
@@ -755,7 +755,7 @@ def test_recurrent_init_sets_each_gate_block(kind, scheme):
             if scheme == "orthogonal" and G > 1:
                 assert not np.allclose(blocks[0], blocks[1])  # each gate its own matrix
         else:  # input weights and biases keep the default init
-            assert np.abs(p.data).max() <= bound and np.abs(p.data).max() > 0
+            assert np.abs(p._data).max() <= bound and np.abs(p._data).max() > 0
 
 
 def test_init_recurrent_method_with_gain():
@@ -763,9 +763,9 @@ def test_init_recurrent_method_with_gain():
     m.init_recurrent("identity", gain=0.5)
     for name, p in m.named_parameters():
         if name.startswith("weight_hh"):
-            np.testing.assert_array_equal(p.data, np.tile(0.5 * np.eye(4), (3, 1)))
+            np.testing.assert_array_equal(p._data, np.tile(0.5 * np.eye(4), (3, 1)))
     m.init_recurrent("orthogonal", gain=2.0)
-    for blk in np.split(m.weight_hh_l1.data, 3):
+    for blk in np.split(m.weight_hh_l1._data, 3):
         np.testing.assert_allclose(blk @ blk.T, 4 * np.eye(4), atol=1e-12)
 
 
@@ -783,7 +783,7 @@ def test_positional_arguments_follow_pytorch():
 def test_orthogonal_recurrent_init_keeps_the_norm_of_a_linear_recurrence():
     m = make_layer("rnn_tanh", 2, 8, recurrent_init="orthogonal")
     h = np.random.default_rng(0).standard_normal(8)
-    w = m.weight_hh_l0.data
+    w = m.weight_hh_l0._data
     for _ in range(200):
         h2 = w @ h
         assert abs(np.linalg.norm(h2) - np.linalg.norm(h)) < 1e-10
@@ -797,7 +797,7 @@ def test_lstm_forget_bias_sets_the_total_forget_bias(value):
     bound = 1 / math.sqrt(H)
     for layer in range(2):
         for sfx in ("", "_reverse"):
-            b_ih, b_hh = getattr(m, f"bias_ih_l{layer}{sfx}").data, getattr(m, f"bias_hh_l{layer}{sfx}").data
+            b_ih, b_hh = getattr(m, f"bias_ih_l{layer}{sfx}")._data, getattr(m, f"bias_hh_l{layer}{sfx}")._data
             np.testing.assert_array_equal((b_ih + b_hh)[H:2 * H], np.full(H, value))
             for s in (slice(0, H), slice(2 * H, 4 * H)):  # the other gates keep their init
                 assert np.abs(b_ih[s]).max() <= bound and np.abs(b_ih[s]).max() > 0
@@ -805,11 +805,11 @@ def test_lstm_forget_bias_sets_the_total_forget_bias(value):
     # and it shows in the computation: with zero input and state, the forget gate is sigmoid(value)
     m1 = LSTM(1, H, forget_bias=value, dtype=np.float64)
     for n in ("weight_ih_l0", "weight_hh_l0"):
-        getattr(m1, n).data[...] = 0.0
+        getattr(m1, n)._data[...] = 0.0
     out, (h, c) = m1(t64(np.zeros((2, 1, 1))), (t64(np.zeros((1, 1, H))), t64(np.ones((1, 1, H)))))
-    b = (m1.bias_ih_l0.data + m1.bias_hh_l0.data)
+    b = (m1.bias_ih_l0._data + m1.bias_hh_l0._data)
     i, f, g = sigmoid(b[:H]), sigmoid(b[H:2 * H]), np.tanh(b[2 * H:3 * H])
-    np.testing.assert_allclose(c.data[0, 0], f * (f * 1.0 + i * g) + i * g, rtol=1e-13)
+    np.testing.assert_allclose(c._data[0, 0], f * (f * 1.0 + i * g) + i * g, rtol=1e-13)
     assert abs(f[0] - sigmoid(value)) < 1e-15
 
 

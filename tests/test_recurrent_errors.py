@@ -24,7 +24,7 @@ def hx_for(name, *states):
 
 
 def snapshot(module):
-    return {n: (p.data.copy(), None if p.grad is None else p.grad.data.copy()) for n, p in module.named_parameters()}
+    return {n: (p._data.copy(), None if p.grad is None else p.grad._data.copy()) for n, p in module.named_parameters()}
 
 
 def used(module, x):
@@ -151,7 +151,7 @@ def test_lengths_must_be_integers(layer, lengths):
     name, m = layer
     if isinstance(lengths, str):
         lengths = tg.tensor(np.array([1.0, 2.0, 3.0]))
-    got = np.asarray(lengths.data if isinstance(lengths, tg.Tensor) else lengths).dtype
+    got = np.asarray(lengths._data if isinstance(lengths, tg.Tensor) else lengths).dtype
     with raises(TypeError, name, "lengths", "integers", str(got)):
         m(z(T, B, I), lengths=lengths)
 

@@ -33,11 +33,11 @@ def assert_close(ours, theirs, what):
 
 def load_into_torch(ours, theirs):
     """Copy our state dict into the torch module; strict loading also proves the names agree."""
-    sd = {k: torch.from_numpy(v.data.copy()) for k, v in ours.state_dict().items()}
+    sd = {k: torch.from_numpy(v._data.copy()) for k, v in ours.state_dict().items()}
     assert list(sd) == list(theirs.state_dict())
     theirs.load_state_dict(sd, strict=True)
     for k, v in theirs.state_dict().items():  # shapes and values now identical
-        np.testing.assert_array_equal(v.numpy(), ours.state_dict()[k].data)
+        np.testing.assert_array_equal(v.numpy(), ours.state_dict()[k]._data)
 
 
 def as_list(kind, hn):
@@ -96,15 +96,15 @@ def test_cell_matches_torch(kind, batched, bias, with_hx):
     outs, outs_t = (list(out), list(out_t)) if kind == "lstm" else ([out], [out_t])
     weights = [rng.standard_normal(o.shape) for o in outs_t]
     for o, ot in zip(outs, outs_t):
-        assert_close(o.data, ot, "output")
+        assert_close(o._data, ot, "output")
     sum(((o * w).sum() for o, w in zip(outs, weights)), t64(0.0)).backward()
     sum((ot * th(w)).sum() for ot, w in zip(outs_t, weights)).backward()
-    assert_close(x.grad.data, xt.grad, "dx")
+    assert_close(x.grad._data, xt.grad, "dx")
     for a, b in zip(s, st):
-        assert_close(a.grad.data, b.grad, "dhx")
+        assert_close(a.grad._data, b.grad, "dhx")
     for (name, p), (name_t, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert name == name_t
-        assert_close(p.grad.data, q.grad, name)
+        assert_close(p.grad._data, q.grad, name)
 
 
 # --- layers -----------------------------------------------------------------------------------------
@@ -177,18 +177,18 @@ def test_layer_matches_torch(kind, impl, case):
     out, hn = ours(x, None if not s else (tuple(s) if kind == "lstm" else s[0]), lengths=c["lengths"])
     finals = as_list(kind, hn)
     out_t, finals_t = run_torch(kind, theirs, c, xt, st)
-    assert_close(out.data, out_t, "output")
+    assert_close(out._data, out_t, "output")
     for f, ft in zip(finals, finals_t):
-        assert_close(f.data, ft, "final state")
+        assert_close(f._data, ft, "final state")
     weights = [rng.standard_normal(tuple(t.shape)) for t in (out_t, *finals_t)]
     sum(((t * w).sum() for t, w in zip((out, *finals), weights)), t64(0.0)).backward()
     sum((t * th(w)).sum() for t, w in zip((out_t, *finals_t), weights)).backward()
-    assert_close(x.grad.data, xt.grad, "dx")
+    assert_close(x.grad._data, xt.grad, "dx")
     for k, (a, b) in enumerate(zip(s, st)):
-        assert_close(a.grad.data, b.grad, ("dh0", "dc0")[k])
+        assert_close(a.grad._data, b.grad, ("dh0", "dc0")[k])
     named_t = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad.data, named_t[name].grad, name)
+        assert_close(p.grad._data, named_t[name].grad, name)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
@@ -208,19 +208,19 @@ def test_dropout_between_layers_eval_matches_torch_and_train_is_stochastic(kind,
         out_e1, hn_e1 = ours(x, hx)
         out_e2, _ = ours(x, hx)
         out_t, finals_t = run_torch(kind, theirs, c, xt, st)
-    np.testing.assert_array_equal(out_e1.data, out_e2.data)
-    assert_close(out_e1.data, out_t, "eval output")
+    np.testing.assert_array_equal(out_e1._data, out_e2._data)
+    assert_close(out_e1._data, out_t, "eval output")
     for f, ft in zip(as_list(kind, hn_e1), finals_t):
-        assert_close(f.data, ft, "eval final state")
+        assert_close(f._data, ft, "eval final state")
 
     ours.train()
     with autograd.no_grad():
         out_a, hn_a = ours(x, hx)
         out_b, _ = ours(x, hx)
-    assert np.abs(out_a.data - out_b.data).max() > 1e-3
-    assert np.abs(out_a.data - out_e1.data).max() > 1e-3
+    assert np.abs(out_a._data - out_b._data).max() > 1e-3
+    assert np.abs(out_a._data - out_e1._data).max() > 1e-3
     # dropout acts between layers: the first layer's final state is untouched, the later ones are not
-    h_a = as_list(kind, hn_a)[0].data
+    h_a = as_list(kind, hn_a)[0]._data
     assert_close(h_a[0], finals_t[0][0], "train-mode first-layer state")
     assert np.abs(h_a[1] - finals_t[0][1].numpy()).max() > 1e-3
-    np.testing.assert_array_equal(out_a.data[-1], h_a[-1])  # the last layer's output is not dropped
+    np.testing.assert_array_equal(out_a._data[-1], h_a[-1])  # the last layer's output is not dropped

@@ -50,13 +50,13 @@ def test_nested_round_trip_keeps_structure_types_and_dtypes(tmp_path):
     back = load(path)
     assert list(back) == list(obj)
     for key in ("f32", "f64", "ints", "mask", "bytes", "scalar_array", "empty", "strided"):
-        arr = obj[key].data if isinstance(obj[key], tg.Tensor) else obj[key]
+        arr = obj[key]._data if isinstance(obj[key], tg.Tensor) else obj[key]
         assert isinstance(back[key], tg.Tensor) and not back[key].requires_grad
         assert back[key].dtype == arr.dtype and back[key].shape == arr.shape
-        np.testing.assert_array_equal(back[key].data, arr)
+        np.testing.assert_array_equal(back[key]._data, arr)
     assert back["nested"]["list"][:5] == [1, 2.5, "three", None, True]
     assert isinstance(back["nested"]["list"][5][0], tg.Tensor)
-    np.testing.assert_array_equal(back["nested"]["deeper"]["w"].data, [1.0])
+    np.testing.assert_array_equal(back["nested"]["deeper"]["w"]._data, [1.0])
     assert back["tuple"] == (0.9, 0.999) and back[7] == "int key"
     numbers = back["numbers"]
     assert numbers["int"] == 3 and type(numbers["int"]) is int and numbers["float"] == 0.1
@@ -88,11 +88,11 @@ def test_model_and_optimizer_like_state(tmp_path):
     fresh = nn.Sequential(nn.Embedding(5, 3, padding_idx=0), nn.Linear(3, 4), nn.LayerNorm(4))
     fresh.load_state_dict(back["model"])
     idx = tg.tensor([[0, 1, 4]])
-    np.testing.assert_array_equal(fresh(idx).data, model(idx).data)
+    np.testing.assert_array_equal(fresh(idx)._data, model(idx)._data)
     assert back["optimizer"]["param_groups"] == ckpt["optimizer"]["param_groups"]
     assert back["optimizer"]["state"][0]["step"] == 10
-    np.testing.assert_array_equal(back["optimizer"]["state"][0]["exp_avg"].data,
-                                  ckpt["optimizer"]["state"][0]["exp_avg"].data)
+    np.testing.assert_array_equal(back["optimizer"]["state"][0]["exp_avg"]._data,
+                                  ckpt["optimizer"]["state"][0]["exp_avg"]._data)
     assert (back["epoch"], back["val_loss"], back["note"]) == (3, 1.25, "best")
 
 

@@ -1,16 +1,22 @@
 """tinygrad_rnn: a small, readable, fast reverse-mode autograd engine on NumPy, with numba kernels,
 and RNN/LSTM/GRU layers whose back-propagation through time falls out of the unrolled graph."""
-from .tensor import Tensor, float32, float64, int64, int32, bool_, get_default_dtype, set_default_dtype
+from .tensor import (Tensor, Size, device, float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+                     get_default_dtype, set_default_dtype)
 from . import autograd
 from .autograd import no_grad, enable_grad, is_grad_enabled, set_grad_enabled
 from .random import manual_seed
-from .creation import (tensor, zeros, ones, full, randn, rand, randint, arange, zeros_like, ones_like,
-                       randn_like)
-from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp, log, sqrt, tanh,
-                  sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, softmax, log_softmax)
+from .creation import (tensor, zeros, ones, full, empty, randn, rand, randint, arange, zeros_like, ones_like,
+                       randn_like, full_like, from_numpy, FloatTensor, DoubleTensor, LongTensor, IntTensor,
+                       BoolTensor, multinomial)
+from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp, log, sqrt, sin, cos, tanh,
+                  sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, std, prod, cumsum, norm, softmax,
+                  log_softmax, gather, topk, sort, narrow, index_select, clone)
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from .serialization import save, load
 from .decoding import ctc_greedy_decode, ctc_beam_search_decode, edit_distance, label_error_rate
 from . import nn, optim, data
+
+# PyTorch's dtype names (these shadow builtins inside this namespace only, as torch's do)
+float, double, half, long, int, short, bool = float32, float64, float16, int64, int32, int16, bool_
 
 __version__ = "0.1.0"

@@ -1,43 +1,53 @@
 """Reverse-mode autograd: Function, grad mode, and the backward engine.
 
 A Function's forward runs on NumPy arrays; when any input requires grad and grad mode is on, the
-call records one graph node (the Function's ctx) holding its inputs and whatever it saved. The
-engine walks the graph in topological order without recursion, sums the gradients that reach each
-tensor, un-broadcasts each gradient to its input's shape (here and nowhere else) and frees saved
-tensors unless asked to retain them. Backward formulas are written with Tensor operations, so
-running them with grad mode on (create_graph=True) records the backward itself: second derivatives.
+call records one graph node (the Function's ctx). The node keeps, per input, the edge its gradient
+travels along (the producing node and output index, or the leaf tensor), fixed when it is recorded,
+so later in-place operations cannot re-route it. The engine walks the graph in topological order
+without recursion, keeping its bookkeeping in the call (so a backward inside a hook is safe), sums
+the gradients reaching each output, un-broadcasts each gradient to its input's shape (here and
+nowhere else) and frees saved arrays unless asked to retain them. Backward formulas are Tensor
+operations, so with create_graph=True the backward itself is recorded: second derivatives.
+Grad mode is per thread, as in PyTorch.
 """
 import contextlib
 import gc
+import threading
+import weakref
 
 import numpy as np
 
 from .tensor import Tensor, ShapeError
 
-_grad_enabled = True
+
+class _GradState(threading.local):
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _state.enabled
 
 
 def set_grad_enabled(mode):
-    global _grad_enabled
-    _grad_enabled = bool(mode)
+    """Turn recording on or off for the calling thread."""
+    _state.enabled = bool(mode)
 
 
 class _GradMode(contextlib.ContextDecorator):
-    """Context manager and decorator that sets grad mode and restores it on exit."""
+    """Context manager and decorator that sets this thread's grad mode and restores it on exit."""
 
     def __init__(self, mode):
         self.mode = mode
 
     def __enter__(self):
-        self.prev = _grad_enabled
-        set_grad_enabled(self.mode)
+        self.prev = _state.enabled
+        _state.enabled = self.mode
 
     def __exit__(self, *exc):
-        set_grad_enabled(self.prev)
+        _state.enabled = self.prev
         return False
 
     def _recreate_cm(self):
@@ -53,26 +63,23 @@ def enable_grad():
 
 
 class Context:
-    """Per-call state of a Function, and the graph node that call recorded.
+    """Per-call state of a Function, and the graph node the call recorded.
 
-    save_for_backward takes arrays given to / returned by forward (or anything else); saved_tensors
-    gives them back as Tensors connected to the graph, so a backward that uses them records second
-    derivatives. Saved outputs are not held as Tensors (that would be a reference cycle): they are
-    re-wrapped on access as views of this node's outputs.
+    save_for_backward takes what backward needs; saved_tensors gives it back in the same order.
+    An item that is one of forward's input arrays or returned arrays comes back as that Tensor,
+    connected to the graph (so a backward using it records second derivatives), after checking
+    that no in-place operation changed it since; anything else comes back as a constant.
     """
 
+    __slots__ = ("fn", "inputs", "needs_input_grad", "edges", "outputs", "output_versions", "__dict__",
+                 "__weakref__")
     saved = ()
     freed = False
-    grads = None
-    consumers = 0
     hooks = None
     retained = None
     on_free = ()
+    rebound = None
 
-    def __init__(self, fn, inputs, needs_input_grad):
-        self.fn = fn
-        self.inputs = inputs
-        self.needs_input_grad = needs_input_grad
 
     def save_for_backward(self, *items):
         self.saved = items
@@ -81,33 +88,86 @@ class Context:
     def saved_tensors(self):
         if self.freed:
             raise RuntimeError(_FREED_MESSAGE.format(self.fn.__name__))
-        wrap = self._wrap
-        return tuple([wrap(item) for item in self.saved])
+        return tuple([self._unpack(item) for item in self.saved])
 
-    def _wrap(self, item):
-        if not isinstance(item, (np.ndarray, np.generic)):  # ufuncs on 0-d arrays return np.generic scalars
-            return item
-        for t in self.inputs:
-            if isinstance(t, Tensor) and t.data is item:
-                return t
-        for i, out in enumerate(self.outputs):
-            if out is item:
-                return Tensor._make(item, True, self, i)
-        return Tensor._make(item)
+    def _pack_saved(self, arrays):
+        """At record time: each saved array that is an input or an output becomes a reference."""
+        packed = []
+        for item in self.saved:
+            if isinstance(item, (np.ndarray, np.generic)):
+                for k, a in enumerate(arrays):
+                    if a is item and isinstance(self.inputs[k], Tensor):
+                        t = self.inputs[k]
+                        item = (_INPUT, k, t._version, t._version[0])
+                        break
+                else:
+                    for i, out in enumerate(self.outputs):
+                        if out is item:
+                            item = (_OUTPUT, i, None, 0)
+                            break
+            packed.append(item)
+        self.saved = packed
+
+    def _unpack(self, item):
+        if type(item) is not tuple or not item or (item[0] is not _INPUT and item[0] is not _OUTPUT):
+            return Tensor._make(item) if isinstance(item, (np.ndarray, np.generic)) else item
+        kind, k, box, version = item
+        if kind is _OUTPUT:
+            box, version = self.output_versions[k], self.rebound.get(k, 0) if self.rebound else 0
+        if box[0] != version:
+            what = f"input {k}" if kind is _INPUT else f"output {k}"
+            raise RuntimeError(f"{self.fn.__name__}.backward: one of the tensors it saved ({what}) was modified "
+                               f"by an in-place operation (its version is {box[0]}, expected {version}); "
+                               "use an out-of-place op or .clone() before modifying it")
+        if kind is _OUTPUT:
+            return Tensor._make(self.outputs[k], True, self, k, box)
+        edge, arr = self.edges[k], self.inputs[k]._data
+        if edge is None:
+            return Tensor._make(arr)
+        if type(edge) is not tuple:
+            return edge  # a leaf: the tensor itself, so that gradients reach its .grad
+        return Tensor._make(arr, True, edge[0], edge[1], box)
+
+    def rebind_output(self, index, array, version):
+        """Output `index` is now `array` with that version counter (an in-place op wrote it there)."""
+        outputs = list(self.outputs)
+        outputs[index] = array
+        self.outputs = tuple(outputs)
+        self.output_versions = self.output_versions[:index] + (version,) + self.output_versions[index + 1:]
+        self.rebound = {**(self.rebound or {}), index: version[0]}
+
+    def retain(self, tensor):
+        if self.retained is None:
+            self.retained = [None] * len(self.outputs)
+        self.retained[tensor._index] = weakref.ref(tensor)
+
+    def add_hook(self, index, hook):
+        if self.hooks is None:
+            self.hooks = [[] for _ in self.outputs]
+        self.hooks[index].append(hook)
 
     def free(self):
         self.freed = True
         self.saved = ()
         if self.on_free:
-            for callback in self.on_free:
+            callbacks, self.on_free = self.on_free, ()
+            for callback in callbacks:
                 callback()
-            self.on_free = ()
 
     def call_on_free(self, callback):
         """Run callback when the graph releases this node (e.g. to recycle a kernel's buffers)."""
         self.on_free = self.on_free + (callback,)
 
+    @property
+    def next_functions(self):
+        """(node, output index) per input, as PyTorch's grad_fn.next_functions (leaves: (None, 0))."""
+        return tuple((e[0], e[1]) if type(e) is tuple else (None, 0) for e in self.edges)
 
+    def name(self):
+        return self.fn.__name__
+
+
+_INPUT, _OUTPUT = object(), object()
 _FREED_MESSAGE = ("{}: trying to backward through the graph a second time (its saved tensors were "
                   "freed); pass retain_graph=True to the first backward if you need to")
 
@@ -124,26 +184,23 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        if not _grad_enabled:
-            return _unrecorded(cls.forward(_NO_CTX, *[a.data if isinstance(a, Tensor) else a for a in args]))
-        arrays, needs = [], []
+        ctx = _new_context(Context)
+        arrays, record = [], False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
-                needs.append(a.requires_grad)
+                arrays.append(a._data)
+                if a.requires_grad:
+                    record = True
             else:
                 arrays.append(a)
-                needs.append(False)
-        if True not in needs:
-            return _unrecorded(cls.forward(_NO_CTX, *arrays))
-        ctx = Context(cls, args, tuple(needs))
+        if record and _state.enabled:
+            return _record(cls, ctx, args, arrays)
         result = cls.forward(ctx, *arrays)
-        if not isinstance(result, tuple):
-            ctx.outputs = (result,)
-            return Tensor._make(result, True, ctx, 0)
-        ctx.outputs = result
-        return tuple(Tensor._make(r, True, ctx, i) if r.dtype.kind == "f" else Tensor._make(r)
-                     for i, r in enumerate(result))
+        if ctx.on_free:
+            ctx.free()
+        if type(result) is tuple:
+            return tuple([Tensor._make(r) for r in result])
+        return Tensor._make(result)
 
     @staticmethod
     def forward(ctx, *args):
@@ -154,27 +211,37 @@ class Function:
         raise NotImplementedError
 
 
-def _unrecorded(result):
-    """The outputs of a call that recorded nothing: Tensors without a graph node."""
-    return tuple(Tensor._make(r) for r in result) if isinstance(result, tuple) else Tensor._make(result)
+def _record(fn, ctx, args, arrays):
+    """Run forward and make ctx the graph node of the call: edges, outputs and version counters."""
+    needs, edges = [], []
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            needs.append(True)
+            edges.append(a if a._ctx is None else (a._ctx, a._index))
+        else:
+            needs.append(False)
+            edges.append(None)
+    ctx.fn, ctx.inputs, ctx.needs_input_grad, ctx.edges = fn, args, tuple(needs), tuple(edges)
+    result = fn.forward(ctx, *arrays)
+    if type(result) is not tuple:
+        box = [0]
+        ctx.outputs, ctx.output_versions = (result,), (box,)
+        if ctx.saved:
+            ctx._pack_saved(arrays)
+        if type(result) is not np.ndarray:  # NumPy returns scalars for 0-d results
+            result = np.asarray(result)
+            ctx.outputs = (result,)
+        return Tensor._make(result, True, ctx, 0, box)
+    ctx.outputs = result
+    ctx.output_versions = tuple([[0] for _ in result])
+    if ctx.saved:
+        ctx._pack_saved(arrays)
+    ctx.outputs = result = tuple([np.asarray(r) for r in result])
+    return tuple([Tensor._make(r, True, ctx, i, ctx.output_versions[i]) if r.dtype.kind == "f"
+                  else Tensor._make(r) for i, r in enumerate(result)])
 
 
-class _NullContext:
-    """Stands in for a Context when nothing is recorded: saving is a no-op."""
-
-    needs_input_grad = ()
-
-    def save_for_backward(self, *items):
-        pass
-
-    def call_on_free(self, callback):
-        callback()
-
-    def __setattr__(self, name, value):
-        pass
-
-
-_NO_CTX = _NullContext()
+_new_context = object.__new__
 
 
 def _as_tensor_grad(g, like):
@@ -183,19 +250,19 @@ def _as_tensor_grad(g, like):
     return Tensor._make(np.asarray(g, dtype=like.dtype))
 
 
-def _fit_to_input(grad, inp, fn_name):
+def _fit_to_input(grad, arr, fn_name):
     """Sum a gradient down to its input's shape (undoing broadcasting) and cast to its dtype."""
-    if grad.data.shape != inp.data.shape:
-        grad = sum_to(grad, inp.data.shape, fn_name)
-    if grad.data.dtype != inp.data.dtype and inp.data.dtype.kind == "f":
-        grad = grad.to(inp.data.dtype)
+    if grad._data.shape != arr.shape:
+        grad = sum_to(grad, arr.shape, fn_name)
+    if grad._data.dtype != arr.dtype and arr.dtype.kind == "f":
+        grad = grad.to(arr.dtype)
     return grad
 
 
 def sum_to(grad, shape, fn_name="backward"):
     lead = grad.ndim - len(shape)
     if lead < 0 or any(s != 1 and s != g for s, g in zip(shape, grad.shape[lead:])):
-        raise ShapeError(f"{fn_name}: gradient of shape {grad.shape} cannot be summed to input shape {shape}")
+        raise ShapeError(f"{fn_name}: gradient of shape {tuple(grad.shape)} cannot be summed to input shape {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1)
     if axes:
         grad = grad.sum(dim=axes, keepdim=True)
@@ -203,21 +270,20 @@ def sum_to(grad, shape, fn_name="backward"):
 
 
 def _count_consumers(roots):
-    """Set node.consumers to the number of graph edges into each node reachable from roots."""
+    """How many graph edges lead into each node reachable from roots (this backward's own count)."""
+    consumers = dict.fromkeys(roots, 0)
     stack = list(roots)
-    for node in roots:
-        node.consumers, node.grads = 0, None
-    seen = set(map(id, roots))
     while stack:
         node = stack.pop()
-        for t in node.inputs:
-            if isinstance(t, Tensor) and t._ctx is not None:
-                parent = t._ctx
-                if id(parent) not in seen:
-                    seen.add(id(parent))
-                    parent.consumers, parent.grads = 0, None
+        for edge in node.edges:
+            if type(edge) is tuple:
+                parent = edge[0]
+                if parent in consumers:
+                    consumers[parent] += 1
+                else:
+                    consumers[parent] = 1
                     stack.append(parent)
-                parent.consumers += 1
+    return consumers
 
 
 def _run_hooks(hooks, grad):
@@ -228,16 +294,9 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def _deposit(node, index, g):
-    """Add g to the gradient waiting at output `index` of node."""
-    if node.grads is None:
-        node.grads = [None] * len(node.outputs)
-    slot = node.grads
-    slot[index] = g if slot[index] is None else slot[index] + g
-
-
-def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
-    """The engine. Accumulates into leaves' .grad, or, with inputs given, returns their grads.
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None, accumulate=True):
+    """The engine. Accumulates into leaves' .grad (only `inputs`' when given and accumulate), or,
+    with accumulate=False, returns the gradients of `inputs` as {position: grad}.
 
     Kahn's algorithm over the graph: a node runs once every consumer has passed it its gradient.
     """
@@ -246,60 +305,74 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         if t._ctx is None:
             wanted_leaf[id(t)] = k
         else:
-            wanted_node[(id(t._ctx), t._index)] = k
-    leaf_grads = {}
-    roots = []
-    for out in outputs:
-        if out._ctx is not None and out._ctx not in roots:
-            roots.append(out._ctx)
-    _count_consumers(roots)
+            wanted_node[(t._ctx, t._index)] = k
+    leaf_grads, pending = {}, {}
+    roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
+    consumers = _count_consumers(roots)
     for out, g in zip(outputs, grad_outputs):
         if out._ctx is not None:
-            _deposit(out._ctx, out._index, g)
+            slot = pending.setdefault(out._ctx, [None] * len(out._ctx.outputs))
+            slot[out._index] = g if slot[out._index] is None else slot[out._index] + g
         elif out.requires_grad:
             _add_grad(leaf_grads, out, g)
-    ready = [n for n in roots if n.consumers == 0]
+    ready = [n for n in roots if consumers[n] == 0]
     with _GradMode(create_graph), _gc_paused():
         while ready:
             node = ready.pop()
-            grads, node.grads = node.grads or [None] * len(node.outputs), None
+            grads = pending.pop(node, None) or [None] * len(node.outputs)
             if node.freed:
                 raise RuntimeError(_FREED_MESSAGE.format(node.fn.__name__))
             if create_graph and not node.fn.differentiable_twice:
                 raise RuntimeError(node.fn.second_order_message)
             if wanted_node or node.hooks or node.retained:
                 _observe(node, grads, wanted_node, captured)
-            in_grads = _call_backward(node, grads)
+            if len(grads) == 1 and grads[0] is not None:
+                in_grads = node.fn.backward(node, grads[0])
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+                if len(in_grads) != len(node.edges):
+                    _wrong_count(node, in_grads)
+            else:
+                in_grads = _call_backward(node, grads)
             if not retain_graph:
-                node.free()
-            for t, g, needed in zip(node.inputs, in_grads, node.needs_input_grad):
-                if not needed:
+                if node.on_free:
+                    node.free()
+                else:
+                    node.freed, node.saved = True, ()
+            for edge, g, inp in zip(node.edges, in_grads, node.inputs):
+                if edge is None:
                     continue
                 if g is not None:
                     if not isinstance(g, Tensor):
-                        g = _as_tensor_grad(g, t)
-                    if g.data.shape != t.data.shape or g.data.dtype != t.data.dtype:
-                        g = _fit_to_input(g, t, node.fn.__name__)
-                parent = t._ctx
-                if parent is None:
+                        g = _as_tensor_grad(g, inp)
+                    arr = inp._data
+                    if g._data.shape != arr.shape or g._data.dtype != arr.dtype:
+                        g = _fit_to_input(g, arr, node.fn.__name__)
+                if type(edge) is not tuple:
                     if g is not None:
-                        _add_grad(leaf_grads, t, g)
+                        _add_grad(leaf_grads, edge, g)
                     continue
+                parent, i = edge
                 if g is not None:
-                    slot = parent.grads
+                    slot = pending.get(parent)
                     if slot is None:
-                        parent.grads = slot = [None] * len(parent.outputs)
-                    i = t._index
+                        pending[parent] = slot = [None] * len(parent.outputs)
                     slot[i] = g if slot[i] is None else slot[i] + g
-                parent.consumers -= 1
-                if parent.consumers == 0:
+                left = consumers[parent] - 1
+                consumers[parent] = left
+                if left == 0:
                     ready.append(parent)
         for tensor, g in leaf_grads.values():
             g = _run_hooks(tensor._hooks, g)
-            if id(tensor) in wanted_leaf:
+            if id(tensor) in wanted_leaf and not accumulate:
                 captured[wanted_leaf[id(tensor)]] = g
-            elif inputs is None:
+            elif inputs is None or id(tensor) in wanted_leaf:
                 tensor.grad = tensor.grad + g if tensor.grad is not None else _own(g, create_graph)
+        if accumulate and wanted_node:  # backward(inputs=[non-leaf]) fills their .grad
+            for k, g in captured.items():
+                t = inputs[k]
+                t.grad = t.grad + g if t.grad is not None else _own(g, create_graph)
+            captured = {}
     return captured
 
 
@@ -327,8 +400,8 @@ def _observe(node, grads, wanted_node, captured):
             t = node.retained[i]()
             if t is not None:
                 t.grad = g if t.grad is None else t.grad + g
-        if (id(node), i) in wanted_node:
-            captured[wanted_node[(id(node), i)]] = g
+        if (node, i) in wanted_node:
+            captured[wanted_node[(node, i)]] = g
 
 
 def _call_backward(node, grads):
@@ -342,17 +415,21 @@ def _call_backward(node, grads):
     else:
         grads = [g if g is not None else Tensor._make(np.zeros_like(o)) for g, o in zip(grads, node.outputs)]
         in_grads = node.fn.backward(node, *grads)
-    if not isinstance(in_grads, tuple):
+    if type(in_grads) is not tuple:
         in_grads = (in_grads,)
     if len(in_grads) != len(node.inputs):
-        raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
-                           f"expected {len(node.inputs)} (one per forward argument)")
+        _wrong_count(node, in_grads)
     return in_grads
+
+
+def _wrong_count(node, in_grads):
+    raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
+                       f"expected {len(node.inputs)} (one per forward argument)")
 
 
 def _own(g, create_graph):
     """A leaf's first .grad: a private writable array (engine gradients may be shared or broadcast views)."""
-    return g if create_graph else Tensor._make(np.array(g.data))
+    return g if create_graph else Tensor._make(np.array(g._data))
 
 
 def _add_grad(store, tensor, g):
@@ -362,29 +439,31 @@ def _add_grad(store, tensor, g):
 
 def _default_grad(out, g, name):
     if g is None:
-        if out.data.size != 1:
+        if out._data.size != 1:
             raise ShapeError(f"{name}: grad can be implicitly created only for scalar outputs, "
-                             f"got output of shape {out.shape}; pass a gradient of that shape")
-        return Tensor._make(np.ones_like(out.data))
+                             f"got output of shape {tuple(out.shape)}; pass a gradient of that shape")
+        return Tensor._make(np.ones_like(out._data))
     g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=out.dtype))
     if g.shape != out.shape:
-        raise ShapeError(f"{name}: gradient has shape {g.shape}, expected the output's shape {out.shape}")
+        raise ShapeError(f"{name}: gradient has shape {tuple(g.shape)}, expected the output's shape "
+                         f"{tuple(out.shape)}")
     return g
 
 
-def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
-    """Tensor.backward: accumulate d(tensor)/d(leaf) into every leaf's .grad."""
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Tensor.backward: accumulate d(tensor)/d(leaf) into every leaf's .grad (or only inputs')."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
     g = _default_grad(tensor, gradient, "backward")
     retain = create_graph if retain_graph is None else retain_graph
-    run_backward([tensor], [g], retain, create_graph)
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    run_backward([tensor], [g], retain, create_graph, inputs=inputs)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Gradients of outputs w.r.t. inputs, returned as a tuple instead of stored in .grad."""
-    single_out = isinstance(outputs, Tensor)
-    outputs = [outputs] if single_out else list(outputs)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
@@ -395,11 +474,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError("grad: every input must be a Tensor that requires grad")
     gs = [_default_grad(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
     retain = create_graph if retain_graph is None else retain_graph
-    captured = run_backward(outputs, gs, retain, create_graph, inputs=inputs)
+    captured = run_backward(outputs, gs, retain, create_graph, inputs=inputs, accumulate=False)
     result = []
     for k, t in enumerate(inputs):
         if k not in captured and not allow_unused:
-            raise RuntimeError(f"grad: input {k} (shape {t.shape}) was not used to compute the outputs; "
+            raise RuntimeError(f"grad: input {k} (shape {tuple(t.shape)}) was not used to compute the outputs; "
                                "pass allow_unused=True to get None for it")
         result.append(captured.get(k))
     return tuple(result)
@@ -412,4 +491,3 @@ def once_differentiable(message):
         cls.second_order_message = message
         return cls
     return mark
-

@@ -4,6 +4,7 @@ Reusable outside the CLI (notebooks): build with `CharLM(vocab_size, ...)`, trai
 `data.TBPTTBatcher` carrying the state with `detach_state`, score with `evaluate` (nats and bits per
 character) and sample with `generate`. `config()` is plain data, so a checkpoint can rebuild the model.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -46,7 +47,7 @@ class CharLM(nn.Module):
     def forward(self, ids, state=None):
         """ids (T, B) ints -> logits (T, B, vocab_size) and the recurrent state after the last step.
         The head runs on (T*B, H) rows: one 2-D matrix product instead of T batched ones."""
-        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids, dtype=np.int64)
+        ids = np.asarray(ids._data if isinstance(ids, Tensor) else ids, dtype=np.int64)
         dtype = self.head.weight.dtype
         x = self.embed(ids) if self.embed is not None else Tensor(np.eye(self.vocab_size, dtype=dtype)[ids])
         out, state = self.rnn(x, state)
@@ -68,20 +69,28 @@ def chunk_loss(model, inputs, targets, state=None):
     return nn.functional.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)), state
 
 
+@contextlib.contextmanager
+def _eval_mode(model):
+    """model.eval() for the block, then the mode it had, also when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model, ids, batch_size=32, seq_len=100):
     """(mean loss in nats, bits per character) of the model over ids (at least 2), read as TBPTT
     chunks with the state carried through. batch_size and seq_len shrink to fit short texts."""
     batch_size = max(1, min(batch_size, len(ids) - 1))
     seq_len = max(1, min(seq_len, (len(ids) - 1) // batch_size))
     batcher = TBPTTBatcher(ids, batch_size, seq_len)
-    was_training = model.training
-    model.eval()
     total, state = 0.0, None
-    with no_grad():
+    with no_grad(), _eval_mode(model):
         for inputs, targets in batcher:
             loss, state = chunk_loss(model, inputs, targets, state)
             total += loss.item()
-    model.train(was_training)
     nats = total / len(batcher)
     return nats, nats / LN2
 
@@ -103,16 +112,13 @@ def generate(model, vocab, length, prime="", temperature=0.8, rng=None):
     rng = generator() if rng is None else rng
     start = prime or ("\n" if "\n" in vocab.stoi else vocab.chars[0])
     ids = vocab.encode(start)
-    was_training = model.training
-    model.eval()
     out = []
-    with no_grad():
+    with no_grad(), _eval_mode(model):
         logits, state = model(ids[:, None])
         for i in range(length):
             if i:
                 logits, state = model(np.array([[out[-1]]]), state)
-            out.append(sample_next(logits.data[-1, 0], temperature, rng))
-    model.train(was_training)
+            out.append(sample_next(logits._data[-1, 0], temperature, rng))
     return prime + vocab.decode(np.array(out, dtype=np.int64))
 
 

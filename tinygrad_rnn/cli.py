@@ -1,19 +1,24 @@
-"""The command line: `tinygrad-rnn {train,sample,task,gradcheck,bench}` (also `python -m tinygrad_rnn`).
+"""The command line: `tinygrad-rnn {train,sample,task,gradcheck,bench,export}` (also `python -m tinygrad_rnn`).
 
 train      a character language model on the built-in corpus (or --text FILE), truncated BPTT
 sample     text from a checkpoint written by `train --save`
 task       a classic sequence task (adding, copy, timer, mackey-glass) against its trivial baseline
 gradcheck  finite-difference checks of RNN/LSTM/GRU gradients, fused and unrolled
 bench      the benchmark suite's quick set (needs a source checkout)
+export     a checkpoint to ONNX (--onnx FILE) and/or a PyTorch state dict (--torch FILE)
 
 Expected failures (bad arguments, missing files, bad checkpoints) print one line to stderr and exit
-non-zero (2 for usage errors); Ctrl-C during training saves the checkpoint and exits with 130.
+non-zero (2 for usage errors). Ctrl-C during training stops it at the next step boundary, saves a
+consistent checkpoint (parameters and optimizer state of the same step; more Ctrl-C during the save
+or the exit are ignored) and exits with 130.
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 from threadpoolctl import threadpool_limits
@@ -94,6 +99,35 @@ def _one_line(e):
 
 
 # --- train ----------------------------------------------------------------------------------------
+_signalled = False  # a Ctrl-C has stopped a command in this process (see run)
+
+
+class StopRequest:
+    """While active, SIGINT (Ctrl-C) sets `requested` instead of raising KeyboardInterrupt anywhere.
+
+    A KeyboardInterrupt can land in the middle of an optimizer step (parameters and optimizer state
+    from different steps) or inside a numba kernel (where it surfaces as a SystemError); a flag read
+    at step boundaries cannot. The handler only sets the flag (printing from it could re-enter a
+    write already in progress). Outside the main thread signals cannot be caught: nothing changes.
+    """
+
+    def __init__(self):
+        self.requested, self._previous = False, None
+
+    def _handle(self, signum, frame):
+        global _signalled
+        self.requested = _signalled = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def _read_text(path):
     try:
         return load_text(path)
@@ -139,53 +173,54 @@ def cmd_train(args):
     lr = args.lr or default_lr
     opt = cls(model.parameters(), lr=lr, **extra)
     schedule = optim.lr_scheduler.CosineAnnealingLR(opt, args.steps, lr / 10) if args.schedule == "cosine" else None
-    n_params = sum(p.data.size for p in model.parameters())
-    print(f"{args.model.upper()} {args.layers}x{args.hidden}, {n_params:,} parameters, {vocab.size} characters; "
-          f"{len(train_ids):,} training / {len(val_ids):,} validation characters; {args.optim} "
-          f"lr {lr:g} ({args.schedule}), {args.steps} steps of {args.batch}x{args.seq_len}")
+    n_params = sum(p.numel() for p in model.parameters())
 
     def validate():
         return charlm.evaluate(model, val_ids, seq_len=args.seq_len) if len(val_ids) > 1 else (float("nan"),) * 2
 
-    state, done, avg, speed = None, 0, None, 0.0
-    start = last = time.perf_counter()
-    bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
-    try:
-        for inputs, targets in batcher.batches(args.steps):
-            if done % len(batcher) == 0:
-                state = None
-            loss, state = charlm.chunk_loss(model, inputs, targets, state)
-            state = charlm.detach_state(state)
-            opt.zero_grad()
-            loss.backward()
-            if args.clip > 0:
-                clip_grad_norm_(model.parameters(), args.clip)
-            opt.step()
-            if schedule:
-                schedule.step()
-            done += 1
-            avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
-            now = time.perf_counter()
-            rate = inputs.size / (now - last)
-            speed = rate if done <= 2 else 0.9 * speed + 0.1 * rate  # restart after step 1 (kernel loading)
-            bar.set_postfix_str(f"loss {avg:.3f}, bpc {avg / charlm.LN2:.3f}, {speed:,.0f} chars/s")
-            bar.update()
-            if args.eval_every and done % args.eval_every == 0 and done < args.steps:
-                nats, bpc = validate()
-                bar.write(f"step {done}: validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
-            last = time.perf_counter()
-    except KeyboardInterrupt:
+    with StopRequest() as stop:
+        print(f"{args.model.upper()} {args.layers}x{args.hidden}, {n_params:,} parameters, {vocab.size} characters; "
+              f"{len(train_ids):,} training / {len(val_ids):,} validation characters; {args.optim} "
+              f"lr {lr:g} ({args.schedule}), {args.steps} steps of {args.batch}x{args.seq_len}")
+        state, done, avg, speed = None, 0, None, 0.0
+        start = last = time.perf_counter()
+        bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+        try:
+            for inputs, targets in batcher.batches(args.steps):
+                if stop.requested:
+                    break
+                if done % len(batcher) == 0:
+                    state = None
+                loss, state = charlm.chunk_loss(model, inputs, targets, state)
+                state = charlm.detach_state(state)
+                opt.zero_grad()
+                loss.backward()
+                if args.clip > 0:
+                    clip_grad_norm_(model.parameters(), args.clip)
+                opt.step()
+                if schedule:
+                    schedule.step()
+                done += 1
+                avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
+                now = time.perf_counter()
+                rate = inputs.size / (now - last)
+                speed = rate if done <= 2 else 0.9 * speed + 0.1 * rate  # restart after step 1 (kernel loading)
+                bar.set_postfix_str(f"loss {avg:.3f}, bpc {avg / charlm.LN2:.3f}, {speed:,.0f} chars/s")
+                bar.update()
+                if args.eval_every and done % args.eval_every == 0 and done < args.steps and not stop.requested:
+                    nats, bpc = validate()
+                    bar.write(f"step {done}: validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
+                last = time.perf_counter()
+        except KeyboardInterrupt:  # raised by code (the signal itself only sets the flag)
+            stop.requested = True
         bar.close()
-        saved = ""
+        wall = time.perf_counter() - start
         if args.save:
-            _save(args.save, model, vocab, opt, done, args)
-            saved = f"; checkpoint saved to {args.save}"
-        print(f"{PROG}: interrupted after {done} of {args.steps} steps{saved}", file=sys.stderr)
-        return 130
-    bar.close()
-    wall = time.perf_counter() - start
-    if args.save:
-        _save(args.save, model, vocab, opt, done, args)
+            _save(args.save, model, vocab, opt, done, args)  # still under the handler: Ctrl-C waits for it
+        if stop.requested:
+            saved = f"; checkpoint saved to {args.save}" if args.save else ""
+            print(f"{PROG}: interrupted after {done} of {args.steps} steps{saved}", file=sys.stderr)
+            return 130
     nats, bpc = validate()
     print(f"done: {done} steps in {wall:.1f} s ({done * args.batch * args.seq_len / wall:,.0f} chars/s); "
           f"smoothed train loss {avg:.4f}; validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
@@ -322,17 +357,41 @@ def build_parser():
     p = sub.add_parser("bench", help="run the benchmark suite's quick set (source checkout only)",
                        description="Run `python -m benchmarks all --quick --no-save` in the source checkout.")
     p.set_defaults(func=cmd_bench)
+
+    from . import cli_export  # it imports this module's CLIError and load_model, so only now
+    cli_export.add_parser(sub, defaults)
     return parser
 
 
+def _interrupt_unless_stopped(signum, frame):
+    """Ctrl-C as Python's own handler (KeyboardInterrupt), until one has stopped a command."""
+    if not _signalled:
+        raise KeyboardInterrupt
+
+
+def run():
+    """The program (console script and python -m): main(), then exit with its status.
+
+    Once a Ctrl-C has stopped training, further ones are ignored until the process is gone, so that
+    they cannot turn the clean exit (checkpoint saved, status 130) into a traceback at shutdown.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGINT, _interrupt_unless_stopped)
+    status = main()
+    if in_main_thread and _signalled:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # kept through shutdown, where Python's handler is gone
+    sys.exit(status)
+
+
 def main(argv=None):
-    """Run the command line; returns the exit status (the console script passes it to sys.exit)."""
+    """Run the command line; returns the exit status (`run` passes it to sys.exit)."""
     parser = build_parser()
     one_blas_thread()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError("a command is required: train, sample, task, gradcheck or bench (see --help)", 2)
+            raise CLIError("a command is required: train, sample, task, gradcheck, bench or export (see --help)", 2)
         return args.func(args)
     except CLIError as e:
         print(f"{e.prog}: error: {e}", file=sys.stderr)

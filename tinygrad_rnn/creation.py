@@ -2,7 +2,7 @@
 import numpy as np
 
 from .random import generator
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor, as_dtype, check_device, get_default_dtype
 
 
 def _size(size):
@@ -15,49 +15,82 @@ def _size(size):
 
 
 def _dtype(dtype):
-    return get_default_dtype() if dtype is None else np.dtype(dtype)
+    return get_default_dtype() if dtype is None else as_dtype(dtype)
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new leaf tensor copying data (Python floats take the default dtype, arrays keep theirs)."""
-    if isinstance(data, Tensor):
-        data = data.data
+    check_device(device)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def _filled(fill, size, dtype, requires_grad):
+def from_numpy(array):
+    """A tensor sharing the array's memory (writes to either show in both)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    return Tensor._make(array)
+
+
+def _typed(dtype, doc):
+    def make(*data):
+        """Old-style constructor: a list of values, or sizes for zeros."""
+        if len(data) == 1 and not isinstance(data[0], (int, np.integer)):
+            return Tensor(data[0], dtype=dtype)
+        return zeros(*data, dtype=dtype)
+    make.__doc__ = doc
+    make.tensor_dtype = np.dtype(dtype)
+    return make
+
+
+FloatTensor = _typed(np.float32, "torch.FloatTensor(data) or FloatTensor(*size): float32.")
+DoubleTensor = _typed(np.float64, "torch.DoubleTensor: float64.")
+LongTensor = _typed(np.int64, "torch.LongTensor: int64.")
+IntTensor = _typed(np.int32, "torch.IntTensor: int32.")
+BoolTensor = _typed(np.bool_, "torch.BoolTensor: bool.")
+
+
+def _filled(fill, size, dtype, requires_grad, device=None):
+    check_device(device)
     t = Tensor._make(fill(_size(size), dtype=_dtype(dtype)))
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def zeros(*size, dtype=None, requires_grad=False):
-    return _filled(np.zeros, size, dtype, requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(np.zeros, size, dtype, requires_grad, device)
 
 
-def ones(*size, dtype=None, requires_grad=False):
-    return _filled(np.ones, size, dtype, requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """Zeros (NumPy's uninitialised memory would make runs differ)."""
+    return _filled(np.zeros, size, dtype, requires_grad, device)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
-    return _filled(lambda s, dtype: np.full(s, fill_value, dtype=dtype), (size,), dtype, requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(np.ones, size, dtype, requires_grad, device)
 
 
-def randn(*size, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    return _filled(lambda s, dtype: np.full(s, fill_value, dtype=dtype), (size,), dtype, requires_grad, device)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
     """Standard normal samples from the global generator (see manual_seed)."""
-    return _filled(lambda s, dtype: generator().standard_normal(s).astype(dtype), size, dtype, requires_grad)
+    return _filled(lambda s, dtype: generator().standard_normal(s).astype(dtype), size, dtype, requires_grad,
+                   device)
 
 
-def rand(*size, dtype=None, requires_grad=False):
+def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) from the global generator."""
-    return _filled(lambda s, dtype: generator().random(s).astype(dtype), size, dtype, requires_grad)
+    return _filled(lambda s, dtype: generator().random(s).astype(dtype), size, dtype, requires_grad, device)
 
 
-def randint(low, high, size, dtype=np.int64):
-    return Tensor._make(generator().integers(low, high, size=_size((size,))).astype(dtype))
+def randint(low, high, size, dtype=np.int64, device=None):
+    check_device(device)
+    return Tensor._make(generator().integers(low, high, size=_size((size,))).astype(as_dtype(dtype)))
 
 
-def arange(start, end=None, step=1, dtype=None):
+def arange(start, end=None, step=1, dtype=None, device=None):
     """Like torch.arange: integers give int64, any float gives the default float dtype."""
+    check_device(device)
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -78,3 +111,23 @@ def ones_like(t, dtype=None, requires_grad=False):
 
 def randn_like(t, dtype=None, requires_grad=False):
     return randn(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    return full(tuple(t.shape), fill_value, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def multinomial(input, num_samples, replacement=False):
+    """Indices drawn from each row of non-negative weights (1-D or 2-D), from the global generator."""
+    w = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise ValueError(f"multinomial: expected 1-D or 2-D weights, got shape {w.shape}")
+    rows = w.reshape(-1, w.shape[-1])
+    if (rows < 0).any() or not np.isfinite(rows).all() or (rows.sum(1) <= 0).any():
+        raise ValueError("multinomial: weights must be finite, non-negative, with a positive sum per row")
+    if not replacement and num_samples > np.count_nonzero(rows, axis=1).min():
+        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+                         f"{np.count_nonzero(rows, axis=1).min()} non-zero weights")
+    rng = generator()
+    out = np.stack([rng.choice(len(r), size=num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    return Tensor._make(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64))

@@ -5,6 +5,10 @@ mode="full" builds the whole Jacobian, one backward per output element and two f
 element, and reports the worst entry. mode="projection" compares one random directional derivative
 per draw: uᵀ J v from one backward against (uᵀf(x + εv) - uᵀf(x - εv)) / 2ε — two forward passes
 whatever the number of parameters, so a whole LSTM over a long sequence is cheap to check.
+
+fn is always evaluated in the grad mode the caller has (not under no_grad), so a function that
+registers hooks or otherwise needs a graph works here as it does under backward; and every
+perturbed input is restored even when fn raises.
 """
 import numpy as np
 
@@ -38,50 +42,49 @@ def _analytic_vjp(fn, inputs, diff, us):
     """Σ_outputs uᵀ J for each differentiable input, by one backward pass."""
     outs = _outputs(fn, inputs)
     grads = autograd.grad(outs, diff, [Tensor._make(u) for u in us], allow_unused=True)
-    return [np.zeros(t.shape) if g is None else g.data.astype(np.float64) for g, t in zip(grads, diff)]
+    return [np.zeros(t.shape) if g is None else g._data.astype(np.float64) for g, t in zip(grads, diff)]
 
 
 def _directional(fn, inputs, diff, vs, us, eps):
     """(uᵀf(x + εv) - uᵀf(x - εv)) / 2ε, perturbing the inputs in place and restoring them."""
-    saved = [t.data.copy() for t in diff]
+    saved = [t._data.copy() for t in diff]
     try:
         values = []
         for sign in (1.0, -1.0):
             for t, v, s in zip(diff, vs, saved):
-                t.data[...] = s + sign * eps * v
-            with autograd.no_grad():
-                outs = _outputs(fn, inputs)
-            values.append(sum(float(np.sum(o.data * u)) for o, u in zip(outs, us)))
+                t._data[...] = s + sign * eps * v
+            outs = _outputs(fn, inputs)
+            values.append(sum(float(np.sum(o._data * u)) for o, u in zip(outs, us)))
         return (values[0] - values[1]) / (2 * eps)
     finally:
         for t, s in zip(diff, saved):
-            t.data[...] = s
+            t._data[...] = s
 
 
 def _flat_outputs(fn, inputs):
-    with autograd.no_grad():
-        return np.concatenate([o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)] + [np.zeros(0)])
+    return np.concatenate([o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)] + [np.zeros(0)])
 
 
 def _numeric_columns(fn, inputs, t, eps):
     """∂(all outputs)/∂t[idx] for every element of t, one column each."""
-    cols = []
+    cols, arr = [], t._data
     for idx in np.ndindex(t.shape):
-        orig = t.data[idx]
-        t.data[idx] = orig + eps
-        plus = _flat_outputs(fn, inputs)
-        t.data[idx] = orig - eps
-        minus = _flat_outputs(fn, inputs)
-        t.data[idx] = orig
+        orig = arr[idx].copy()
+        try:
+            arr[idx] = orig + eps
+            plus = _flat_outputs(fn, inputs)
+            arr[idx] = orig - eps
+            minus = _flat_outputs(fn, inputs)
+        finally:
+            arr[idx] = orig
         cols.append((plus - minus) / (2 * eps))
     return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
 
 
 def _full(fn, inputs, diff, eps, atol, rtol):
-    with autograd.no_grad():
-        outs = [o.data for o in _outputs(fn, inputs)]
+    outs = [o._data for o in _outputs(fn, inputs)]
     n_out = sum(o.size for o in outs)
-    analytic = [np.zeros((n_out, t.data.size)) for t in diff]
+    analytic = [np.zeros((n_out, t.numel())) for t in diff]
     for j in range(n_out):
         unit = np.zeros(n_out)
         unit[j] = 1.0
@@ -104,8 +107,7 @@ def _full(fn, inputs, diff, eps, atol, rtol):
 
 def _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed):
     rng = np.random.default_rng(seed)
-    with autograd.no_grad():
-        outs = [o.data for o in _outputs(fn, inputs)]
+    outs = [o._data for o in _outputs(fn, inputs)]
     worst = None
     for p in range(n_projections):
         us = [rng.standard_normal(o.shape) for o in outs]
@@ -148,16 +150,15 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                   raise_exception=True, n_projections=3, seed=0):
     """Check the backward pass itself: gradcheck of (inputs, grad_outputs) -> gradients of fn."""
     inputs, diff = _check_inputs(inputs, "gradgradcheck")
-    with autograd.no_grad():
-        outs = _outputs(fn, inputs)
+    outs = _outputs(fn, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(seed + 1)
         grad_outputs = [Tensor(rng.standard_normal(o.shape), dtype=np.float64, requires_grad=True) for o in outs]
     n_in = len(inputs)
 
     def backward_of_fn(*args):
-        # grad mode on even when gradcheck evaluates this under no_grad (finite differences): the
-        # gradients are computed through the graph, so without it there would be nothing to compare
+        # grad mode on even if the caller has it off: the gradients are computed through the graph,
+        # so without it there would be nothing to compare
         xs, gos = args[:n_in], args[n_in:]
         with autograd.enable_grad():
             grads = autograd.grad(_outputs(fn, xs), [t for t in xs if isinstance(t, Tensor) and t.requires_grad],

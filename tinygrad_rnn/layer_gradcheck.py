@@ -40,13 +40,13 @@ def _directional_errors(fn, named, rng, eps=1e-6):
     errors = {}
     for (name, t), g in zip(named, grads):
         v = rng.standard_normal(t.shape)
-        analytic = 0.0 if g is None else float((g.data * v).sum())
-        orig, values = t.data.copy(), []
+        analytic = 0.0 if g is None else float((g._data * v).sum())
+        orig, values = t._data.copy(), []
         for sign in (1.0, -1.0):
-            t.data[...] = orig + sign * eps * v
+            t._data[...] = orig + sign * eps * v
             with tg.no_grad():
-                values.append(sum(float((o.data * u).sum()) for o, u in zip(fn(), us)))
-        t.data[...] = orig
+                values.append(sum(float((o._data * u).sum()) for o, u in zip(fn(), us)))
+        t._data[...] = orig
         numeric = (values[0] - values[1]) / (2 * eps)
         column = name.split("_l")[0] if "_l" in name else name
         err = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-8)

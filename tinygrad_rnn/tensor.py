@@ -1,10 +1,21 @@
-"""Tensor: a NumPy array with a gradient slot and a link to the graph node that produced it."""
-import weakref
+"""Tensor: a NumPy array with a gradient slot and a link to the graph node that produced it.
 
+The array lives in `_data`; `.data` is PyTorch's: a Tensor sharing the storage, outside the graph.
+In-place methods (`add_`, `+=`, `copy_`, ...) are recorded as PyTorch records them: the tensor is
+re-pointed at a new graph node, and a version counter (shared with detach()) lets backward refuse
+a saved tensor that was modified after it was saved.
+"""
 import numpy as np
 
-float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
+float16, float32, float64 = np.float16, np.float32, np.float64
+int8, int16, int32, int64, uint8, bool_ = np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_
 _default_dtype = np.dtype(np.float32)
+_DTYPE_NAMES = {"float": np.float32, "float32": np.float32, "double": np.float64, "float64": np.float64,
+                "half": np.float16, "float16": np.float16, "long": np.int64, "int64": np.int64,
+                "int": np.int32, "int32": np.int32, "short": np.int16, "int16": np.int16, "int8": np.int8,
+                "uint8": np.uint8, "bool": np.bool_}
+_TYPE_NAMES = {"FloatTensor": np.float32, "DoubleTensor": np.float64, "LongTensor": np.int64,
+               "IntTensor": np.int32, "BoolTensor": np.bool_, "HalfTensor": np.float16}
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -18,18 +29,79 @@ def get_default_dtype():
 def set_default_dtype(dtype):
     """Set the floating dtype of new tensors made from Python numbers (float32 unless changed)."""
     global _default_dtype
-    dt = np.dtype(dtype)
+    dt = as_dtype(dtype)
     if dt not in (np.float32, np.float64):
         raise TypeError(f"set_default_dtype: expected float32 or float64, got {dt}")
     _default_dtype = dt
 
 
+def as_dtype(dtype):
+    """A NumPy dtype from a NumPy dtype, a type, or a name ('float', 'long', 'torch.float64', ...)."""
+    if isinstance(dtype, str):
+        name = dtype.removeprefix("torch.")
+        if name not in _DTYPE_NAMES:
+            raise TypeError(f"dtype: unknown dtype name {dtype!r}; known: {', '.join(_DTYPE_NAMES)}")
+        return np.dtype(_DTYPE_NAMES[name])
+    return np.dtype(dtype)
+
+
+class device:
+    """torch.device for the one device this library has: the CPU."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type="cpu", index=None):
+        type = str(type)
+        if type.split(":")[0] != "cpu":
+            raise RuntimeError(f"device: tinygrad_rnn is a CPU library; got device {type!r} (use 'cpu')")
+        self.type = "cpu"
+
+    index = property(lambda self: None)
+
+    def __eq__(self, other):
+        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
+
+    def __hash__(self):
+        return hash("cpu")
+
+    def __str__(self):
+        return "cpu"
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+
+def _is_device(x):
+    return isinstance(x, device) or (isinstance(x, str) and x.removeprefix("torch.") not in _DTYPE_NAMES)
+
+
+def check_device(dev):
+    """None or the CPU; anything else raises (there is no other device)."""
+    if dev is not None:
+        device(dev.type if isinstance(dev, device) else dev)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple, printed as torch.Size."""
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self):
+        return f"Size({list(self)})"
+
+    def __format__(self, spec):
+        return format(tuple.__repr__(self), spec)  # messages read "shape (2, 3)"
+
+
 def as_array(data, dtype=None):
     """NumPy array from data: Python floats take the default dtype, NumPy arrays keep theirs."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
+    elif hasattr(data, "detach") and hasattr(data, "numpy") and not isinstance(data, np.ndarray):
+        data = data.detach().cpu().numpy()  # another library's tensor (e.g. PyTorch's)
     if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype))
+        return np.array(data, dtype=as_dtype(dtype))
     arr = np.array(data)
     if arr.dtype == np.float64 and not _is_numpy_float64(data):
         arr = arr.astype(_default_dtype)
@@ -42,6 +114,13 @@ def _is_numpy_float64(data):
     return isinstance(data, (np.ndarray, np.float64)) and data.dtype == np.float64
 
 
+def _size_args(size):
+    """Accept f(2, 3) and f((2, 3)), as PyTorch does."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
 class Tensor:
     """An n-dimensional array that records the operations on it, for reverse-mode differentiation.
 
@@ -49,54 +128,90 @@ class Tensor:
     node (ctx) that made them and which output of it they are (index).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_index", "_hooks", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_index", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = as_array(data, dtype)
+        self._data = as_array(data, dtype)
         self.grad = None
         self._ctx = None
         self._index = 0
         self._hooks = None
+        self._version = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, data, requires_grad=False, ctx=None, index=0):
+    def _make(cls, data, requires_grad=False, ctx=None, index=0, version=None):
         t = object.__new__(cls)
-        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._index = index
         t._hooks = None
+        t._version = [0] if version is None else version
         return t
 
     # --- properties -----------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
-    is_leaf = property(lambda self: self._ctx is None)
-    grad_fn = property(lambda self: self._ctx)
-    T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+    @property
+    def data(self):
+        """The same storage as a Tensor outside the graph (writes to it are not tracked)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else as_array(value)
+
+    shape = property(lambda self: Size(self._data.shape), doc="The shape, as a Size.")
+    dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of dims.")
+    is_leaf = property(lambda self: self._ctx is None, doc="Made by the user, not by an op.")
+    grad_fn = property(lambda self: self._ctx, doc="The graph node that made this tensor (None for leaves).")
+    device = property(lambda self: device("cpu"), doc="Always the CPU.")
+    is_cuda = False
+    T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="All dims reversed.")
+    _version_count = property(lambda self: self._version[0], doc="How many in-place writes this storage saw.")
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        """The shape as a Size, or the size of one dim."""
+        return self.shape if dim is None else self._data.shape[dim]
 
     def numel(self):
-        return self.data.size
+        """Number of elements."""
+        return self._data.size
+
+    nelement = numel
 
     def dim(self):
-        return self.data.ndim
+        """Number of dims."""
+        return self._data.ndim
+
+    def element_size(self):
+        """Bytes per element."""
+        return self._data.itemsize
+
+    def is_contiguous(self):
+        """Whether the storage is C-contiguous."""
+        return self._data.flags.c_contiguous
+
+    def is_floating_point(self):
+        """Whether the dtype is a float."""
+        return self._data.dtype.kind == "f"
 
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
         extra = "" if self.dtype in (_default_dtype, np.int64, np.bool_) else f", dtype={self.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn=<{self._ctx.fn.__name__}>"
@@ -108,9 +223,9 @@ class Tensor:
         return id(self)
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        if self._data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {tuple(self.shape)} is ambiguous")
+        return bool(self._data)
 
     def __float__(self):
         return float(self.item())
@@ -119,38 +234,92 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError(f"only integer tensors of one element can be used as an index, got {self.dtype} {self.shape}")
-        return int(self.data)
+        if self.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError(f"only integer tensors of one element can be used as an index, got {self.dtype} "
+                            f"{tuple(self.shape)}")
+        return int(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("__array__: call .detach() first on a tensor that requires grad")
+        return self._data if dtype is None else self._data.astype(dtype)
 
     # --- conversion -----------------------------------------------------------------------------
     def numpy(self):
+        """The array itself (shared memory), for a tensor that does not require grad."""
         if self.requires_grad:
             raise RuntimeError("numpy(): call .detach().numpy() on a tensor that requires grad")
-        return self.data
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        """The one element as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {tuple(self.shape)}")
+        return self._data.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        """Nested Python lists."""
+        return self._data.tolist()
 
-    def to(self, dtype):
-        return self if self.dtype == np.dtype(dtype) else _ops.cast(self, np.dtype(dtype))
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """to(dtype), to(device), to(device, dtype), to(other): a cast (recorded), or self."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif _is_device(a):
+                device = a
+            else:
+                dtype = a
+        check_device(device)
+        if dtype is None or self.dtype == as_dtype(dtype):
+            return self.clone() if copy else self
+        return _ops.cast(self, as_dtype(dtype))
+
+    def cpu(self):
+        """self (the CPU is the only device)."""
+        return self
+
+    def type(self, dtype=None):
+        """The type name ('torch.FloatTensor') without an argument, else a cast to dtype."""
+        if dtype is None:
+            name = next((k for k, v in _TYPE_NAMES.items() if np.dtype(v) == self.dtype), str(self.dtype))
+            return f"torch.{name}"
+        if isinstance(dtype, str) and dtype.removeprefix("torch.") in _TYPE_NAMES:
+            dtype = _TYPE_NAMES[dtype.removeprefix("torch.")]
+        dtype = getattr(dtype, "tensor_dtype", dtype)  # LongTensor and friends name their dtype
+        return self.to(dtype)
+
+    def type_as(self, other):
+        """Cast to other's dtype."""
+        return self.to(other.dtype)
 
     def float(self):
+        """Cast to float32."""
         return self.to(np.float32)
 
     def double(self):
+        """Cast to float64."""
         return self.to(np.float64)
 
+    def half(self):
+        """Cast to float16."""
+        return self.to(np.float16)
+
     def long(self):
+        """Cast to int64."""
         return self.to(np.int64)
+
+    def int(self):
+        """Cast to int32."""
+        return self.to(np.int32)
+
+    def bool(self):
+        """Cast to bool."""
+        return self.to(np.bool_)
 
     # --- autograd -------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
+        """Mark a leaf as a variable whose gradient backward accumulates."""
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(f"requires_grad: only floating-point tensors can require gradients, got {self.dtype}")
         if self._ctx is not None and not requires_grad:
@@ -158,24 +327,23 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        _autograd.backward(self, gradient, retain_graph, create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad (or only into `inputs`)."""
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self):
-        return Tensor._make(self.data)
+        """The same storage and version counter, outside the graph."""
+        return Tensor._make(self._data, version=self._version)
 
     def detach_(self):
+        """Detach this tensor from the graph in place."""
         self._ctx, self.requires_grad = None, False
         return self
 
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
-        if self._ctx is None:
-            return
-        ctx = self._ctx
-        if ctx.retained is None:
-            ctx.retained = [None] * len(ctx.outputs)
-        ctx.retained[self._index] = weakref.ref(self)
+        if self._ctx is not None:
+            self._ctx.retain(self)
 
     def register_hook(self, hook):
         """Call hook(grad) with this tensor's gradient; a returned value replaces the gradient."""
@@ -184,58 +352,17 @@ class Tensor:
         if self._ctx is None:
             self._hooks = (self._hooks or []) + [hook]
         else:
-            ctx = self._ctx
-            if ctx.hooks is None:
-                ctx.hooks = [[] for _ in ctx.outputs]
-            ctx.hooks[self._index].append(hook)
+            self._ctx.add_hook(self._index, hook)
 
-    # --- in-place, no-grad updates (initialisation, optimizers) ---------------------------------
-    def _check_inplace(self, name):
-        """In-place writes to a tensor that requires grad are for no_grad() only (init, optimizers):
-        the graph may hold its data for backward, and nothing here tracks versions."""
-        if self.requires_grad and _autograd.is_grad_enabled():
-            raise RuntimeError(f"{name}: in-place operation on a tensor that requires grad is only "
-                               "allowed under no_grad()")
+    def clone(self):
+        """A copy with its own storage; gradients pass straight through."""
+        return _ops.clone(self)
 
-    def zero_(self):
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
+    def contiguous(self):
+        """self if C-contiguous, else a C-contiguous copy."""
+        return self if self._data.flags.c_contiguous else _ops.clone(self)
 
-    def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data[...] = value
-        return self
-
-    def copy_(self, src):
-        self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else np.asarray(src)
-        try:
-            np.broadcast_to(src, self.shape)
-        except ValueError:
-            raise ShapeError(f"copy_: source of shape {src.shape} cannot be copied into a tensor of shape "
-                             f"{self.shape}") from None
-        self.data[...] = src
-        return self
-
-    def __setitem__(self, key, value):
-        if self.requires_grad and _autograd.is_grad_enabled():
-            raise RuntimeError("__setitem__: in-place assignment to a tensor that requires grad is only "
-                               "allowed under no_grad()")
-        self.data[_ops.index_key(key)] = value.data if isinstance(value, Tensor) else value
-
-    def _inplace(self, other, ufunc):
-        """x += y and friends: update data in place (parameter updates under no_grad, as in PyTorch)."""
-        self._check_inplace(f"in-place {ufunc.__name__}")
-        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
-        return self
-
-    def __iadd__(self, o): return self._inplace(o, np.add)
-    def __isub__(self, o): return self._inplace(o, np.subtract)
-    def __imul__(self, o): return self._inplace(o, np.multiply)
-    def __itruediv__(self, o): return self._inplace(o, np.true_divide)
-
-    # --- operators ------------------------------------------------------------------------------
+    # --- arithmetic and elementwise functions ---------------------------------------------------
     def __add__(self, o): return _ops.add(self, o)
     def __radd__(self, o): return _ops.add(o, self)
     def __sub__(self, o): return _ops.sub(self, o)
@@ -258,8 +385,423 @@ class Tensor:
     def __le__(self, o): return _ops.compare(np.less_equal, self, o)
     def __gt__(self, o): return _ops.compare(np.greater, self, o)
     def __ge__(self, o): return _ops.compare(np.greater_equal, self, o)
-    def __invert__(self): return Tensor._make(~self.data)
+    def __invert__(self): return _ops.logical_not(self)
+    def __and__(self, o): return _ops.compare(np.logical_and, self, o)
+    def __or__(self, o): return _ops.compare(np.logical_or, self, o)
 
+    def add(self, other, alpha=1):
+        """self + alpha * other."""
+        return _ops.add(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def sub(self, other, alpha=1):
+        """self - alpha * other."""
+        return _ops.sub(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def mul(self, other):
+        """self * other."""
+        return _ops.mul(self, other)
+
+    def div(self, other):
+        """self / other."""
+        return _ops.div(self, other)
+
+    def neg(self):
+        """-self."""
+        return _ops.neg(self)
+
+    def pow(self, exponent):
+        """self ** exponent."""
+        return _ops.pow(self, exponent)
+
+    def exp(self):
+        """e ** self."""
+        return _ops.exp(self)
+
+    def log(self):
+        """Natural logarithm."""
+        return _ops.log(self)
+
+    def sqrt(self):
+        """Square root."""
+        return _ops.sqrt(self)
+
+    def abs(self):
+        """Absolute value."""
+        return _ops.abs(self)
+
+    def sin(self):
+        """Sine."""
+        return _ops.sin(self)
+
+    def cos(self):
+        """Cosine."""
+        return _ops.cos(self)
+
+    def tanh(self):
+        """Hyperbolic tangent (its gradient reuses the output: 1 - y²)."""
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        """1 / (1 + e^-x), stable for large |x| (gradient y (1 - y))."""
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        """max(x, 0)."""
+        return _ops.relu(self)
+
+    def clamp(self, min=None, max=None):
+        """Values limited to [min, max]; the gradient passes where min <= x <= max."""
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        """Elementwise maximum (ties share the gradient)."""
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        """Elementwise minimum (ties share the gradient)."""
+        return _ops.minimum(self, other)
+
+    def matmul(self, other):
+        """Matrix product with NumPy's broadcasting rules."""
+        return _ops.matmul(self, other)
+
+    def mm(self, other):
+        """Product of two 2-D tensors."""
+        if self.ndim != 2 or _ops.to_tensor(other).ndim != 2:
+            raise ShapeError(f"mm: expected 2-D tensors, got shapes {tuple(self.shape)} and {tuple(other.shape)}")
+        return _ops.matmul(self, other)
+
+    def bmm(self, other):
+        """Batched product of two 3-D tensors."""
+        if self.ndim != 3 or _ops.to_tensor(other).ndim != 3:
+            raise ShapeError(f"bmm: expected 3-D tensors, got shapes {tuple(self.shape)} and {tuple(other.shape)}")
+        return _ops.matmul(self, other)
+
+    def eq(self, other): return self == other
+    def ne(self, other): return self != other
+    def lt(self, other): return self < other
+    def le(self, other): return self <= other
+    def gt(self, other): return self > other
+    def ge(self, other): return self >= other
+
+    def masked_fill(self, mask, value):
+        """value where mask holds, self elsewhere (the gradient is zero where filled)."""
+        return _ops.where(mask, value, self)
+
+    # --- reductions -----------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        """Sum over dim (all dims by default)."""
+        return _ops.sum(self if dtype is None else self.to(dtype), dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        """Mean over dim (all dims by default)."""
+        return _ops.mean(self, dim, keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        """Product over dim (all dims by default)."""
+        return _ops.prod(self, dim, keepdim)
+
+    def cumsum(self, dim):
+        """Running sum along dim."""
+        return _ops.cumsum(self, dim)
+
+    def max(self, dim=None, keepdim=False):
+        """max() -> 0-d tensor; max(dim) -> (values, indices)."""
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """min() -> 0-d tensor; min(dim) -> (values, indices)."""
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        """Max over dims (ties share the gradient)."""
+        return _ops.amax(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the max (flat, or along dim)."""
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """Index of the min (flat, or along dim)."""
+        return _ops.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log Σ exp(self) over dim, stable for large values."""
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def var(self, dim=None, correction=1, keepdim=False, unbiased=None):
+        """Variance (Bessel-corrected by default)."""
+        return _ops.var(self, dim, correction, keepdim, unbiased)
+
+    def std(self, dim=None, correction=1, keepdim=False, unbiased=None):
+        """Standard deviation (Bessel-corrected by default)."""
+        return _ops.std(self, dim, correction, keepdim, unbiased)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """Vector p-norm over dim (all dims by default)."""
+        return _ops.norm(self, p, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        """Whether any element is true (over dim)."""
+        return _ops.any(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        """Whether every element is true (over dim)."""
+        return _ops.all(self, dim, keepdim)
+
+    def softmax(self, dim=-1):
+        """exp(x) / Σ exp(x) along dim."""
+        return _ops.softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        """x - logsumexp(x) along dim."""
+        return _ops.log_softmax(self, dim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """(values, indices) of the k largest (or smallest) along dim."""
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim=-1, descending=False):
+        """(values, indices) sorted along dim."""
+        return _ops.sort(self, dim, descending)
+
+    def argsort(self, dim=-1, descending=False):
+        """Indices that sort along dim."""
+        return _ops.sort(self, dim, descending)[1]
+
+    # --- shape ----------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        """The same elements in a new shape: a view when the strides allow it, else a copy."""
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        """The same storage in a new shape; raises when the strides do not allow a view."""
+        return _ops.view(self, *shape)
+
+    def reshape_as(self, other):
+        """reshape to other's shape."""
+        return _ops.reshape(self, *other.shape)
+
+    def view_as(self, other):
+        """view as other's shape."""
+        return _ops.view(self, *other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Dims start_dim..end_dim merged into one."""
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def permute(self, *dims):
+        """Dims reordered."""
+        return _ops.permute(self, *dims)
+
+    def transpose(self, dim0, dim1):
+        """Two dims swapped."""
+        return _ops.transpose(self, dim0, dim1)
+
+    def t(self):
+        """Transpose of a tensor of at most 2 dims."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: expected a tensor of at most 2 dims, got shape {tuple(self.shape)}")
+        return self if self.ndim < 2 else _ops.transpose(self, 0, 1)
+
+    def expand(self, *shape):
+        """Size-1 dims broadcast to a larger shape (no copy)."""
+        return _ops.expand(self, *shape)
+
+    def expand_as(self, other):
+        """expand to other's shape."""
+        return _ops.expand(self, *other.shape)
+
+    def repeat(self, *sizes):
+        """Tile the tensor sizes[i] times along each dim (as torch.Tensor.repeat)."""
+        return _ops.repeat(self, *sizes)
+
+    def squeeze(self, dim=None):
+        """Size-1 dims removed (all, or the given one)."""
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        """A size-1 dim inserted at dim."""
+        return _ops.unsqueeze(self, dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along dim, of a size or of given sizes."""
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        """`chunks` nearly equal pieces along dim."""
+        return _ops.chunk(self, chunks, dim)
+
+    def narrow(self, dim, start, length):
+        """Positions start..start+length-1 of dim (a view)."""
+        return _ops.narrow(self, dim, start, length)
+
+    def index_select(self, dim, index):
+        """Entries of dim at the given indices."""
+        return _ops.index_select(self, dim, index)
+
+    def gather(self, dim, index):
+        """out[i][j] = self[i][index[i][j]] along dim."""
+        return _ops.gather(self, dim, index)
+
+    # --- new tensors like this one --------------------------------------------------------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A new tensor from data, with this tensor's dtype by default."""
+        check_device(device)
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """A new tensor filled with fill_value, with this tensor's dtype by default."""
+        check_device(device)
+        arr = np.full(_size_args((size,)), fill_value, dtype=self.dtype if dtype is None else as_dtype(dtype))
+        return Tensor._make(arr).requires_grad_(requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """A new tensor of zeros, with this tensor's dtype by default."""
+        return self.new_full(_size_args(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """A new tensor of ones, with this tensor's dtype by default."""
+        return self.new_full(_size_args(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """A new tensor (of zeros), with this tensor's dtype by default."""
+        return self.new_full(_size_args(size), 0, dtype, device, requires_grad)
+
+    # --- in-place operations (recorded; see the module docstring) -------------------------------
+    def _write(self, name, compute):
+        """Replace this tensor's values by compute(self) in place, recording it when in a graph.
+
+        compute runs on a copy of the old values (the graph may keep them); the tensor is then
+        re-pointed at the node that made the new values, and its version counter moves on.
+        """
+        if not _autograd.is_grad_enabled():
+            return self._write_values(name, compute(self)._data)
+        if self.requires_grad and self._ctx is None:
+            raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                               "operation (wrap it in `with no_grad():` or use an out-of-place op)")
+        out = compute(self._snapshot()) if self.requires_grad else compute(self)
+        if out.requires_grad and not self.requires_grad:
+            out = compute(self._snapshot())  # the first result's node may have saved self's array
+        self._write_values(name, out._data)
+        if out.requires_grad:
+            self._rebind(out)
+        return self
+
+    def _snapshot(self):
+        """A copy of the values, standing where this tensor stands in the graph."""
+        return Tensor._make(self._data.copy(), self.requires_grad, self._ctx, self._index)
+
+    def _rebind(self, out):
+        """Make this tensor be out's output of out's node (after an in-place operation)."""
+        self._ctx, self._index, self.requires_grad = out._ctx, out._index, True
+        out._ctx.rebind_output(out._index, self._data, self._version)
+
+    def _write_values(self, name, values):
+        if np.shape(values) != self._data.shape:
+            try:
+                values = np.broadcast_to(values, self._data.shape)
+            except ValueError:
+                raise ShapeError(f"{name}: result of shape {np.shape(values)} does not fit in place into a "
+                                 f"tensor of shape {tuple(self.shape)}") from None
+        if np.result_type(values) != self.dtype and not np.can_cast(np.result_type(values), self.dtype, "same_kind"):
+            raise TypeError(f"{name}: result of dtype {np.result_type(values)} cannot be written in place into "
+                            f"a tensor of dtype {self.dtype}")
+        np.copyto(self._data, values, casting="unsafe")
+        self._version[0] += 1
+        return self
+
+    def add_(self, other, alpha=1):
+        """In place: self += alpha * other."""
+        return self._write("add_", lambda x: x.add(other, alpha))
+
+    def sub_(self, other, alpha=1):
+        """In place: self -= alpha * other."""
+        return self._write("sub_", lambda x: x.sub(other, alpha))
+
+    def mul_(self, other):
+        """In place: self *= other."""
+        return self._write("mul_", lambda x: x * other)
+
+    def div_(self, other):
+        """In place: self /= other."""
+        return self._write("div_", lambda x: x / other)
+
+    def pow_(self, exponent):
+        """In place: self **= exponent."""
+        return self._write("pow_", lambda x: x ** exponent)
+
+    def clamp_(self, min=None, max=None):
+        """In place: clamp."""
+        return self._write("clamp_", lambda x: x.clamp(min, max))
+
+    def masked_fill_(self, mask, value):
+        """In place: value where mask holds."""
+        return self._write("masked_fill_", lambda x: x.masked_fill(mask, value))
+
+    def copy_(self, src):
+        """Copy src's values (broadcast) into this tensor; gradients flow to src."""
+        src = src if isinstance(src, Tensor) else Tensor(src, dtype=self.dtype)
+        try:
+            np.broadcast_shapes(src.shape, self.shape)
+            np.broadcast_to(src._data, self.shape)
+        except ValueError:
+            raise ShapeError(f"copy_: source of shape {tuple(src.shape)} cannot be copied into a tensor of shape "
+                             f"{tuple(self.shape)}") from None
+        return self._write("copy_", lambda x: _ops.where(_ALL, src, x))
+
+    def zero_(self):
+        """In place: every element 0."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Every element set to value (a number or a 0-d tensor, whose gradient is the sum)."""
+        return self._write("fill_", lambda x: _ops.where(_ALL, value, x))
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with samples of U(a, b) from the global generator (not recorded)."""
+        return self._fill_random("uniform_", lambda rng, s: rng.uniform(a, b, s))
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(mean, std²) from the global generator (not recorded)."""
+        return self._fill_random("normal_", lambda rng, s: rng.normal(mean, std, s))
+
+    def _fill_random(self, name, draw):
+        if self.requires_grad and _autograd.is_grad_enabled():
+            raise RuntimeError(f"{name}: in-place sampling into a tensor that requires grad needs no_grad()")
+        from .random import generator
+        self._write_values(name, draw(generator(), self._data.shape))
+        return self
+
+    def unsqueeze_(self, dim):
+        """In place: a size-1 dim inserted."""
+        return self._reshape_inplace(lambda x: x.unsqueeze(dim))
+
+    def squeeze_(self, dim=None):
+        """In place: size-1 dims removed."""
+        return self._reshape_inplace(lambda x: x.squeeze(dim))
+
+    def _reshape_inplace(self, reshape):
+        if self._ctx is None:
+            self._data = reshape(Tensor._make(self._data))._data
+        else:
+            out = reshape(Tensor._make(self._data, True, self._ctx, self._index))
+            self._data = out._data
+            self._rebind(out)
+        return self
+
+    def __setitem__(self, key, value):
+        self._write("__setitem__", lambda x: _ops.index_put(x, key, value))
+
+    def __iadd__(self, o): return self._write("+=", lambda x: x + o)
+    def __isub__(self, o): return self._write("-=", lambda x: x - o)
+    def __imul__(self, o): return self._write("*=", lambda x: x * o)
+    def __itruediv__(self, o): return self._write("/=", lambda x: x / o)
+
+
+_ALL = np.ones((), dtype=bool)  # a where() condition that picks its first value everywhere
 
 from . import autograd as _autograd  # noqa: E402  (autograd and ops build on Tensor)
 from . import ops as _ops  # noqa: E402

@@ -4,8 +4,13 @@ Fresh multi-megabyte arrays are mapped lazily by the OS: the first write to ever
 costs more than the arithmetic of a recurrent step at typical sizes (and whether a freed buffer goes
 back to the OS depends on the allocator's mmap threshold). ``take`` hands out a buffer of the asked
 shape and dtype, reusing one given back earlier; ``give`` returns it. Contents are uninitialised.
-A buffer must be given back exactly once and not used after that. The pool keeps at most ``MAX_BYTES``,
-dropping the least recently given shapes first, so it cannot grow without limit.
+A buffer must be given back at most once and not used after that.
+
+Invariants (kept under one lock, so threads may take and give concurrently; a buffer is handed to
+one caller at a time): every pooled list is non-empty, ``_held`` is the total size of the pooled
+buffers, and ``_held <= MAX_BYTES`` after every call, dropping the least recently given buffers
+first. Buffers in use are the caller's and not counted; a buffer larger than MAX_BYTES, or an array
+that does not own its memory (a view), is not pooled.
 """
 import threading
 from collections import OrderedDict
@@ -13,7 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 MAX_BYTES = 512 * 2**20
-_pool = OrderedDict()  # (shape, dtype) -> list of free arrays; least recently given first
+_pool = OrderedDict()  # (shape, dtype) -> non-empty list of free arrays; least recently given key first
 _held = 0
 _lock = threading.Lock()
 
@@ -21,11 +26,13 @@ _lock = threading.Lock()
 def take(shape, dtype):
     """An uninitialised C-contiguous array of this shape and dtype, from the pool when one is free."""
     global _held
-    key = (tuple(shape), np.dtype(dtype))
+    key = (tuple(int(n) for n in shape), np.dtype(dtype))
     with _lock:
         free = _pool.get(key)
         if free:
             a = free.pop()
+            if not free:
+                del _pool[key]
             _held -= a.nbytes
             return a
     return np.empty(key[0], key[1])
@@ -34,14 +41,15 @@ def take(shape, dtype):
 def give(a):
     """Return an array obtained from ``take``; it may be handed out again by the next ``take``."""
     global _held
-    if a.nbytes > MAX_BYTES:
+    if a.nbytes > MAX_BYTES or a.base is not None or not a.flags.c_contiguous:
         return
     key = (a.shape, a.dtype)
     with _lock:
-        free = _pool.setdefault(key, [])
+        free = _pool.get(key, [])
         if any(b is a for b in free):
             raise RuntimeError("workspace.give: this buffer was already given back")
         free.append(a)
+        _pool[key] = free
         _pool.move_to_end(key)
         _held += a.nbytes
         while _held > MAX_BYTES:
@@ -49,6 +57,12 @@ def give(a):
             _held -= old.pop(0).nbytes
             if not old:
                 del _pool[old_key]
+
+
+def held_bytes():
+    """The bytes the pool holds now (free buffers only)."""
+    with _lock:
+        return _held
 
 
 def clear():

@@ -2,7 +2,10 @@
 init schemes, gradient utilities and functional ops (nn.functional, import as F)."""
 from . import functional, init, utils
 from .module import Module, Parameter, Sequential, ModuleList
-from .layers import Linear, Embedding, Dropout, LayerNorm, Flatten, Tanh, Sigmoid, ReLU, Identity
+from .layers import (Linear, Embedding, Dropout, LayerNorm, Flatten, Identity, Tanh, Sigmoid, ReLU, LeakyReLU,
+                     ELU, SiLU, GELU, Softplus, LogSigmoid, Hardtanh, ReLU6, Softsign, Tanhshrink, Softmax,
+                     LogSoftmax, Softmin)
+from .losses import NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, BCEWithLogitsLoss
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .ctc import CTCLoss

@@ -21,15 +21,17 @@ def rnn_step(xp, h, w_hh_t, b_hh, nonlinearity):
     return a.tanh() if nonlinearity == "tanh" else a.relu()
 
 
-def lstm_step(xp, h, c, w_hh_t, b_hh):
-    """i, f, o = σ(·), g = tanh(·) of xp + h W_hhᵀ + b_hh;  c' = f c + i g;  h' = o tanh(c')."""
+def lstm_step(xp, h, c, w_hh_t, b_hh, w_hr_t=None):
+    """i, f, o = σ(·), g = tanh(·) of xp + h W_hhᵀ + b_hh;  c' = f c + i g;  h' = o tanh(c')
+    (projected to h' W_hrᵀ when the LSTM has proj_size)."""
     a = xp + h @ w_hh_t
     if b_hh is not None:
         a = a + b_hh
     a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
     i, f, o, g = a_i.sigmoid(), a_f.sigmoid(), a_o.sigmoid(), a_g.tanh()
     c = f * c + i * g
-    return o * c.tanh(), c
+    h = o * c.tanh()
+    return (h if w_hr_t is None else h @ w_hr_t), c
 
 
 def gru_step(xp, h, w_hh_t, b_hh):
@@ -44,13 +46,17 @@ def gru_step(xp, h, w_hh_t, b_hh):
     return n + z * (h - n)
 
 
-def make_weights(module, suffix, input_size, hidden_size, gates, bias, dtype):
-    """Register weight_ih{suffix} (G·H, I), weight_hh{suffix} (G·H, H) and biases, U(-1/√H, 1/√H)."""
+def make_weights(module, suffix, input_size, hidden_size, gates, bias, dtype, proj_size=0):
+    """Register weight_ih{suffix} (G·H, I), weight_hh{suffix} (G·H, H, or P with a projection),
+    biases, and weight_hr{suffix} (P, H) when proj_size = P > 0; all U(-1/√H, 1/√H)."""
     names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
-    shapes = [(gates * hidden_size, input_size), (gates * hidden_size, hidden_size)]
+    shapes = [(gates * hidden_size, input_size), (gates * hidden_size, proj_size or hidden_size)]
     if bias:
         names += [f"bias_ih{suffix}", f"bias_hh{suffix}"]
         shapes += [(gates * hidden_size,), (gates * hidden_size,)]
+    if proj_size:
+        names.append(f"weight_hr{suffix}")
+        shapes.append((proj_size, hidden_size))
     bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
     for name, shape in zip(names, shapes):
         p = Parameter(np.zeros(shape, dtype=dtype))

@@ -4,8 +4,11 @@ import numpy as np
 from ..ops import relu, tanh, sigmoid, softmax, log_softmax  # noqa: F401  (re-exported)
 from ..ops.nn import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
                       binary_cross_entropy_with_logits, embedding, dropout)
+from .activations import (leaky_relu, elu, silu, gelu, softplus, logsigmoid,  # noqa: F401  (re-exported)
+                          hardtanh, relu6, softsign, tanhshrink, softmin)
 from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)
 from ..ops.elementwise import to_tensor
+from ..ops.linalg import linear as _linear
 from ..tensor import Tensor, ShapeError
 
 
@@ -19,8 +22,10 @@ def linear(input, weight, bias=None):
     if x.dtype != weight.dtype:
         raise TypeError(f"linear: input dtype {x.dtype} differs from weight dtype {weight.dtype} "
                         "(convert one with .to(), .double() or .float())")
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != weight.dtype):
+        raise ShapeError(f"linear: bias must be a {weight.dtype} vector of size {weight.shape[0]}, got "
+                         f"{bias.dtype} of shape {bias.shape}")
+    return _linear(x, weight, bias)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -49,7 +54,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape tensor.shape + (num_classes,), one 1 per row at each index;
     num_classes=-1 means max index + 1."""
-    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    idx = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor of class indices, got {idx.dtype}")
     if num_classes == -1:

@@ -117,7 +117,7 @@ def xavier_normal_(t, gain=1.0):
 
 def _kaiming_std(t, a, mode, nonlinearity, name):
     _check(t, name)
-    if t.data.size == 0:
+    if t._data.size == 0:
         warnings.warn(f"{name}: initializing a zero-element tensor is a no-op", stacklevel=3)
         return None
     return calculate_gain(nonlinearity, a) / math.sqrt(_fan(t, mode))
@@ -145,10 +145,10 @@ def orthogonal_(t, gain=1.0):
     _check(t, "orthogonal_")
     if t.ndim < 2:
         raise ValueError(f"orthogonal_: expected a tensor of at least 2 dims, got shape {t.shape}")
-    if t.data.size == 0:
+    if t._data.size == 0:
         return t
     rows = t.shape[0]
-    cols = t.data.size // rows
+    cols = t._data.size // rows
     flat = generator().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -9,7 +9,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import no_grad
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor, _is_device, as_dtype, check_device, get_default_dtype
 
 
 class Parameter(Tensor):
@@ -29,10 +29,21 @@ class Parameter(Tensor):
 
 def float_dtype(dtype, name):
     """dtype as a NumPy floating dtype (the default when None); TypeError for anything else."""
-    dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+    dt = get_default_dtype() if dtype is None else as_dtype(dtype)
     if dt not in (np.float32, np.float64):
         raise TypeError(f"{name}: dtype must be float32 or float64, got {dt}")
     return dt
+
+
+def _as_array(value):
+    """The array of a Tensor, an ndarray, or another library's tensor (anything with .numpy() or __array__)."""
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value) if hasattr(value, "__array__") else value
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -213,7 +224,8 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values (Tensors or NumPy arrays) into parameters and buffers, cast to their dtypes.
+        """Copy values (Tensors, NumPy arrays, or e.g. PyTorch tensors) into parameters and buffers,
+        cast to their dtypes.
 
         Everything is validated before anything is written: missing or unexpected keys (when strict)
         and shape mismatches (always) raise RuntimeError listing every offending key, and leave the
@@ -229,7 +241,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = _as_array(value)
             if not isinstance(arr, np.ndarray):
                 bad_types.append(f"{key} ({type(value).__name__})")
             elif arr.dtype.kind not in "biuf":
@@ -252,7 +264,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for key, arr in arrays.items():
-                own[key].data[...] = arr
+                own[key]._data[...] = arr
         return _IncompatibleKeys(missing, unexpected)
 
     # --- modes, gradients, dtype ----------------------------------------------------------------
@@ -276,25 +288,37 @@ class Module:
         """Drop (or zero) every parameter's gradient; a new zero tensor, since .grad may be shared."""
         for param in self.parameters():
             if param.grad is not None:
-                param.grad = None if set_to_none else Tensor._make(np.zeros_like(param.grad.data))
+                param.grad = None if set_to_none else Tensor._make(np.zeros_like(param.grad._data))
 
     def _apply(self, fn):
         """Replace the arrays of parameters (and their grads) and buffers by fn(array), in place."""
         for module in self.modules():
             for param in module._parameters.values():
                 if param is not None:
-                    param.data = fn(param.data)
+                    param._data = fn(param._data)
                     if param.grad is not None:
-                        param.grad = Tensor._make(fn(param.grad.data))
+                        param.grad = Tensor._make(fn(param.grad._data))
             for buf in module._buffers.values():
                 if buf is not None:
-                    buf.data = fn(buf.data)
+                    buf._data = fn(buf._data)
         return self
 
-    def to(self, dtype):
-        """Convert floating parameters and buffers to dtype, keeping the same Parameter objects."""
+    def to(self, *args, dtype=None, device=None):
+        """to(dtype), to(device), to(device, dtype): convert floating parameters and buffers to dtype,
+        keeping the same Parameter objects (the CPU is the only device)."""
+        for a in args:
+            if _is_device(a):
+                device = a
+            else:
+                dtype = a
+        check_device(device)
+        if dtype is None:
+            return self
         dt = float_dtype(dtype, "Module.to")
         return self._apply(lambda a: a.astype(dt, copy=False) if a.dtype.kind == "f" else a)
+
+    def cpu(self):
+        return self
 
     def double(self):
         return self.to(np.float64)

@@ -6,15 +6,20 @@ backward() over that graph and second derivatives work. The two agree to roundin
 
 Variable lengths: positions past a sequence's length output zeros and get no gradient; h_n is each
 sequence's state at its own last step; the reverse direction starts at each sequence's own end.
+
+Edges, the same for both impls and as PyTorch: an empty batch (B = 0) gives empty outputs and
+states; an empty sequence (T = 0) is a ValueError; dtypes other than float32/float64 are refused
+(TypeError) when the layer is built (Module.to refuses them too).
 """
 import numpy as np
 
 from .. import ops
 from ..ops import recurrent
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
 from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
 from .module import Module
+from .utils.rnn import PackedSequence, forward_packed
 
 
 def _reverse_index(T, B, lengths):
@@ -23,7 +28,7 @@ def _reverse_index(T, B, lengths):
     return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
 
 
-def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
+def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
     """One layer and direction as a Python loop over time steps built from primitive ops."""
     T, B = x.shape[0], x.shape[1]
     if reverse:
@@ -36,11 +41,12 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
     if b_ih is not None:
         xp = xp + b_ih
     w_hh_t = w_hh.transpose(0, 1)
+    w_hr_t = None if w_hr is None else w_hr.transpose(0, 1)
     steps = [p.squeeze(0) for p in xp.split(1, dim=0)]  # one node: indexing xp[t] T times costs O(T²)
     outs = []
     for t in range(T):
         if mode == "LSTM":
-            new = lstm_step(steps[t], state[0], state[1], w_hh_t, b_hh)
+            new = lstm_step(steps[t], state[0], state[1], w_hh_t, b_hh, w_hr_t)
         elif mode == "GRU":
             new = (gru_step(steps[t], state[0], w_hh_t, b_hh),)
         else:
@@ -71,10 +77,14 @@ class RNNBase(Module):
     mode, gates = None, 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, impl="fused", recurrent_init=None, dtype=None, nonlinearity="tanh"):
+                 bidirectional=False, impl="fused", recurrent_init=None, dtype=None, nonlinearity="tanh",
+                 proj_size=0, device=None):
         super().__init__()
         name = type(self).__name__
         check_sizes(name, input_size, hidden_size)
+        check_device(device)
+        if not isinstance(proj_size, (int, np.integer)) or isinstance(proj_size, bool) or not 0 <= proj_size < hidden_size:
+            raise ValueError(f"{name}: proj_size must be an int in [0, hidden_size={hidden_size}), got {proj_size!r}")
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer, np.floating)):
@@ -91,14 +101,21 @@ class RNNBase(Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.impl, self.nonlinearity = bidirectional, impl, nonlinearity
         self.num_directions = 2 if bidirectional else 1
+        self.proj_size = int(proj_size)
+        out_size = self.proj_size or hidden_size
         dtype = np.dtype(dtype or get_default_dtype())
+        if dtype not in (np.float32, np.float64):  # the dtypes the kernels are compiled for
+            raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype}")
         self._weight_names = []
         for layer in range(self.num_layers):
             for d in range(self.num_directions):
-                size = input_size if layer == 0 else hidden_size * self.num_directions
+                size = input_size if layer == 0 else out_size * self.num_directions
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
-                self._weight_names.append(make_weights(self, suffix, size, hidden_size, self.gates, bias, dtype))
+                self._weight_names.append(make_weights(self, suffix, size, hidden_size, self.gates, bias, dtype,
+                                                       self.proj_size))
         if recurrent_init is not None:
+            if self.proj_size:
+                raise ValueError(f"{name}: recurrent_init needs square recurrent blocks; not with proj_size")
             self.init_recurrent(recurrent_init)
 
     def init_recurrent(self, scheme, gain=1.0):
@@ -115,13 +132,13 @@ class RNNBase(Module):
                     init.orthogonal_(block, gain)
                 else:
                     init.eye_(block)
-                    block.data *= gain
-                w.data[g * H:(g + 1) * H] = block.data
+                    block._data *= gain
+                w._data[g * H:(g + 1) * H] = block._data
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                             ("bidirectional", False), ("impl", "fused")):
+                             ("bidirectional", False), ("proj_size", 0), ("impl", "fused")):
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)!r}"
         return s
@@ -136,17 +153,18 @@ class RNNBase(Module):
     def _states(self, hx, B, batched, dtype):
         name = type(self).__name__
         n_states = 2 if self.mode == "LSTM" else 1
-        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        sizes = (self.proj_size or self.hidden_size, self.hidden_size)  # h (projected), c
+        shapes = [(self.num_layers * self.num_directions, B, size) for size in sizes[:n_states]]
         if hx is None:
-            return [Tensor._make(np.zeros(shape, dtype=dtype)) for _ in range(n_states)]
+            return [Tensor._make(np.zeros(shape, dtype=dtype)) for shape in shapes]
         if n_states == 2 and not isinstance(hx, (tuple, list)):
             raise TypeError(f"{name}: expected hx to be a tuple (h0, c0), got {type(hx).__name__}")
         states = list(hx) if n_states == 2 else [hx]
         if len(states) != n_states:
             raise ValueError(f"{name}: expected hx to be a tuple (h0, c0), got {len(states)} tensors")
         out = []
-        for label, s in zip(("h0", "c0"), states):
-            check_input(name, s, self.hidden_size, dtype, what=label)
+        for label, s, shape in zip(("h0", "c0"), states, shapes):
+            check_input(name, s, shape[2], dtype, what=label)
             expected = shape if batched else (shape[0], shape[2])
             if s.shape != expected:
                 raise ValueError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
@@ -159,7 +177,7 @@ class RNNBase(Module):
             return None
         if not batched:
             raise ValueError(f"{name}: lengths needs batched input (T, B, I), got unbatched input")
-        arr = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+        arr = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"{name}: lengths must be integers, got {arr.dtype}")
         if arr.shape != (B,):
@@ -170,6 +188,10 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None, lengths=None):
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{name}: a PackedSequence carries its lengths; got lengths as well")
+            return forward_packed(self, input, hx)
         dtype = getattr(self, self._weight_names[0][0]).dtype
         check_input(name, input, self.input_size, dtype)
         if input.ndim not in (2, 3):
@@ -179,16 +201,22 @@ class RNNBase(Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
+        if T == 0:
+            raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = self._lengths(lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
-        run = _fused if self.impl == "fused" else _unrolled
+        # the kernels need a row (B = 0 has no work) and have no projection (proj_size runs unrolled)
+        run = _fused if self.impl == "fused" and B > 0 and not self.proj_size else _unrolled
         finals = [[] for _ in states]
         for layer in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
-                params = [getattr(self, n) for n in self._weight_names[k]] + ([None, None] if not self.bias else [])
-                out, *new = run(self.mode, x, [s[k] for s in states], *params, lens, d == 1, self.nonlinearity)
+                names = self._weight_names[k]
+                params = [getattr(self, n) for n in names[:4 if self.bias else 2]] + ([] if self.bias else [None, None])
+                extra = {"w_hr": getattr(self, names[-1])} if self.proj_size else {}
+                out, *new = run(self.mode, x, [s[k] for s in states], *params, lens, d == 1, self.nonlinearity,
+                                **extra)
                 outs.append(out)
                 for f, s in zip(finals, new):
                     f.append(s)
@@ -224,6 +252,8 @@ class LSTM(RNNBase):
     mode, gates = "LSTM", 4
 
     def __init__(self, *args, forget_bias=None, **kwargs):
+        """proj_size=P > 0 projects h to P features (h_t = W_hr (o ⊙ tanh c_t)), as PyTorch's;
+        that layer runs the unrolled graph whichever impl (the fused kernels have no projection)."""
         if "nonlinearity" in kwargs:
             raise TypeError("LSTM: unexpected argument 'nonlinearity'")
         super().__init__(*args, **kwargs)
@@ -232,8 +262,8 @@ class LSTM(RNNBase):
                 raise ValueError("LSTM: forget_bias needs bias=True")
             H = self.hidden_size
             for names in self._weight_names:
-                getattr(self, names[2]).data[H:2 * H] = forget_bias
-                getattr(self, names[3]).data[H:2 * H] = 0.0
+                getattr(self, names[2])._data[H:2 * H] = forget_bias
+                getattr(self, names[3])._data[H:2 * H] = 0.0
 
 
 class GRU(RNNBase):
@@ -242,6 +272,6 @@ class GRU(RNNBase):
     mode, gates = "GRU", 3
 
     def __init__(self, *args, **kwargs):
-        if "nonlinearity" in kwargs:
-            raise TypeError("GRU: unexpected argument 'nonlinearity'")
+        if "nonlinearity" in kwargs or "proj_size" in kwargs:
+            raise TypeError(f"GRU: unexpected argument {'nonlinearity' if 'nonlinearity' in kwargs else 'proj_size'!r}")
         super().__init__(*args, **kwargs)

@@ -14,8 +14,8 @@ def to_tensor(x, like=None):
     """A Tensor for x: Tensors pass through, Python numbers take like's float dtype, arrays keep theirs."""
     if isinstance(x, Tensor):
         return x
-    if type(x) is float and like is not None and like.data.dtype.kind == "f":
-        return Tensor._make(np.array(x, like.data.dtype))
+    if type(x) is float and like is not None and like._data.dtype.kind == "f":
+        return Tensor._make(np.array(x, like._data.dtype))
     if isinstance(x, np.ndarray):
         return Tensor._make(x)
     if isinstance(x, (bool, int, float, np.number, np.bool_)):
@@ -28,11 +28,15 @@ def to_tensor(x, like=None):
 
 
 def _arith_pair(a, b, name):
-    """_pair for arithmetic: a Python number beside a float tensor stays a number (NumPy keeps the
-    array's dtype), which spares a constant tensor per operation."""
-    if type(b) in _NUMBERS and isinstance(a, Tensor) and a.data.dtype.kind == "f":
-        return a, b
-    if type(a) in _NUMBERS and isinstance(b, Tensor) and b.data.dtype.kind == "f":
+    """_pair for arithmetic, with the common cases first: two tensors of one shape and dtype, or a
+    Python number beside a float tensor (it stays a number: NumPy keeps the array's dtype)."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.shape == b._data.shape and a._data.dtype == b._data.dtype:
+                return a, b
+        elif type(b) in _NUMBERS and a._data.dtype.kind == "f":
+            return a, b
+    elif type(a) in _NUMBERS and isinstance(b, Tensor) and b._data.dtype.kind == "f":
         return a, b
     return _pair(a, b, name)
 
@@ -40,16 +44,16 @@ def _arith_pair(a, b, name):
 def _pair(a, b, name):
     a = to_tensor(a, b if isinstance(b, Tensor) else None)
     b = to_tensor(b, a)
-    if a.data.shape != b.data.shape and a.data.ndim and b.data.ndim:
+    if a._data.shape != b._data.shape and a._data.ndim and b._data.ndim:
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
             raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
     # an integer or bool operand takes the float operand's dtype, as in PyTorch (NumPy would make float64)
-    if a.data.dtype.kind in "biu" and b.data.dtype.kind == "f":
-        a = cast(a, b.data.dtype)
-    elif b.data.dtype.kind in "biu" and a.data.dtype.kind == "f":
-        b = cast(b, a.data.dtype)
+    if a._data.dtype.kind in "biu" and b._data.dtype.kind == "f":
+        a = cast(a, b._data.dtype)
+    elif b._data.dtype.kind in "biu" and a._data.dtype.kind == "f":
+        b = cast(b, a._data.dtype)
     return a, b
 
 
@@ -145,7 +149,7 @@ class Pow(Function):
         ga = g * b * a ** (b - 1) if need_a else None
         gb = None
         if need_b:
-            safe = (a.data == 0) & (b.data >= 0)
+            safe = (a._data == 0) & (b._data >= 0)
             gb = where(safe, 0.0, g * out * where(safe, 1.0, a).log())
         return ga, gb
 
@@ -186,6 +190,42 @@ class Sqrt(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g / (2.0 * y)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x.cos()
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * x.sin()
+
+
+class Clone(Function):
+    """A C-contiguous copy; the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Abs(Function):
@@ -244,7 +284,7 @@ class ReluGrad(_ActivationGrad):
     @staticmethod
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
-        return gg * (y.data > 0), None
+        return gg * (y._data > 0), None
 
 
 class Tanh(Function):
@@ -385,7 +425,9 @@ def pow(a, b):
 def _unary(fn):
     def op(x):
         x = to_tensor(x)
-        if x.dtype.kind != "f":
+        if x._data.dtype.kind == "c":
+            raise TypeError(f"{op.__name__}: complex tensors are not supported, got {x.dtype}")
+        if x._data.dtype.kind != "f":
             x = cast(x, get_default_dtype())
         return fn.apply(x)
     op.__name__ = fn.__name__.lower()
@@ -393,7 +435,11 @@ def _unary(fn):
     return op
 
 
-exp, log, sqrt, tanh, sigmoid = (_unary(f) for f in (Exp, Log, Sqrt, Tanh, Sigmoid))
+exp, log, sqrt, tanh, sigmoid, sin, cos = (_unary(f) for f in (Exp, Log, Sqrt, Tanh, Sigmoid, Sin, Cos))
+
+
+def clone(x):
+    return Clone.apply(to_tensor(x))
 
 
 def abs(x):
@@ -412,7 +458,7 @@ def clamp(x, min=None, max=None):
 
 def where(condition, a, b):
     """Elementwise choice: a where condition holds, else b (condition is never differentiated)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
     a, b = _pair(a, b, "where")
@@ -437,6 +483,11 @@ def cast(x, dtype):
 
 
 def compare(ufunc, a, b):
-    """Comparison operators: bool tensors, never differentiated."""
+    """Comparison and logical operators: bool tensors, never differentiated."""
     a, b = _pair(a, b, ufunc.__name__)
-    return Tensor._make(np.asarray(ufunc(a.data, b.data)))
+    return Tensor._make(np.asarray(ufunc(a._data, b._data)))
+
+
+def logical_not(x):
+    x = to_tensor(x)
+    return Tensor._make(np.logical_not(x._data) if x._data.dtype == np.bool_ else np.invert(x._data))

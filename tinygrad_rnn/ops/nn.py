@@ -14,6 +14,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _rows(x, dim):
     """x with dim moved last, as a C-contiguous (N, C) array, and how to undo it."""
+    if dim == x.ndim - 1 and x.flags.c_contiguous:
+        return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1]), x.shape
     moved = np.moveaxis(x, dim, -1)
     n = int(np.prod(moved.shape[:-1]))  # not -1: ambiguous when C == 0
     return np.ascontiguousarray(moved).reshape(n, moved.shape[-1]), moved.shape
@@ -23,7 +25,7 @@ def _along(kernel, x, dim):
     """kernel over the rows of x along dim; the kernels need C >= 1, so an empty dim stays empty."""
     rows, moved = _rows(x, dim)
     out = kernel(rows) if rows.shape[1] else rows.copy()
-    return np.moveaxis(out.reshape(moved), -1, dim)
+    return out.reshape(moved) if dim == x.ndim - 1 else np.moveaxis(out.reshape(moved), -1, dim)
 
 
 class Softmax(Function):
@@ -122,7 +124,7 @@ def _reduce(losses, reduction, count=None):
     if reduction == "none":
         return losses
     total = losses.sum()
-    return total if reduction == "sum" else total / float(losses.data.size if count is None else count)
+    return total if reduction == "sum" else total / float(losses._data.size if count is None else count)
 
 
 def _check_reduction(reduction, name):
@@ -133,7 +135,7 @@ def _check_reduction(reduction, name):
 def _class_rows(x, target, name):
     """(N, C) logits and (N,) int64 targets from PyTorch's (C)/(), (N, C)/(N) or (N, C, d...)/(N, d...)."""
     x = _float_input(x, name)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold class indices (an integer tensor), got {t.dtype}")
     expected = () if x.ndim == 1 else x.shape[:1] + x.shape[2:]
@@ -201,12 +203,15 @@ def l1_loss(input, target, reduction="mean"):
 
 
 class BCEWithLogits(Function):
-    """max(x,0) - x y + log(1 + exp(-|x|)); d/dx = sigmoid(x) - y, d/dy = -x."""
+    """(1 - y) x + max(-x, 0) + log(1 + exp(-|x|)); d/dx = sigmoid(x) - y, d/dy = -x.
+
+    Written as PyTorch writes it, so that infinities agree too: (x, y) = (+inf, 0) costs inf
+    (max(x, 0) - x y would give inf - inf·0 = nan)."""
 
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+        return (1 - y) * x + np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     @staticmethod
     def backward(ctx, g):
@@ -255,7 +260,7 @@ class EmbeddingGrad(Function):
 
 def embedding(input, weight, padding_idx=None):
     """Rows of weight at integer indices: output shape input.shape + (embedding_dim,)."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}")
     num = weight.shape[0]

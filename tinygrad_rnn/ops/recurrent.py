@@ -6,6 +6,7 @@ second derivative through them is refused with a pointer to impl="unrolled", whi
 computation from primitive ops and is their oracle.
 """
 import contextlib
+import threading
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -18,22 +19,39 @@ _SECOND_ORDER = ("{}: second derivatives through the fused recurrent kernel are 
 
 
 _controller = None
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit = None
 
 
+@contextlib.contextmanager
 def blas_threads(batch):
     """One BLAS thread while a kernel runs if each step's product is matrix-vector (batch < 8).
 
     OpenBLAS wakes its worker threads for every per-step product; for a vector that costs more than
     the product itself (measured 3x on a whole LSTM step at B=1, H=128). Wider batches keep the
-    threads, which pay off in the large input-projection and weight-gradient products.
+    threads, which pay off in the large input-projection and weight-gradient products. The limit is
+    process-wide, so threads share it: the first one in sets it, the last one out restores it.
     """
-    global _controller
+    global _controller, _limit_users, _limit
     if batch >= 8:
-        return contextlib.nullcontext()
-    if _controller is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS, which numba's np.dot calls)
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+        yield
+        return
+    with _limit_lock:
+        if _controller is None:
+            import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS, which numba's np.dot calls)
+            _controller = ThreadpoolController()
+        if _limit_users == 0:
+            _limit = _controller.limit(limits=1, user_api="blas")
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                _limit.restore_original_limits()
+                _limit = None
 
 
 def _keep_until_freed(ctx, saved, release):
@@ -56,7 +74,7 @@ class LSTMSequence(Function):
     def backward(ctx, d_out, d_hn, d_cn):
         with blas_threads(d_out.shape[1]):
             dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 = lstm.lstm_backward(
-                ctx.kernel_saved, d_out.data, d_hn.data, d_cn.data)
+                ctx.kernel_saved, d_out._data, d_hn._data, d_cn._data)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
@@ -74,7 +92,7 @@ class GRUSequence(Function):
     @staticmethod
     def backward(ctx, d_out, d_hn):
         with blas_threads(d_out.shape[1]):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru.gru_backward(ctx.kernel_saved, d_out.data, d_hn.data)
+            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru.gru_backward(ctx.kernel_saved, d_out._data, d_hn._data)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
@@ -92,7 +110,7 @@ class RNNSequence(Function):
     @staticmethod
     def backward(ctx, d_out, d_hn):
         with blas_threads(d_out.shape[1]):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = rnn.rnn_backward(ctx.kernel_saved, d_out.data, d_hn.data)
+            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = rnn.rnn_backward(ctx.kernel_saved, d_out._data, d_hn._data)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
 

@@ -13,6 +13,8 @@ from .elementwise import to_tensor
 
 def normalize_dims(dim, ndim, name):
     """dim (None, int or sequence) as a sorted tuple of non-negative axes, checked against ndim."""
+    if type(dim) is int and -ndim <= dim < ndim:
+        return (dim % ndim,)
     if dim is None or (isinstance(dim, (tuple, list)) and not dim):
         return tuple(range(ndim))  # dim=() reduces every dim, as in PyTorch 2
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)  # anything else is checked below
@@ -39,7 +41,7 @@ class Sum(Function):
     def forward(ctx, x, dims, keepdim):
         ctx.shape = x.shape
         ctx.kept = _kept_shape(x.shape, dims)
-        return np.asarray(np.sum(x, axis=dims, keepdims=keepdim))
+        return np.asarray(x.sum(axis=dims, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, g):
@@ -101,7 +103,7 @@ def mean(x, dim=None, keepdim=False):
 
 def _extremum(x, dim, keepdim, largest, name):
     x = to_tensor(x)
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise ValueError(f"{name}: cannot reduce a tensor with zero elements (shape {x.shape})")
     if dim is None:
         return MaxAll.apply(x, normalize_dims(None, x.ndim, name), keepdim, largest)
@@ -129,22 +131,22 @@ def amax(x, dim=None, keepdim=False):
 def argmax(x, dim=None, keepdim=False):
     x = to_tensor(x)
     if dim is None:
-        return Tensor._make(np.asarray(np.argmax(x.data), dtype=np.int64))
-    return Tensor._make(np.argmax(x.data, axis=dim, keepdims=keepdim).astype(np.int64))
+        return Tensor._make(np.asarray(np.argmax(x._data), dtype=np.int64))
+    return Tensor._make(np.argmax(x._data, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
 def argmin(x, dim=None, keepdim=False):
     x = to_tensor(x)
     if dim is None:
-        return Tensor._make(np.asarray(np.argmin(x.data), dtype=np.int64))
-    return Tensor._make(np.argmin(x.data, axis=dim, keepdims=keepdim).astype(np.int64))
+        return Tensor._make(np.asarray(np.argmin(x._data), dtype=np.int64))
+    return Tensor._make(np.argmin(x._data, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
 def logsumexp(x, dim, keepdim=False):
     """log Σ exp(x), shifted by the (detached) max so that ±1e4 stays finite; its gradient is softmax."""
     x = _floated(x)
     dims = normalize_dims(dim, x.ndim, "logsumexp")
-    m = np.max(x.data, axis=dims, keepdims=True) if x.data.size else np.zeros(_kept_shape(x.shape, dims), x.dtype)
+    m = np.max(x._data, axis=dims, keepdims=True) if x._data.size else np.zeros(_kept_shape(x.shape, dims), x.dtype)
     m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
     out = (x - m).exp().sum(dim=dims, keepdim=True).log() + m
     return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
@@ -164,3 +166,94 @@ def var(x, dim=None, correction=1, keepdim=False, unbiased=None):
 def std(x, dim=None, correction=1, keepdim=False, unbiased=None):
     return var(x, dim, correction, keepdim, unbiased).sqrt()
 
+
+class Prod(Function):
+    """Product over dims; d/dx_i = prod / x_i, or the product of the others where x_i = 0."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = np.asarray(np.prod(x, axis=dims, keepdims=keepdim))
+        ctx.save_for_backward(x, out)
+        ctx.kept = _kept_shape(x.shape, dims)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g, out = g.reshape(ctx.kept), out.reshape(ctx.kept)
+        if not (x._data == 0).any() or x.ndim == 0:
+            return g * out / x if x.ndim else g, None, None
+        dims = tuple(i for i, (a, b) in enumerate(zip(x.shape, out.shape)) if b == 1 and a != 1)
+        last = tuple(range(x.ndim - len(dims), x.ndim))
+        moved = np.moveaxis(x._data, dims, last)
+        flat = moved.reshape(moved.shape[:x.ndim - len(dims)] + (-1,))
+        others = np.moveaxis(_exclusive_prod(flat).reshape(moved.shape), last, dims)
+        return g * Tensor._make(others), None, None
+
+
+def _exclusive_prod(x):
+    """Along the last axis, the product of every other element: prefix times suffix products."""
+    ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    before = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
+class CumSum(Function):
+    """Running sum along dim; its backward is the running sum from the other end."""
+
+    @staticmethod
+    def forward(ctx, x, dim, reverse):
+        ctx.dim, ctx.reverse = dim, reverse
+        if reverse:
+            return np.flip(np.cumsum(np.flip(x, dim), axis=dim), dim).copy()
+        return np.cumsum(x, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return CumSum.apply(g, ctx.dim, not ctx.reverse), None, None
+
+
+def prod(x, dim=None, keepdim=False):
+    x = to_tensor(x)
+    return Prod.apply(x, normalize_dims(dim, x.ndim, "prod"), keepdim)
+
+
+def cumsum(x, dim):
+    x = to_tensor(x)
+    (d,) = normalize_dims(dim, x.ndim, "cumsum") or (0,)
+    return CumSum.apply(x if x.ndim else x.reshape(1), d, False).reshape(x.shape)
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """Vector p-norm over dims (all by default); the 2-norm's gradient at 0 is 0, as in PyTorch."""
+    x = _floated(x)
+    dims = normalize_dims(dim, x.ndim, "norm")
+    if p == 2 or p == "fro":
+        total = (x * x).sum(dim=dims, keepdim=True)
+        safe = where_positive(total)
+        out = safe.sqrt() * (total._data > 0)
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+    if p == 1:
+        return x.abs().sum(dim=dims, keepdim=keepdim)
+    if p == float("inf"):
+        return x.abs().amax(dim=dims, keepdim=keepdim)
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
+    return (x.abs() ** p).sum(dim=dims, keepdim=keepdim) ** (1.0 / p)
+
+
+def where_positive(t):
+    """t where t > 0, else 1 (a safe argument for sqrt and division)."""
+    from .elementwise import where
+    return where(t._data > 0, t, 1.0)
+
+
+def any(x, dim=None, keepdim=False):
+    x = to_tensor(x)
+    return Tensor._make(np.any(x._data, axis=normalize_dims(dim, x.ndim, "any"), keepdims=keepdim))
+
+
+def all(x, dim=None, keepdim=False):
+    x = to_tensor(x)
+    return Tensor._make(np.all(x._data, axis=normalize_dims(dim, x.ndim, "all"), keepdims=keepdim))

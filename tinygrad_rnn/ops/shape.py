@@ -30,8 +30,8 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
-        return np.transpose(x, dims)
+        ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -123,7 +123,7 @@ def reshape(x, *shape):
     try:
         return Reshape.apply(x, shape)
     except ValueError:
-        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) "
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x._data.size} elements) "
                          f"into shape {shape}") from None
 
 
@@ -135,6 +135,8 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
+    if x._data.ndim == 2 and {dim0, dim1} in ({0, 1}, {-1, -2}, {0, -1}, {1, -2}) and dim0 != dim1:
+        return Permute.apply(x, (1, 0))
     dims = list(range(x.ndim))
     (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
     dims[a], dims[b] = dims[b], dims[a]
@@ -178,7 +180,7 @@ def index_key(key):
     out = []
     for p in parts:
         if isinstance(p, Tensor):
-            p = p.data
+            p = p._data
         elif isinstance(p, list):
             p = np.asarray(p)
         if isinstance(p, np.ndarray):
@@ -195,10 +197,9 @@ def index_key(key):
 def getitem(x, key):
     key = index_key(key)
     try:
-        np.empty(x.shape, dtype=np.bool_)[key]
+        return GetItem.apply(x, key)
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
-    return GetItem.apply(x, key)
 
 
 def cat(tensors, dim=0):
@@ -247,3 +248,151 @@ def chunk(x, chunks, dim=0):
     if not x.shape[d]:
         return split(x, [0] * chunks, d)  # as torch: `chunks` empty pieces
     return split(x, -(-x.shape[d] // chunks), d)
+
+
+class View(Function):
+    """The same storage in a new shape (never a copy)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        out = x.view()
+        out.shape = shape  # raises when the strides do not allow a view
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+class Gather(Function):
+    """out[i][j] = x[i][index[i][j]] along dim; backward scatters (adds) the gradient back."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.dim, ctx.index, ctx.shape = dim, index, x.shape
+        return np.take_along_axis(x, index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ScatterAdd.apply(g, ctx.dim, ctx.index, ctx.shape), None, None
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with g added at index along dim: the adjoint of Gather."""
+
+    @staticmethod
+    def forward(ctx, g, dim, index, shape):
+        ctx.dim, ctx.index = dim, index
+        out = np.zeros(shape, dtype=g.dtype)
+        grid = list(np.indices(index.shape, sparse=True))
+        grid[dim] = index
+        np.add.at(out, tuple(grid), g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Gather.apply(gg, ctx.dim, ctx.index), None, None, None
+
+
+class IndexPut(Function):
+    """x with x[key] = value (what `x[key] = value` records): gradient to x except at key, to value at key."""
+
+    @staticmethod
+    def forward(ctx, x, value, key):
+        ctx.key = key
+        out = x.copy()
+        out[key] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (IndexPut.apply(g, np.zeros((), g._data.dtype), ctx.key) if ctx.needs_input_grad[0] else None,
+                g[ctx.key] if ctx.needs_input_grad[1] else None, None)
+
+
+def view(x, *shape):
+    shape = _size_args(shape)
+    try:
+        return View.apply(x, shape)
+    except (AttributeError, ValueError):
+        raise ShapeError(f"view: a tensor of shape {x.shape} and strides {x._data.strides} cannot be viewed as "
+                         f"shape {shape}; use .reshape(...) instead (it copies when it must)") from None
+
+
+def narrow(x, dim, start, length):
+    (d,) = normalize_dims(dim, x.ndim, "narrow")
+    if start < 0:
+        start += x.shape[d]
+    if not (0 <= start and length >= 0 and start + length <= x.shape[d]):
+        raise IndexError(f"narrow: start {start} and length {length} do not fit in dim {d} of size {x.shape[d]}")
+    return x[(slice(None),) * d + (slice(start, start + length),)]
+
+
+def _int_index(index, name):
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got {idx.dtype}")
+    return idx.astype(np.int64, copy=False)
+
+
+def index_select(x, dim, index):
+    (d,) = normalize_dims(dim, x.ndim, "index_select")
+    idx = _int_index(index, "index_select")
+    if idx.ndim != 1:
+        raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
+    return x[(slice(None),) * d + (idx,)]
+
+
+def gather(x, dim, index):
+    (d,) = normalize_dims(dim, x.ndim, "gather")
+    idx = _int_index(index, "gather")
+    if idx.ndim != x.ndim:
+        raise ValueError(f"gather: index must have the input's {x.ndim} dims, got shape {idx.shape}")
+    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
+        raise IndexError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
+    return Gather.apply(x, d, idx % max(x.shape[d], 1))
+
+
+def index_put(x, key, value):
+    key = index_key(key)
+    value = to_tensor(value, x)
+    try:
+        np.empty(x.shape, dtype=np.bool_)[key] = np.empty(value.shape, dtype=np.bool_)
+    except (IndexError, ValueError) as e:
+        raise ShapeError(f"index assignment: {e} (tensor of shape {x.shape}, value of shape {value.shape})") from None
+    if value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    return IndexPut.apply(x, value, key)
+
+
+def repeat(x, *sizes):
+    """Tile x sizes[i] times along dim i: expand a (1, s) pair per dim, then merge it."""
+    sizes = _size_args(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: got {len(sizes)} sizes for a tensor of {x.ndim} dims")
+    shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
+    paired = x.reshape(tuple(v for s in shape for v in (1, s)))
+    tiled = paired.expand(tuple(v for r, s in zip(sizes, shape) for v in (r, s)))
+    return tiled.reshape(tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def sort(x, dim=-1, descending=False):
+    """(values, indices) along dim; values are a gather, so they carry gradients."""
+    (d,) = normalize_dims(dim, x.ndim, "sort") or (0,)
+    if x.ndim == 0:
+        return x, Tensor._make(np.zeros((), np.int64))
+    order = np.argsort(-x._data if descending else x._data, axis=d, kind="stable")
+    return Gather.apply(x, d, order), Tensor._make(order.astype(np.int64))
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    (d,) = normalize_dims(dim, x.ndim, "topk") or (0,)
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k must be in [0, {n}] for dim {d}, got {k}")
+    if x.ndim == 0:
+        return x, Tensor._make(np.zeros((), np.int64))
+    order = np.argsort(-x._data if largest else x._data, axis=d, kind="stable")
+    idx = np.take(order, np.arange(k), axis=d)
+    return Gather.apply(x, d, idx), Tensor._make(idx.astype(np.int64))

@@ -235,7 +235,7 @@ def _number(owner, name, value):
 
 def _plain(value):
     """A value read back from .npz as the Python value it was: 0-d arrays to scalars, arrays to lists."""
-    value = value.data if isinstance(value, Tensor) else value
+    value = value._data if isinstance(value, Tensor) else value
     if isinstance(value, (np.ndarray, np.generic)):
         return value.item() if value.ndim == 0 else value.tolist()
     return value

@@ -2,8 +2,10 @@
 
 A subclass gives its defaults, the names of options that must be >= 0, `_init_state(p, group)` (the
 fresh state of one parameter, as NumPy arrays and numbers) and `_update(p, g, state, group)`, which
-updates the parameter's array p in place from its gradient array g. Updates work on `.data` arrays,
-so they record no graph; gradients are never written to.
+updates the parameter's array p in place from its gradient array g. Updates work on `._data` arrays,
+so they record no graph; gradients are never written to. `step` and `load_state_dict` check
+everything first (group options, gradient shapes and dtypes, that each state holds every entry
+`_init_state` makes) so that a refusal leaves every parameter and every state as it was.
 """
 import numbers
 
@@ -89,24 +91,40 @@ class Optimizer:
         if closure is not None:
             with autograd.enable_grad():
                 loss = closure()
-        todo = []
-        for group in self.param_groups:
+        name, todo = type(self).__name__, []
+        for i, group in enumerate(self.param_groups):
+            try:
+                self._validate(group)
+            except ValueError as e:
+                raise ValueError(f"{name}.step: {e} (parameter group {i})") from None
             for p in group["params"]:
                 if p.grad is not None:
-                    g = p.grad.data
-                    if g.shape != p.data.shape:
-                        raise ValueError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has a "
+                    g = p.grad._data
+                    if g.shape != p._data.shape:
+                        raise ValueError(f"{name}.step: a parameter of shape {p.shape} has a "
                                          f"gradient of shape {g.shape}")
+                    if g.dtype.kind != "f":
+                        raise TypeError(f"{name}.step: a parameter of dtype {p.dtype} has a gradient of "
+                                        f"dtype {g.dtype}; expected a real floating-point gradient")
+                    if p in self.state:
+                        self._check_state(self.state[p], p, group, f"{name}.step: the state of a parameter")
                     todo.append((p, g, group))
         for p, g, group in todo:
             state = self.state.get(p)
             if state is None:
-                state = self.state[p] = self._init_state(p.data, group)
-            self._update(p.data, g, state, group)
+                state = self.state[p] = self._init_state(p._data, group)
+            self._update(p._data, g, state, group)
         return loss
 
     def _init_state(self, p, group):
         return {}
+
+    def _check_state(self, state, p, group, where):
+        """ValueError unless state holds every entry a fresh state for this group has."""
+        missing = [k for k in self._init_state(np.empty((0,), p.dtype), group) if k not in state]
+        if missing:
+            raise ValueError(f"{where} of shape {p.shape} lacks {', '.join(map(repr, missing))} "
+                             f"(the {type(self).__name__} options of its group need it)")
 
     def _update(self, p, g, state, group):
         raise NotImplementedError
@@ -116,7 +134,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad.data))
+                    p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad._data))
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self):
@@ -143,7 +161,7 @@ class Optimizer:
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer "
                              f"has {len(self.param_groups)}")
-        by_index = {}
+        by_index, group_of = {}, {}
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             indices = [int(k) for k in np.asarray(_unwrap(saved["params"])).reshape(-1)]
@@ -155,12 +173,16 @@ class Optimizer:
             new_group = {"params": group["params"], **self.defaults, **options}
             self._validate(new_group)
             new_groups.append(new_group)
+            group_of.update((id(p), new_group) for p in group["params"])
         new_state = {}
         for key, saved in state_dict.get("state", {}).items():
             if int(key) not in by_index:
                 raise ValueError(f"loaded state refers to parameter {key}, which no parameter group holds")
             p = by_index[int(key)]
+            if not isinstance(saved, dict):
+                raise ValueError(f"loaded state of parameter {key} is a {type(saved).__name__}, expected a dict")
             new_state[p] = {name: _state_value(name, value, p, key) for name, value in saved.items()}
+            self._check_state(new_state[p], p, group_of[id(p)], f"loaded state of parameter {key}")
         for group, new_group in zip(self.param_groups, new_groups):
             group.clear()
             group.update(new_group)
@@ -195,7 +217,7 @@ def _is_iterable(obj):
 
 
 def _unwrap(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _as_list(value):

@@ -1,4 +1,5 @@
-"""Gradient clipping and flattening parameters to one vector, as torch.nn.utils.
+"""Gradient clipping and flattening parameters to one vector, as torch.nn.utils; utils.rnn holds
+padded and packed sequences.
 
 Clipping replaces each .grad by a new tensor rather than scaling it in place: the engine may hand
 the same gradient tensor (or a read-only broadcast view) to several leaves.
@@ -7,9 +8,10 @@ import math
 
 import numpy as np
 
-from ..autograd import no_grad
-from ..ops import cat
-from ..tensor import Tensor, get_default_dtype
+from ...autograd import no_grad
+from ...ops import cat
+from ...tensor import Tensor, get_default_dtype
+from . import rnn  # noqa: F401  (nn.utils.rnn, as torch.nn.utils.rnn)
 
 
 def _as_list(parameters, name):
@@ -51,7 +53,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     params = _with_grads(parameters, "clip_grad_norm_")
     if not params:
         return Tensor._make(np.asarray(0.0, dtype=get_default_dtype()))
-    norms = [np.linalg.norm(p.grad.data.astype(np.float64).ravel(), ord=norm_type) for p in params]
+    norms = [np.linalg.norm(p.grad._data.astype(np.float64).ravel(), ord=norm_type) for p in params]
     total = float(np.linalg.norm(np.asarray(norms), ord=norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
@@ -60,7 +62,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if coef < 1.0:
         with np.errstate(invalid="ignore"):  # an infinite norm gives coef 0 and inf * 0 = nan, as PyTorch
             for p in params:
-                p.grad = Tensor._make((p.grad.data * coef).astype(p.grad.dtype))
+                p.grad = Tensor._make((p.grad._data * coef).astype(p.grad.dtype))
     return Tensor._make(np.asarray(total, dtype=params[0].grad.dtype))
 
 
@@ -69,7 +71,7 @@ def clip_grad_value_(parameters, clip_value):
     if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)) or clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be a non-negative number, got {clip_value!r}")
     for p in _with_grads(parameters, "clip_grad_value_"):
-        p.grad = Tensor._make(np.clip(p.grad.data, -clip_value, clip_value).astype(p.grad.dtype))
+        p.grad = Tensor._make(np.clip(p.grad._data, -clip_value, clip_value).astype(p.grad.dtype))
 
 
 def parameters_to_vector(parameters):
@@ -85,12 +87,12 @@ def vector_to_parameters(vec, parameters):
     if not isinstance(vec, Tensor):
         raise TypeError(f"vector_to_parameters: vec must be a Tensor, got {type(vec).__name__}")
     params = _as_list(parameters, "vector_to_parameters")
-    total = sum(p.data.size for p in params)
+    total = sum(p._data.size for p in params)
     if vec.ndim != 1 or vec.shape[0] != total:
         raise ValueError(f"vector_to_parameters: vec must be 1-D with {total} elements (the parameters' "
                          f"total), got shape {vec.shape}")
     offset = 0
     with no_grad():
         for p in params:
-            p.data[...] = vec.data[offset:offset + p.data.size].reshape(p.shape)
-            offset += p.data.size
+            p._data[...] = vec._data[offset:offset + p._data.size].reshape(p.shape)
+            offset += p._data.size

@@ -1,0 +1,58 @@
+"""LSTM(proj_size=P) as PyTorch's: parameter names and shapes, outputs, states and every gradient."""
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import nn
+
+
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+@pytest.mark.parametrize("num_layers,bidirectional,bias", [(1, False, True), (2, True, True), (2, False, False)])
+def test_parameters_are_named_and_shaped_as_pytorch(impl, num_layers, bidirectional, bias):
+    torch = pytest.importorskip("torch")
+    ours = nn.LSTM(3, 5, num_layers, bias=bias, bidirectional=bidirectional, proj_size=2, impl=impl)
+    theirs = torch.nn.LSTM(3, 5, num_layers, bias=bias, bidirectional=bidirectional, proj_size=2)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+
+
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+@pytest.mark.parametrize("num_layers,bidirectional,batch_first", [(1, False, False), (2, True, True)])
+def test_outputs_states_and_gradients_match_pytorch(impl, num_layers, bidirectional, batch_first):
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.LSTM(3, 5, num_layers, bidirectional=bidirectional, batch_first=batch_first,
+                           proj_size=2).double()
+    ours = nn.LSTM(3, 5, num_layers, bidirectional=bidirectional, batch_first=batch_first, proj_size=2,
+                   impl=impl, dtype=np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    rng = np.random.default_rng(0)
+    D = 2 if bidirectional else 1
+    x = rng.standard_normal((4, 6, 3) if batch_first else (6, 4, 3))
+    h0, c0 = rng.standard_normal((num_layers * D, 4, 2)), rng.standard_normal((num_layers * D, 4, 5))
+    xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    xo, ho, co = (tg.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    out_t, (hn_t, cn_t) = theirs(xt, (ht, ct))
+    out_o, (hn_o, cn_o) = ours(xo, (ho, co))
+    assert out_o.shape == tuple(out_t.shape) and hn_o.shape == (num_layers * D, 4, 2)
+    for a, b in ((out_o, out_t), (hn_o, hn_t), (cn_o, cn_t)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    ((out_t ** 2).sum() + hn_t.sum() + (cn_t * 0.5).sum()).backward()
+    ((out_o ** 2).sum() + hn_o.sum() + (cn_o * 0.5).sum()).backward()
+    for a, b in ((xo, xt), (ho, ht), (co, ct)):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), theirs_params[name].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_and_bad_proj_size():
+    lstm = nn.LSTM(2, 3, proj_size=1, dtype=np.float64)
+    x = tg.tensor(np.random.default_rng(1).standard_normal((4, 2, 2)), requires_grad=True)
+    assert tg.gradcheck(lambda x, *p: lstm(x)[0], [x, *lstm.parameters()])
+    for bad in (3, -1, 1.5):
+        with pytest.raises(ValueError, match="proj_size"):
+            nn.LSTM(2, 3, proj_size=bad)
+    with pytest.raises(TypeError, match="proj_size"):
+        nn.GRU(2, 3, proj_size=1)
+    with pytest.raises(ValueError, match="h0 of size 1"):
+        lstm(x, (tg.zeros(1, 2, 3, dtype=np.float64), tg.zeros(1, 2, 3, dtype=np.float64)))

@@ -1,0 +1,121 @@
+"""The activations of torch.nn.functional beyond relu/tanh/sigmoid/softmax, with PyTorch's
+arguments, composed of differentiable ops (so twice differentiable). Re-exported by nn.functional.
+
+inplace=True writes the result into the input with copy_ and returns the input, as PyTorch (the
+result is computed from a clone, so no tensor a backward saved is the one overwritten).
+"""
+import math
+import warnings
+
+import numpy as np
+
+from ..ops import where, exp, tanh, sigmoid, clamp, softmax
+from ..ops.elementwise import to_tensor
+from ..ops.special import erf, log1p
+
+
+def _apply(fn, x, inplace):
+    return x.copy_(fn(x.clone())) if inplace else fn(x)
+
+
+def _float_tensor(x, name):
+    x = to_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point input, got {x.dtype}")
+    return x
+
+
+def _mask(x, fn):
+    """A constant bool mask computed from x's values (never differentiated)."""
+    return fn(x.detach().numpy())
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, else negative_slope·x."""
+    return _apply(lambda x: where(_mask(x, lambda a: a > 0), x, x * negative_slope),
+                  _float_tensor(input, "leaky_relu"), inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, else alpha·(eˣ - 1) (the exponential sees min(x, 0), so it cannot overflow)."""
+    return _apply(lambda x: where(_mask(x, lambda a: a > 0), x, (exp(clamp(x, max=0.0)) - 1.0) * alpha),
+                  _float_tensor(input, "elu"), inplace)
+
+
+def silu(input, inplace=False):
+    """x·σ(x) (also called swish)."""
+    return _apply(lambda x: x * sigmoid(x), _float_tensor(input, "silu"), inplace)
+
+
+def gelu(input, approximate='none'):
+    """x·Φ(x) = x/2·(1 + erf(x/√2)); approximate='tanh': x/2·(1 + tanh(√(2/π)·(x + 0.044715x³)))."""
+    x = _float_tensor(input, "gelu")
+    if approximate == 'none':
+        return x * 0.5 * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0)
+    if approximate == 'tanh':
+        return x * 0.5 * (tanh((x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)) + 1.0)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _softplus_unit(z):
+    """log(1 + eᶻ) = max(z, 0) + log1p(e^{-|z|}), written so that z = 0 gets gradient 1/2."""
+    positive = _mask(z, lambda a: a > 0)
+    return where(positive, z, 0.0) + log1p(exp(where(positive, -z, z)))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^{βx})/β, and x itself where βx > threshold (as PyTorch)."""
+    x = _float_tensor(input, "softplus")
+    z = x * beta
+    return where(_mask(z, lambda a: a > threshold), x, _softplus_unit(z) / beta)
+
+
+def logsigmoid(input):
+    """log σ(x) = -softplus(-x)."""
+    x = _float_tensor(input, "logsigmoid")
+    return -_softplus_unit(-x)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 elsewhere (as PyTorch)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+
+    def clip(x):
+        inside = _mask(x, lambda a: (a > min_val) & (a < max_val))
+        return where(inside, x, to_tensor(np.clip(x.detach().numpy(), min_val, max_val)))
+    return _apply(clip, _float_tensor(input, "hardtanh"), inplace)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    x = _float_tensor(input, "softsign")
+    return x / (x.abs() + 1.0)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    x = _float_tensor(input, "tanhshrink")
+    return x - tanh(x)
+
+
+def softmin(input, dim=None):
+    """softmax(-x) along dim."""
+    x = _float_tensor(input, "softmin")
+    return softmax(-x, implicit_dim(dim, x.ndim, "softmin"))
+
+
+def implicit_dim(dim, ndim, name):
+    """PyTorch's choice when a softmax-like op is given no dim (0 for 0-, 1- and 3-d input, else 1),
+    with its deprecation warning."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
