@@ -1,10 +1,11 @@
-"""python -m benchmarks [engine|recurrent|programs|all] [--quick] [--no-save]"""
+"""python -m benchmarks [engine|recurrent|programs|ctc|all] [--quick] [--no-save]"""
 import argparse
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=["engine", "recurrent", "programs", "all"])
+    parser.add_argument("which", nargs="?", default="all",
+                        choices=["engine", "recurrent", "programs", "ctc", "all"])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and configurations")
     parser.add_argument("--no-save", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
@@ -17,6 +18,9 @@ def main(argv=None):
     if args.which in ("programs", "all"):
         from . import pytorch_programs
         pytorch_programs.main(quick=args.quick, save=not args.no_save)
+    if args.which in ("ctc", "all"):
+        from . import ctc
+        ctc.main(quick=args.quick, save=not args.no_save)
 
 
 if __name__ == "__main__":

@@ -8,3 +8,4 @@ from .layers import (Linear, Embedding, Dropout, LayerNorm, Flatten, Identity, T
 from .losses import NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, BCEWithLogitsLoss
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
+from .ctc import CTCLoss

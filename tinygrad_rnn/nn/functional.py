@@ -6,6 +6,7 @@ from ..ops.nn import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401 
                       binary_cross_entropy_with_logits, embedding, dropout)
 from .activations import (leaky_relu, elu, silu, gelu, softplus, logsigmoid,  # noqa: F401  (re-exported)
                           hardtanh, relu6, softsign, tanhshrink, softmin)
+from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)
 from ..ops.elementwise import to_tensor
 from ..ops.linalg import linear as _linear
 from ..tensor import Tensor, ShapeError
