@@ -78,7 +78,7 @@ def main(quick=False, save=True):
         print("PyTorch not installed: this benchmark compares with it, skipped")
         return None
     harness = _harness()
-    blocks, steps, pause = (3, 3, 0.05) if quick else (10, 10, 0.2)
+    blocks, steps, pause = (5, 5, 0.05) if quick else (10, 10, 0.2)
     rows = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
