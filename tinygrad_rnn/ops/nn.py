@@ -8,6 +8,7 @@ from ..random import generator
 from ..tensor import Tensor, ShapeError
 from .elementwise import to_tensor, sigmoid
 from .reduce import normalize_dims
+from .shape import ScatterAdd
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -169,17 +170,36 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     return _reduce(losses, reduction, int((t != ignore_index).sum()))
 
 
+class NLL(Function):
+    """-x[i, t_i] per row (weights w_i: 0 for ignored rows, 1/count for 'mean'), summed unless
+    per_row; one node. backward scatters -g w_i to the picked entries, as a Tensor op."""
+
+    @staticmethod
+    def forward(ctx, rows, t, weights, per_row):
+        ctx.index, ctx.weights, ctx.shape, ctx.per_row = t[:, None], weights, rows.shape, per_row
+        losses = -np.take_along_axis(rows, ctx.index, axis=1)[:, 0] * weights
+        return losses if per_row else np.asarray(losses.sum())
+
+    @staticmethod
+    def backward(ctx, g):
+        col = (g * Tensor._make(-ctx.weights)).reshape(len(ctx.weights), 1)
+        return ScatterAdd.apply(col, 1, ctx.index, ctx.shape), None, None, None
+
+
 def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities at class indices, as F.nll_loss."""
     _check_reduction(reduction, "nll_loss")
     rows, t, t_shape = _class_rows(input, target, "nll_loss")
     _check_targets(t, rows.shape[1], ignore_index, "nll_loss")
     keep = t != ignore_index
-    picked = rows[np.arange(len(t)), np.where(keep, t, 0)] * keep.astype(rows.dtype)
-    losses = -picked
-    if reduction == "none":
-        return losses.reshape(t_shape)
-    return _reduce(losses, reduction, int(keep.sum()))
+    weights = keep.astype(rows.dtype)
+    if reduction == "mean":
+        count = int(keep.sum())
+        if not count:
+            return rows.sum() * float("nan")  # no row counts: the mean is nan, as in PyTorch
+        weights = weights / count
+    losses = NLL.apply(rows, np.where(keep, t, 0), weights, reduction == "none")
+    return losses.reshape(t_shape) if reduction == "none" else losses
 
 
 def _same_shape(a, b, name):
