@@ -7,24 +7,32 @@ from .elementwise import to_tensor
 
 
 class MatMul(Function):
-    """C = A B over the last two dims; dA = dC Bᵀ, dB = Aᵀ dC (batch dims un-broadcast by the engine)."""
+    """C = op(A) op(B) over the last two dims, op transposing the operands flagged (backward passes
+    use the flags instead of transpose nodes); dA = dC op(B)ᵀ and dB = op(A)ᵀ dC, transposed back
+    where flagged (batch dims are un-broadcast by the engine)."""
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, trans_a=False, trans_b=False):
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        ctx.trans = trans_a, trans_b
+        return np.matmul(np.swapaxes(a, -1, -2) if trans_a else a, np.swapaxes(b, -1, -2) if trans_b else b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        ga = g @ b.transpose(-1, -2) if need_a else None
-        if not need_b:
-            return ga, None
-        if b.ndim == 2 and a.ndim > 2:
+        need_a, need_b = ctx.needs_input_grad[:2]
+        ta, tb = ctx.trans
+        ga = gb = None
+        if need_a:
+            ga = MatMul.apply(b, g, tb, True) if ta else MatMul.apply(g, b, False, not tb)
+        if need_b and tb:
+            gb = MatMul.apply(g, a, True, ta)
+        elif need_b and b.ndim == 2 and a.ndim > 2 and not ta:
             rows = int(np.prod(a.shape[:-1]))  # not -1: ambiguous for zero-size a
-            return ga, a.reshape(rows, a.shape[-1]).transpose(0, 1) @ g.reshape(rows, g.shape[-1])
-        return ga, a.transpose(-1, -2) @ g
+            gb = MatMul.apply(a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1]), True, False)
+        elif need_b:
+            gb = MatMul.apply(a, g, not ta, False)
+        return (ga, gb) + (None,) * (len(ctx.needs_input_grad) - 2)
 
 
 def matmul(a, b):
@@ -64,7 +72,7 @@ class Linear(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         rows = int(np.prod(g.shape[:-1]))  # not -1: ambiguous for zero-size inputs
         flat = g.reshape(rows, g.shape[-1]) if g.ndim != 2 else g
-        gw = flat.t() @ (x.reshape(rows, x.shape[-1]) if x.ndim != 2 else x) if need_w else None
+        gw = MatMul.apply(flat, x.reshape(rows, x.shape[-1]) if x.ndim != 2 else x, True) if need_w else None
         return (g @ w if need_x else None), gw, (flat.sum(dim=0) if need_b else None)
 
 

@@ -97,10 +97,9 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, g):
-        lead = (slice(None),) * ctx.dim
-        parts = [g[lead + (slice(int(a), int(b)),)] if need else None
-                 for a, b, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad[1:])]
-        return (None, *parts)
+        parts = Split.apply(g, ctx.dim, tuple(int(b) for b in ctx.bounds[1:-1]))
+        parts = parts if isinstance(parts, tuple) else (parts,)
+        return (None, *[p if need else None for p, need in zip(parts, ctx.needs_input_grad[1:])])
 
 
 class Split(Function):
