@@ -5,3 +5,6 @@ from .module import Module, Parameter, Sequential, ModuleList
 from .layers import Linear, Embedding, Dropout, LayerNorm, Flatten, Tanh, Sigmoid, ReLU, Identity
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
+from .attention import Attention, Memory, key_padding_mask
+from .seq2seq import Encoder, AttentionDecoder, Seq2Seq
+from .decoding import greedy_decode, beam_search
