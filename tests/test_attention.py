@@ -43,11 +43,12 @@ def reference(module, q, k, v, lengths):
     return (c[:, 0], w[:, 0]) if q.ndim == 2 else (c, w)
 
 
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
 @pytest.mark.parametrize("score", SCORES)
 @pytest.mark.parametrize("lengths", [None, LENGTHS])
 @pytest.mark.parametrize("single", [True, False])
-def test_module_matches_reference_and_gradcheck(score, lengths, single):
-    att = nn.Attention(D, D, score=score, attention_size=3, dtype=np.float64)
+def test_module_matches_reference_and_gradcheck(score, lengths, single, impl):
+    att = nn.Attention(D, D, score=score, attention_size=3, impl=impl, dtype=np.float64)
     q, k, v = data(single=single)
     context, weights = att(q, k, v, lengths=lengths)
     ref_c, ref_w = reference(att, q, k, v, lengths)
@@ -92,17 +93,36 @@ def test_padded_sequence_equals_the_sequence_alone(score):
         np.testing.assert_allclose(weights.detach().numpy()[b:b + 1, :, :n], w1.detach().numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("single", [True, False])
 @pytest.mark.parametrize("score", SCORES)
-def test_masked_positions_get_exactly_zero_weight_and_gradient(score):
+def test_masked_positions_get_exactly_zero_weight_and_gradient(score, single):
     att = nn.Attention(D, score=score, dtype=np.float64)
-    q, k, v = data(single=False)
+    q, k, v = data(single=single)
     context, weights = att(q, k, v, lengths=LENGTHS)
     (context * t64(np.random.default_rng(1).standard_normal(context.shape))).sum().backward()
     padded = np.arange(S)[None, :] >= np.asarray(LENGTHS)[:, None]
-    assert (weights.detach().numpy()[padded[:, None, :].repeat(T, 1)] == 0.0).all()
+    assert (weights.detach().numpy()[padded if single else padded[:, None, :].repeat(T, 1)] == 0.0).all()
     assert (k.grad.numpy()[padded] == 0.0).all() and (v.grad.numpy()[padded] == 0.0).all()
     assert (np.abs(v.grad.numpy()[~padded]).sum(-1) > 0).all()  # and the kept ones do get gradient
     assert (np.abs(k.grad.numpy()[:2][~padded[:2]]).sum(-1) > 0).all()  # (a length-1 softmax is constant)
+
+
+@pytest.mark.parametrize("score", ["dot", "general"])
+def test_fused_step_equals_the_composed_one_and_refuses_second_derivatives(score):
+    q, k, v = data()
+    results = []
+    for impl in ("fused", "unrolled"):
+        tg.manual_seed(0)
+        att = nn.Attention(D, score=score, impl=impl, dtype=np.float64)
+        context, weights = att(q, k, v, lengths=LENGTHS)
+        upstream = [t64(np.random.default_rng(s).standard_normal(o.shape)) for s, o in enumerate((context, weights))]
+        grads = tg.autograd.grad([context, weights], [q, k, v, *att.parameters()], upstream)
+        results.append([context.detach().numpy(), weights.detach().numpy()] + [g.numpy() for g in grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    att = nn.Attention(D, score=score, dtype=np.float64)
+    with pytest.raises(RuntimeError, match='impl="unrolled"'):
+        tg.autograd.grad(att(q, k, v)[0].sum(), [q], create_graph=True)
 
 
 def test_masked_softmax_values_gradient_and_second_derivative():
@@ -184,5 +204,9 @@ def test_bad_shapes_and_arguments():
         nn.Attention(D, 3, score="dot")
     with pytest.raises(ValueError, match="expected keys of size 3"):
         nn.Attention(D, 3, dtype=np.float64)(q, k, v)
+    with pytest.raises(ValueError, match="impl must be 'fused' or 'unrolled'"):
+        nn.Attention(D, impl="compiled")
+    with pytest.raises(ValueError, match="query has batch size 2 but the memory has 3"):
+        nn.Attention(D, dtype=np.float64)(q[:2], k, v)
     with pytest.raises(ValueError, match="query_size must be a positive int"):
         nn.Attention(0)

@@ -12,23 +12,39 @@ LENGTHS = [4, 2, 1]
 INPUTS = np.array([[1, 2, 3], [4, 5, 1], [2, 2, 2]])
 
 
-def make_model(rnn="lstm", cell="lstm", score="general", bidirectional=True, summary=True, impl="fused"):
+def make_model(rnn="lstm", cell="lstm", score="general", bidirectional=True, summary=True, impl="fused",
+               decoder_impl="fused"):
     layer = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[rnn](E, H, bidirectional=bidirectional, impl=impl,
                                                                   dtype=np.float64)
     encoder = nn.Encoder(layer, nn.Embedding(SRC_VOCAB, E, dtype=np.float64))
     size = encoder.output_size
     decoder = nn.AttentionDecoder(TGT_VOCAB, E, H, size, summary_size=size if summary else None, cell=cell,
-                                  score=score, attention_size=3, dtype=np.float64)
+                                  score=score, attention_size=3, impl=decoder_impl, dtype=np.float64)
     return nn.Seq2Seq(encoder, decoder)
 
 
+@pytest.mark.parametrize("decoder_impl", ["fused", "unrolled"])
 @pytest.mark.parametrize("rnn, cell, score, bidirectional", [
     ("lstm", "lstm", "general", True), ("gru", "gru", "additive", False), ("rnn", "lstm", "dot", False),
     ("gru", "lstm", "additive", True)])
-def test_gradcheck_every_parameter(rnn, cell, score, bidirectional):
-    model = make_model(rnn, cell, score, bidirectional)  # dot needs memory size == H: one direction
+def test_gradcheck_every_parameter(rnn, cell, score, bidirectional, decoder_impl):
+    model = make_model(rnn, cell, score, bidirectional, decoder_impl=decoder_impl)  # dot: one direction
     assert tg.gradcheck(lambda *p: model(SOURCE, INPUTS, LENGTHS)[0], list(model.parameters()),
                         mode="projection", atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_and_unrolled_decoder_steps_agree(cell):
+    results = []
+    for impl in ("fused", "unrolled"):
+        tg.manual_seed(0)
+        model = make_model(cell=cell, score="additive", decoder_impl=impl)
+        logits, weights = model(SOURCE, INPUTS, LENGTHS)
+        (logits * tg.tensor(np.linspace(-1, 1, logits.numel()).reshape(logits.shape))).sum().backward()
+        results.append([logits.detach().numpy(), weights.detach().numpy()] +
+                       [p.grad.numpy() for p in model.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_encoder_memory_and_summary():
@@ -128,6 +144,8 @@ def test_bad_input():
         model.decoder.start(memory, LENGTHS, summary[:2])
     with pytest.raises(ValueError, match="expected memory of shape"):
         model.decoder.start(memory[:, :, :3], LENGTHS, summary)
+    with pytest.raises(ValueError, match="impl must be 'fused' or 'unrolled'"):
+        nn.AttentionDecoder(5, 3, 4, 4, impl="compiled")
     with pytest.raises(ValueError, match="cell must be 'lstm' or 'gru'"):
         nn.AttentionDecoder(5, 3, 4, 4, cell="rnn")
     with pytest.raises(TypeError, match="rnn must be an RNN, LSTM or GRU"):

@@ -7,6 +7,8 @@ weights = softmax(score(q, k_s)) over the kept positions s, context = Σ_s weigh
 A key padding mask from `lengths` (position s of sequence b is kept when s < lengths[b]) gives padded
 positions exactly zero weight and zero gradient. The key projections depend only on the memory, so
 `Attention.memory` computes them once per source sequence and a decoder reuses them at every step.
+Attention(impl="fused") runs a single query's dot/general step as one node (ops/attention_step.py,
+first derivatives only); impl="unrolled" composes every score from ops (any order).
 
 Shapes: query (B, D) for one step or (B, T, D) for T queries; keys (B, S, Dk); values (B, S, Dv)
 (the keys when omitted); context (B, Dv) / (B, T, Dv) and weights (B, S) / (B, T, S).
@@ -17,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ops import softmax
+from ..ops.attention_step import contiguous, dot_attention_step
 from ..ops.masked import masked_softmax
 from ..tensor import Tensor
 from .layers import Linear
@@ -139,7 +142,8 @@ class Attention(Module):
     memory(keys, values, lengths, mask) once per source and attend(query, memory) at every step.
     """
 
-    def __init__(self, query_size, key_size=None, score="general", attention_size=None, scale=None, dtype=None):
+    def __init__(self, query_size, key_size=None, score="general", attention_size=None, scale=None, impl="fused",
+                 dtype=None):
         super().__init__()
         key_size = query_size if key_size is None else key_size
         for arg, v in (("query_size", query_size), ("key_size", key_size)):
@@ -149,9 +153,12 @@ class Attention(Module):
             raise ValueError(f"Attention: score must be one of {SCORES}, got {score!r}")
         if score == "dot" and key_size != query_size:
             raise ValueError(f"Attention: the dot score needs key_size == query_size, got {key_size} and {query_size}")
+        if impl not in ("fused", "unrolled"):
+            raise ValueError(f"Attention: impl must be 'fused' or 'unrolled', got {impl!r}")
         if scale is not None and score != "dot":
             raise ValueError(f"Attention: scale applies to the dot score only, got score={score!r}")
         self.query_size, self.key_size, self.score, self.scale = int(query_size), int(key_size), score, scale
+        self.impl = impl
         dtype = float_dtype(dtype, "Attention")
         if score == "general":
             self.key_proj = Linear(key_size, query_size, bias=False, dtype=dtype)
@@ -176,12 +183,18 @@ class Attention(Module):
             projected = keys if self.scale is None else keys * float(self.scale)
         else:
             projected = self.key_proj(keys)
+        if self.impl == "fused":
+            projected, values = contiguous(projected), contiguous(values)
         return Memory(projected, values, mask)
 
     def attend(self, query, memory):
         """(context, weights) of query (B, Dq) or (B, T, Dq) over a Memory from memory()."""
         if self.score == "additive":
             return _additive(query, memory, self.query_proj.weight, self.score_weight, "Attention")
+        if self.impl == "fused" and isinstance(query, Tensor) and query.ndim == 2:
+            _queries(query, memory.keys, memory.keys.shape[2], "Attention")
+            mask = None if memory.mask is None else memory.mask[:, 0]
+            return dot_attention_step(query, memory.keys, memory.values, mask)
         return _dot(query, memory, "Attention")
 
     def forward(self, query, keys, values=None, lengths=None, mask=None):

@@ -8,11 +8,15 @@ AttentionDecoder, one step (Luong et al. 2015 with input feeding):
   logits_t = W_out tanh(W_c [h_t; c_t])
 h_0 = tanh(W_b summary) (zeros without a summary), c_0 = 0. Training feeds the true previous token
 (teacher forcing); inference feeds the model's own choice (greedy_decode, beam_search).
+impl="fused" (default) runs each step's cell and its dot/general attention as one graph node each
+(ops/cell_step.py, ops/attention_step.py; first derivatives only); impl="unrolled" composes them from
+primitive ops (any order), as the layers do.
 """
 import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
+from ..ops.cell_step import gru_cell_step, lstm_cell_step
 from ..ops.elementwise import to_tensor
 from ..tensor import Tensor
 from .attention import Attention
@@ -61,19 +65,23 @@ class AttentionDecoder(Module):
     """One decoder step with input feeding; forward runs all steps under teacher forcing.
 
     cell: "lstm" or "gru"; score: the Attention score ("dot", "general", "additive");
-    summary_size: size of the vector that initialises h_0 (None: h_0 = 0).
+    summary_size: size of the vector that initialises h_0 (None: h_0 = 0); impl: "fused" or "unrolled".
     """
 
     def __init__(self, vocab_size, embedding_dim, hidden_size, memory_size, summary_size=None, cell="lstm",
-                 score="general", attention_size=None, padding_idx=None, dtype=None):
+                 score="general", attention_size=None, padding_idx=None, impl="fused", dtype=None):
         super().__init__()
         if cell not in ("lstm", "gru"):
             raise ValueError(f"AttentionDecoder: cell must be 'lstm' or 'gru', got {cell!r}")
+        if impl not in ("fused", "unrolled"):
+            raise ValueError(f"AttentionDecoder: impl must be 'fused' or 'unrolled', got {impl!r}")
+        self.impl = impl
         self.vocab_size, self.hidden_size, self.memory_size = vocab_size, hidden_size, memory_size
         self.cell_type = cell
         self.embedding = Embedding(vocab_size, embedding_dim, padding_idx=padding_idx, dtype=dtype)
         self.cell = (LSTMCell if cell == "lstm" else GRUCell)(embedding_dim + memory_size, hidden_size, dtype=dtype)
-        self.attention = Attention(hidden_size, memory_size, score=score, attention_size=attention_size, dtype=dtype)
+        self.attention = Attention(hidden_size, memory_size, score=score, attention_size=attention_size, impl=impl,
+                                   dtype=dtype)
         self.bridge = None if summary_size is None else Linear(summary_size, hidden_size, dtype=dtype)
         self.combine = Linear(hidden_size + memory_size, hidden_size, dtype=dtype)
         self.out = Linear(hidden_size, vocab_size, dtype=dtype)
@@ -99,10 +107,20 @@ class AttentionDecoder(Module):
     def _advance(self, embedded, state):
         """(h_t, context_t, weights_t, new state) from the embedded previous tokens (B, E)."""
         hx, context, memory = state
-        hx = self.cell(ops.cat([embedded, context], dim=1), hx)
+        x = ops.cat([embedded, context], dim=1)
+        hx = self.cell(x, hx) if self.impl == "unrolled" else self._fused_cell(x, hx)
         h = hx[0] if self.cell_type == "lstm" else hx
         context, weights = self.attention.attend(h, memory)
         return h, context, weights, (hx, context, memory)
+
+    def _fused_cell(self, x, hx):
+        """The cell's step as one node: the same maths as self.cell(x, hx)."""
+        c = self.cell
+        if x.dtype != c.weight_ih.dtype:
+            raise TypeError(f"AttentionDecoder: expected a memory of dtype {c.weight_ih.dtype}, got {x.dtype}")
+        if self.cell_type == "lstm":
+            return lstm_cell_step(x, hx[0], hx[1], c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh)
+        return gru_cell_step(x, hx, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh)
 
     def logits(self, h, context):
         """W_out tanh(W_c [h; c]) for (..., H) and (..., memory_size)."""
