@@ -13,7 +13,8 @@ from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp
                   log_softmax, gather, topk, sort, narrow, index_select, clone)
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from .serialization import save, load
-from .decoding import ctc_greedy_decode, ctc_beam_search_decode, edit_distance, label_error_rate
+from .ctc_decoding import ctc_greedy_decode, ctc_beam_search_decode
+from .metrics import edit_distance, label_error_rate
 from . import nn, optim, data
 
 # PyTorch's dtype names (these shadow builtins inside this namespace only, as torch's do)

@@ -9,3 +9,6 @@ from .losses import NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, BCEWithLogitsLos
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .ctc import CTCLoss
+from .attention import Attention, Memory, key_padding_mask
+from .seq2seq import Encoder, AttentionDecoder, Seq2Seq
+from .decoding import greedy_decode, beam_search

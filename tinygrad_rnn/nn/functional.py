@@ -65,3 +65,5 @@ def one_hot(tensor, num_classes=-1):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
                          f"[{int(idx.min())}, {int(idx.max())}]")
     return Tensor._make((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+from ..ops.masked import masked_softmax  # noqa: F401,E402  (re-exported)
+from .attention import dot_attention, additive_attention  # noqa: F401,E402  (re-exported)

@@ -1,4 +1,4 @@
-"""Reading CTC outputs: greedy (best path) and prefix beam-search decoding, and the label error rate.
+"""Reading CTC outputs: greedy (best path) and prefix beam-search decoding (label error rate: metrics).
 
 A labelling is what a path of frame labels becomes once repeats are collapsed and blanks dropped
 (B(a a - a b -) = a a b). Greedy decoding takes the most probable label at each frame; that is the most
@@ -105,25 +105,3 @@ def ctc_beam_search_decode(log_probs, beam_width=10, blank=0, input_lengths=None
     tables, unbatched = _tables(log_probs, input_lengths, blank, "ctc_beam_search_decode")
     out = [_prefix_search(t, int(beam_width), blank, bool(length_normalization)) for t in tables]
     return out[0] if unbatched else out
-
-
-def edit_distance(hypothesis, reference):
-    """Levenshtein distance: the fewest insertions, deletions and substitutions turning one into the other."""
-    a, b = list(hypothesis), list(reference)
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        diagonal, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
-    return row[-1]
-
-
-def label_error_rate(hypotheses, references):
-    """Σ edit_distance(hypothesis, reference) / Σ len(reference) over a corpus (Graves et al. 2006)."""
-    hypotheses, references = list(hypotheses), list(references)
-    if len(hypotheses) != len(references):
-        raise ValueError(f"label_error_rate: {len(hypotheses)} hypotheses for {len(references)} references")
-    total = sum(len(r) for r in references)
-    if total == 0:
-        raise ValueError("label_error_rate: the references hold no labels, so the rate is undefined")
-    return sum(edit_distance(h, r) for h, r in zip(hypotheses, references)) / total
