@@ -5,3 +5,4 @@ from .module import Module, Parameter, Sequential, ModuleList
 from .layers import Linear, Embedding, Dropout, LayerNorm, Flatten, Tanh, Sigmoid, ReLU, Identity
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
+from .esn import EchoStateNetwork
