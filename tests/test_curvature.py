@@ -72,13 +72,14 @@ def np_grad(f, ts):
 
 
 # --- finite differences -----------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["forward", "double_backward"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_jvp_matches_central_differences(kind):
+def test_jvp_matches_central_differences(kind, mode):
     layer, x = make(kind)
     ins = inputs_of(layer, x)
     vs = random_like(ins)
     fn = outputs_of(layer)
-    out, jv = curvature.jvp(fn, ins, vs)
+    out, jv = curvature.jvp(fn, ins, vs, mode=mode)
     expected = central(ins, vs, lambda: np_outputs(fn, ins))
     np.testing.assert_allclose(out[0].numpy(), np_outputs(fn, ins)[0])
     for a, b in zip(jv, expected):
@@ -133,6 +134,28 @@ def test_gnvp_equals_jt_h_j_v_from_differences(kind):
         assert value.item() == pytest.approx(loss(*fn(*ins)).item(), rel=1e-12)
     for a, b in zip(gv, expected):
         np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_forward_tangents_and_double_backward_agree_and_auto_takes_the_forward_pass(kind):
+    layer, x = make(kind)
+    ins = inputs_of(layer, x)
+    out, h = outputs_of(layer)(*ins)
+    vs = random_like(ins)
+    auto = curvature.JacobianProduct((out, h), ins)
+    assert auto.plan is not None
+    for a, b in zip(auto(vs), curvature.JacobianProduct((out, h), ins, mode="double_backward")(vs)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_forward_mode_refuses_an_op_without_a_tangent_rule():
+    x = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = tg.softmax(x, dim=0)
+    with pytest.raises(ValueError, match="double_backward"):
+        curvature.JacobianProduct(y, x, mode="forward")
+    _, jv = curvature.jvp(lambda t: tg.softmax(t, dim=0), x, np.array([1.0, 0.0]))  # auto falls back
+    p = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+    np.testing.assert_allclose(jv.numpy(), p * (np.array([1.0, 0.0]) - p[0]), rtol=1e-12)
 
 
 def test_gauss_newton_is_symmetric_positive_semidefinite_for_a_convex_loss():

@@ -1,11 +1,13 @@
 """Curvature products built on reverse mode: jvp, vjp, hvp, gnvp, and a reusable Gauss-Newton operator.
 
-There is no forward mode in the engine. A Jacobian-vector product comes from the double-backward
+A Jacobian-vector product J v comes from a forward pass of tangents over the recorded graph
+(tangents.py) when every op on the way has a tangent rule, and otherwise from the double-backward
 trick: g(u) = Jᵀu is linear in u, so recording that backward (create_graph=True) with a dummy u and
-differentiating ⟨g(u), v⟩ with respect to u gives J v. It costs a backward over the backward graph
-(which, through the saved forward values, also walks the forward graph): about two to three passes,
-against one for a real forward mode. Hv is the gradient of ⟨∇f, v⟩; the Gauss-Newton product
-Jᵀ H_L J v chains J v, the loss's Hessian at the outputs, and a vector-Jacobian product.
+differentiating ⟨g(u), v⟩ with respect to u gives J v. That costs a backward over the backward graph
+(which, through the saved forward values, also walks the forward graph): two to three passes with
+the engine's per-op overhead, against one pass on plain arrays. Hv is the gradient of ⟨∇f, v⟩; the
+Gauss-Newton product Jᵀ H_L J v chains J v, the loss's Hessian at the outputs, and a vector-Jacobian
+product.
 
 Products need every op on the way to be twice differentiable: recurrent layers with impl="unrolled".
 Inputs that are leaves requiring grad (a module's parameters) are used as they are, so `fn` may reach
@@ -14,7 +16,7 @@ detached Tensors (no graph), shaped as the inputs (or outputs, for jvp).
 """
 import numpy as np
 
-from . import autograd
+from . import autograd, tangents
 from .tensor import Tensor
 
 
@@ -83,13 +85,29 @@ def vjp(fn, inputs, v):
 class JacobianProduct:
     """J v for the recorded graph from `inputs` to `outputs`, reusable for many v.
 
-    The backward g(u) = Jᵀu is recorded once with a dummy u that requires grad; each product is one
-    backward of ⟨g(u), v⟩ to u. Keeps the graph alive until this object is dropped.
+    mode="forward": tangents pushed through the recorded graph on arrays (tangents.py), one cheap
+    pass; "double_backward": the backward g(u) = Jᵀu is recorded once with a dummy u that requires
+    grad, and each product is one backward of ⟨g(u), v⟩ to u; "auto" (default) takes the forward
+    pass when every op on the way has a tangent rule. Keeps the graph alive while it exists.
     """
 
-    def __init__(self, outputs, inputs):
-        self.outputs = [o for o in _as_tuple(outputs)]
+    def __init__(self, outputs, inputs, mode="auto"):
+        if mode not in ("auto", "forward", "double_backward"):
+            raise ValueError(f"JacobianProduct: mode must be 'auto', 'forward' or 'double_backward', got {mode!r}")
+        self.outputs = list(_as_tuple(outputs))
         self.inputs = list(_as_tuple(inputs))
+        self.plan = None
+        if mode != "double_backward":
+            try:
+                self.plan = tangents.TangentPlan(self.outputs, self.inputs)
+            except tangents.Unsupported as e:
+                if mode == "forward":
+                    raise ValueError(f"JacobianProduct: no forward-mode rule for {e}; use mode='double_backward'") \
+                        from None
+        if self.plan is None:
+            self._record_backward()
+
+    def _record_backward(self):
         self.dummies = [Tensor(np.zeros(o.shape, o.dtype), requires_grad=True) for o in self.outputs]
         live = [(o, u) for o, u in zip(self.outputs, self.dummies) if o.requires_grad]
         with autograd.enable_grad():
@@ -99,22 +117,25 @@ class JacobianProduct:
 
     def __call__(self, vs):
         """J v for v a sequence of arrays or Tensors shaped as the inputs; a tuple shaped as the outputs."""
+        arrays = [v.detach().numpy() if isinstance(v, Tensor) else np.asarray(v) for v in vs]
+        if self.plan is not None:
+            return tuple(Tensor(t) for t in self.plan(arrays))
         if not self.backward:
             return tuple(Tensor(np.zeros(o.shape, o.dtype)) for o in self.outputs)
-        grad_in = [v if isinstance(v, Tensor) else Tensor(np.asarray(v)) for v in vs]
+        grad_in = [Tensor(a.astype(self.inputs[k].dtype, copy=False)) for k, a in enumerate(arrays)]
         with autograd.enable_grad():
             jv = autograd.grad([g for g, _ in self.backward], self.dummies,
                                [grad_in[k] for _, k in self.backward], retain_graph=True, allow_unused=True)
         return _zeros_for_none(jv, self.outputs)
 
 
-def jvp(fn, inputs, v):
-    """(fn(*inputs), J v): the Jacobian-vector product by the double-backward trick. v is shaped as inputs."""
+def jvp(fn, inputs, v, mode="auto"):
+    """(fn(*inputs), J v): the Jacobian-vector product, v shaped as inputs. mode as JacobianProduct's."""
     xs = _leaves(inputs, "jvp")
     vs = _vectors(v, xs, "jvp", "v")
     with autograd.enable_grad():
         out, outs = _outputs(fn, xs, "jvp")
-        jv = JacobianProduct(outs, xs)(vs)
+        jv = JacobianProduct(outs, xs, mode)(vs)
     return _detached(out), _like(out, jv)
 
 
@@ -162,10 +183,10 @@ class GaussNewton:
     on detached copies, so its Hessian graph is separate from the network's.
     """
 
-    def __init__(self, outputs, params, loss_fn):
+    def __init__(self, outputs, params, loss_fn, mode="auto"):
         self.outputs = _as_tuple(outputs)
         self.params = list(_as_tuple(params))
-        self.jacobian = JacobianProduct(self.outputs, self.params)
+        self.jacobian = JacobianProduct(self.outputs, self.params, mode)
         self.hessian = LossHessian(loss_fn, self.outputs)
 
     def __call__(self, vs):
