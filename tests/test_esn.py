@@ -169,7 +169,8 @@ def test_deterministic_under_manual_seed_and_state_dict_round_trip():
 @pytest.mark.parametrize("kwargs,name", [
     (dict(spectral_radius=0.0), "spectral_radius"), (dict(spectral_radius=-1.0), "spectral_radius"),
     (dict(leak_rate=0.0), "leak_rate"), (dict(leak_rate=1.5), "leak_rate"), (dict(sparsity=1.0), "sparsity"),
-    (dict(input_scaling=-1.0), "input_scaling"), (dict(ridge=-1.0), "ridge"), (dict(reservoir_size=0), "reservoir_size"),
+    (dict(input_scaling=-1.0), "input_scaling"), (dict(ridge=-1.0), "ridge"),
+    (dict(reservoir_size=0), "reservoir_size"),
     (dict(washout=-1), "washout"), (dict(feedback_scaling=-0.1), "feedback_scaling"),
 ])
 def test_bad_constructor_arguments_name_the_argument(kwargs, name):

@@ -36,12 +36,13 @@ def _real(value, name, ok, expected):
     return float(value)
 
 
-def _array(value, dtype):
+def _array(value):
     return value.detach().numpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
 class EchoStateNetwork(Module):
-    """Leaky-integrator echo state network with a linear readout; sequences are (T, B, features)."""
+    """Leaky-integrator echo state network with a linear readout; sequences are (T, B, features),
+    arrays or Tensors, converted to the network's dtype (float64 is what Mackey-Glass accuracy needs)."""
 
     def __init__(self, input_size, reservoir_size, output_size, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, bias_scaling=0.0, sparsity=0.9, feedback_scaling=0.0, state_noise=0.0,
@@ -89,7 +90,7 @@ class EchoStateNetwork(Module):
 
     # --- checking and running ---------------------------------------------------------------------
     def _sequence(self, value, size, name):
-        arr = _array(value, self.weight_res.dtype)
+        arr = _array(value)
         if arr.ndim != 3 or arr.shape[2] != size:
             raise ValueError(f"EchoStateNetwork: expected {name} of shape (T, B, {size}), got shape {arr.shape}")
         return np.ascontiguousarray(arr, dtype=self.weight_res.dtype)
@@ -98,7 +99,7 @@ class EchoStateNetwork(Module):
         N = self.reservoir_size
         if state is None:
             return np.zeros((B, N), self.weight_res.dtype)
-        arr = _array(state, self.weight_res.dtype)
+        arr = _array(state)
         if arr.shape != (B, N):
             raise ValueError(f"EchoStateNetwork: expected {name} of shape ({B}, {N}), got shape {arr.shape}")
         return np.ascontiguousarray(arr, dtype=self.weight_res.dtype)
@@ -134,7 +135,7 @@ class EchoStateNetwork(Module):
         return u, states
 
     def _state_like(self, value, shape, name):
-        arr = _array(value, self.weight_res.dtype)
+        arr = _array(value)
         if arr.shape != shape:
             raise ValueError(f"EchoStateNetwork: expected {name} of shape {shape}, got shape {arr.shape}")
         return arr
@@ -163,12 +164,13 @@ class EchoStateNetwork(Module):
         washout = self.washout if washout is None else _int(washout, "washout", 0)
         ridge = self.ridge if ridge is None else _real(ridge, "ridge", lambda v: v >= 0, ">= 0")
         y = self._sequence(target, self.output_size, "target")
-        u, states = self._teacher_forced(input, y, state, last_output, noise=True)
+        u = self._sequence(input, self.input_size, "input")
         if y.shape[:2] != u.shape[:2]:
             raise ValueError(f"EchoStateNetwork: target has shape {y.shape}, expected {u.shape[:2] + y.shape[2:]}")
         if washout >= u.shape[0]:
             raise ValueError(f"EchoStateNetwork: washout ({washout}) must be smaller than the sequence length "
                              f"({u.shape[0]})")
+        u, states = self._teacher_forced(u, y, state, last_output, noise=True)
         features = np.concatenate([states, u], axis=-1)[washout:].reshape(-1, self.readout.in_features)
         w, b = ridge_readout(features, y[washout:].reshape(-1, self.output_size), ridge)
         with autograd.no_grad():
@@ -187,7 +189,7 @@ class EchoStateNetwork(Module):
             if self.input_size > 0:
                 raise ValueError(f"EchoStateNetwork.generate: input of shape (T, B, {self.input_size}) is needed")
             steps = _int(steps, "steps", 1)
-            B = 1 if state is None else _array(state, None).shape[0]
+            B = 1 if state is None else _array(state).shape[0]
             input = np.zeros((steps, B, 0), self.weight_res.dtype)
         u = self._sequence(input, self.input_size, "input")
         T, B, _ = u.shape

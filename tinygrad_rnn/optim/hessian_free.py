@@ -37,6 +37,7 @@ class HessianFree(Optimizer):
     semi-definite. `step(closure)` returns the objective before the step. Options: damping (λ, adapted
     each step and kept in the group), structural_damping (μ), max_cg_iters, min_cg_iters, cg_tol (ε of
     the stopping test), cg_decay (ζ), lr (the largest step size of the line search), line_search.
+    After a step, `last` holds its diagnostics: loss, new_loss, rho, damping, cg_iters, step_size.
     """
 
     _nonnegative = ("lr", "damping", "structural_damping", "cg_tol", "cg_decay")
