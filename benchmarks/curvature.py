@@ -35,8 +35,10 @@ def _ours(T, B, H, mode):
         a = tg.tensor(x_t) @ w_ih + b
         h = (a if h is None else a + h @ w_hh).tanh()
         hs.append(h)
-    gn = curvature.GaussNewton((h @ w_out, *hs), params, lambda z, *s: F.mse_loss(z, y) + sum((q * q).mean() for q in s),
-                               mode=mode)
+    def loss(z, *s):
+        return F.mse_loss(z, y) + sum((q * q).mean() for q in s)
+
+    gn = curvature.GaussNewton((h @ w_out, *hs), params, loss, mode=mode)
     v = [rng.standard_normal(p.shape) for p in params]
     return lambda: gn(v)
 
@@ -48,7 +50,8 @@ def _torch(T, B, H):
         return None
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    params = (torch.tensor(rng.normal(0, 1 / math.sqrt(2), (2, H))), torch.tensor(rng.normal(0, 1 / math.sqrt(H), (H, H))),
+    params = (torch.tensor(rng.normal(0, 1 / math.sqrt(2), (2, H))),
+              torch.tensor(rng.normal(0, 1 / math.sqrt(H), (H, H))),
               torch.zeros(H, dtype=torch.float64), torch.tensor(rng.normal(0, 0.1, (H, 1))))
     x, y = torch.tensor(rng.random((T, B, 2))), torch.tensor(rng.random((B, 1)))
     v = tuple(torch.tensor(rng.standard_normal(p.shape)) for p in params)

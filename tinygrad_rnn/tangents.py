@@ -14,30 +14,36 @@ import numpy as np
 from .ops import elementwise as E, linalg as L, reduce as R, shape as S
 from .tensor import Tensor
 
-_LINEAR = {E.Add, E.Sub, E.Neg, E.Cast, S.Reshape, S.Permute, S.Expand, S.GetItem, S.Cat, S.Split, R.Sum}
-_BILINEAR = {E.Mul, L.MatMul}
+
+def _classes(module, *names):
+    """The named Function classes of an ops module; a missing name only loses its tangent rule (the
+    products then take the double-backward path), never correctness."""
+    return {cls for cls in (getattr(module, n, None) for n in names) if cls is not None}
+
+
+_LINEAR = (_classes(E, "Add", "Sub", "Neg", "Cast") | _classes(R, "Sum")
+           | _classes(S, "Reshape", "Permute", "Expand", "GetItem", "Cat", "Split"))
+_BILINEAR = _classes(E, "Mul") | _classes(L, "MatMul")
+_UNARY = _classes(E, "Tanh", "Sigmoid", "Exp", "Log", "Sqrt", "Relu")
+_DIV, _POW = getattr(E, "Div", None), getattr(E, "PowScalar", None)
+SUPPORTED = _LINEAR | _BILINEAR | _UNARY | {c for c in (_DIV, _POW) if c is not None}
 
 
 def _unary(fn, x, t):
-    if fn is E.Tanh:
+    name = fn.__name__
+    if name == "Tanh":
         y = np.tanh(x)
         return t * (1.0 - y * y)
-    if fn is E.Sigmoid:
+    if name == "Sigmoid":
         y = 0.5 * (1.0 + np.tanh(0.5 * x))
         return t * (y * (1.0 - y))
-    if fn is E.Exp:
+    if name == "Exp":
         return t * np.exp(x)
-    if fn is E.Log:
+    if name == "Log":
         return t / x
-    if fn is E.Sqrt:
+    if name == "Sqrt":
         return t / (2.0 * np.sqrt(x))
-    if fn is E.Relu:
-        return t * (x > 0)
-    return None
-
-
-_UNARY = {E.Tanh, E.Sigmoid, E.Exp, E.Log, E.Sqrt, E.Relu}
-SUPPORTED = _LINEAR | _BILINEAR | _UNARY | {E.Div, E.PowScalar}
+    return t * (x > 0)  # Relu
 
 
 class Unsupported(Exception):
@@ -123,11 +129,11 @@ def _push(node, ts):
         return total
     if fn in _UNARY:
         return _unary(fn, _value(args[0]), ts[0])
-    if fn is E.Div:
+    if fn is _DIV:
         a, b = _plain(args[0]), _plain(args[1])
         out = 0.0 if ts[0] is None else ts[0] / b
         return out if ts[1] is None else out - a * ts[1] / (b * b)
-    if fn is E.PowScalar:
+    if fn is _POW:
         a, p = _value(args[0]), args[1]
         return ts[0] * (p * a ** (p - 1))
     raise Unsupported(fn.__name__)
