@@ -145,3 +145,19 @@ def test_a_closure_of_the_wrong_form_is_refused_and_nothing_changes():
         optim.HessianFree([w], "mse")
     np.testing.assert_array_equal(w.detach().numpy(), [1.0, 1.0])
     assert opt.state == {}
+
+
+def test_a_closure_failing_mid_step_leaves_the_parameters_where_they_were():
+    w = tg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = optim.HessianFree([w], F.mse_loss)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        if len(calls) == 2:  # the first evaluation at a trial point
+            raise KeyboardInterrupt
+        return w * 3.0, tg.tensor(np.zeros(2))
+
+    with pytest.raises(KeyboardInterrupt):
+        opt.step(closure)
+    np.testing.assert_array_equal(w.detach().numpy(), [1.0, -2.0])

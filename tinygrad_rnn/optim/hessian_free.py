@@ -113,14 +113,18 @@ class HessianFree(Optimizer):
                                                        group["min_cg_iters"], group["cg_tol"])
         del gn, outputs, hidden, loss
         theta = self._values()
-        p, phi, f_new = self._backtrack(closure, theta, iterates)
-        rho = (f_new - f0) / phi if phi < 0 else -math.inf
+        try:
+            p, phi, f_p = self._backtrack(closure, theta, iterates)
+            alpha, f_new = self._line_search(closure, theta, p, g, f0, f_p, group)
+        except BaseException:
+            self._set(theta)  # a failing closure (or Ctrl-C) leaves the parameters where they were
+            raise
+        self._set(theta + alpha * p)
+        rho = (f_p - f0) / phi if phi < 0 else -math.inf
         if rho < 0.25:
             lam *= 1.5
         elif rho > 0.75:
             lam *= 2.0 / 3.0
-        alpha, f_new = self._line_search(closure, theta, p, g, f0, f_new, group)
-        self._set(theta + alpha * p)
         group["damping"] = lam
         for param, d in zip(params, self._split(final)):
             state = self.state.setdefault(param, {})
