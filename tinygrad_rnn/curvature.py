@@ -1,4 +1,4 @@
-"""Curvature products built on reverse mode: jvp, vjp, hvp, gnvp, and a reusable Gauss-Newton operator.
+"""Curvature products jvp, vjp, hvp, gnvp, and a reusable Gauss-Newton operator, on the recorded graph.
 
 A Jacobian-vector product J v comes from a forward pass of tangents over the recorded graph
 (tangents.py) when every op on the way has a tangent rule, and otherwise from the double-backward
@@ -9,7 +9,8 @@ the engine's per-op overhead, against one pass on plain arrays. Hv is the gradie
 Gauss-Newton product Jᵀ H_L J v chains J v, the loss's Hessian at the outputs, and a vector-Jacobian
 product.
 
-Products need every op on the way to be twice differentiable: recurrent layers with impl="unrolled".
+hvp, and J v through an op without a tangent rule, need every op on the way to be twice
+differentiable: recurrent layers with impl="unrolled" (the fused kernels are once differentiable).
 Inputs that are leaves requiring grad (a module's parameters) are used as they are, so `fn` may reach
 them through a module; other inputs are replaced by detached copies that require grad. Results are
 detached Tensors (no graph), shaped as the inputs (or outputs, for jvp).
