@@ -191,6 +191,11 @@ def test_inputs_that_are_not_leaves_are_replaced_by_copies_and_left_untouched():
     assert base.grad is None
 
 
+def test_autograd_re_exports_the_products():
+    assert (autograd.jvp, autograd.vjp, autograd.hvp, autograd.gnvp) == \
+        (curvature.jvp, curvature.vjp, curvature.hvp, curvature.gnvp)
+
+
 def test_products_of_an_unused_input_are_zero():
     a = tg.tensor(np.ones(2), requires_grad=True)
     b = tg.tensor(np.ones(3), requires_grad=True)

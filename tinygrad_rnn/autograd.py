@@ -413,3 +413,5 @@ def once_differentiable(message):
         return cls
     return mark
 
+
+from .curvature import jvp, vjp, hvp, gnvp  # noqa: E402
