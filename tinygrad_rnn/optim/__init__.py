@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedules, with PyTorch's API."""
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, HessianFree) and learning-rate schedules, with PyTorch's API."""
 from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
