@@ -1,11 +1,11 @@
-"""python -m benchmarks [engine|recurrent|programs|ctc|seq2seq|all] [--quick] [--no-save]"""
+"""python -m benchmarks [engine|recurrent|programs|ctc|seq2seq|curvature|all] [--quick] [--no-save]"""
 import argparse
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["engine", "recurrent", "programs", "ctc", "seq2seq", "all"])
+                        choices=["engine", "recurrent", "programs", "ctc", "seq2seq", "curvature", "all"])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and configurations")
     parser.add_argument("--no-save", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
@@ -24,6 +24,9 @@ def main(argv=None):
     if args.which in ("seq2seq", "all"):
         from . import seq2seq
         seq2seq.main(quick=args.quick, save=not args.no_save)
+    if args.which in ("curvature", "all"):
+        from . import curvature
+        curvature.main(quick=args.quick, save=not args.no_save)
 
 
 if __name__ == "__main__":

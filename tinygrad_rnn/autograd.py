@@ -497,3 +497,6 @@ def once_differentiable(message):
         cls.second_order_message = message
         return cls
     return mark
+
+
+from .curvature import jvp, vjp, hvp, gnvp  # noqa: E402

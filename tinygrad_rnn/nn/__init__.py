@@ -12,3 +12,4 @@ from .ctc import CTCLoss
 from .attention import Attention, Memory, key_padding_mask
 from .seq2seq import Encoder, AttentionDecoder, Seq2Seq
 from .decoding import greedy_decode, beam_search
+from .esn import EchoStateNetwork
