@@ -142,3 +142,10 @@ def test_evaluate_and_generate_restore_training_mode_when_they_raise():
     with pytest.raises(ArithmeticError):
         charlm.generate(model, vocab, 3, prime="ab")
     assert model.training and all(m.training for m in model.modules())
+
+
+@pytest.mark.parametrize("fn", [tg.sigmoid, tg.tanh, tg.exp, tg.log, tg.sqrt])
+def test_complex_input_is_refused_not_silently_made_real(fn):
+    z = tg.tensor(np.array([1 + 2j, 0.5 - 1j]))
+    with pytest.raises(TypeError, match="complex"):
+        fn(z)
