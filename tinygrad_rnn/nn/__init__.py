@@ -5,3 +5,5 @@ from .module import Module, Parameter, Sequential, ModuleList
 from .layers import Linear, Embedding, Dropout, LayerNorm, Flatten, Tanh, Sigmoid, ReLU, Identity
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
+from .custom_cells import LayerNormLSTMCell, PeepholeLSTMCell, MGUCell, IndRNNCell
+from .recurrent import Recurrent
