@@ -1,5 +1,18 @@
-"""The cell compiler (placeholder while it is written)."""
+"""The cell compiler: one traced step of a recurrent cell becomes whole-sequence numba kernels.
+
+trace.py records the step's graph and splits it into hoisted input products, per-step products and
+element-wise work; codegen.py writes the forward and BPTT kernels as Python source; cache.py keeps
+them on disk so numba's cache holds across processes; sequence.py is the Function that runs them.
+"""
+from .cache import cache_dir, load
+from .codegen import generate
+from .sequence import SECOND_ORDER, CompiledSequence
+from .trace import trace
 
 
 def compiled_sequence(step, x, states, lengths, reverse):
-    raise NotImplementedError
+    """(output, final states) of step(x_t, states) over x (T, B, I), as nn.Recurrent(impl="fused")."""
+    plan = trace(step, x.shape[2], tuple(s.shape[1] for s in states), x.dtype)
+    kernels = load(generate(plan))
+    outs = CompiledSequence.apply(x, *states, *plan.frontier, plan, kernels, lengths, reverse)
+    return outs[0], tuple(outs[1:])

@@ -1,0 +1,315 @@
+"""Python source of the whole-sequence forward and BPTT kernels for a traced Plan.
+
+Both are ``@njit(cache=True, error_model="numpy")`` functions with the time loop inside (plain
+Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) buffer written by one loop over the
+active rows; a slice or chunk is a view (a column offset), not a copy.
+
+The backward is not derived by differentiating the engine's backward formulas (create_graph=True):
+those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
+Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
+(the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
+(``_VJP``), evaluated on values recomputed per step. The forward saves only each step's states and
+per-step products; the backward recomputes the step's element-wise values from them (cheap, in
+cache) before sweeping the step's graph in reverse. Per-step products give da = g Wᵀ (one BLAS call)
+and keep (a, g) per step, so that dW = Σ aᵀ g is one product after the loop, as is dx for the
+hoisted input products.
+"""
+import re
+
+from .trace import Ref
+
+_FORWARD = {
+    "add": "A + B", "sub": "A - B", "mul": "A * B", "div": "A / B",
+    "maximum": "(A if A >= B else B)", "minimum": "(A if A <= B else B)",
+    "neg": "-A", "exp": "np.exp(A)", "log": "np.log(A)", "sqrt": "np.sqrt(A)", "abs": "abs(A)",
+    "tanh": "tanh(A)", "sigmoid": "sigmoid(A)", "relu": "(A if A > c0 else c0)", "copy": "A",
+    "where": "(B if A != c0 else C)",
+}
+_VJP = {  # operand index -> gradient contribution, with gy the output's gradient and y its value
+    "add": {0: "gy", 1: "gy"}, "sub": {0: "gy", 1: "-gy"},
+    "mul": {0: "gy * B", 1: "gy * A"}, "div": {0: "gy / B", 1: "-gy * y / B"},
+    "maximum": {0: "gy * (c1 if A > B else (c2 if A == B else c0))",
+                1: "gy * (c0 if A > B else (c2 if A == B else c1))"},
+    "minimum": {0: "gy * (c1 if A < B else (c2 if A == B else c0))",
+                1: "gy * (c0 if A < B else (c2 if A == B else c1))"},
+    "neg": {0: "-gy"}, "exp": {0: "gy * y"}, "log": {0: "gy / A"}, "sqrt": {0: "gy / (y + y)"},
+    "abs": {0: "(gy if A > c0 else (-gy if A < c0 else c0))"},
+    "tanh": {0: "gy * (c1 - y * y)"}, "sigmoid": {0: "gy * y * (c1 - y)"},
+    "relu": {0: "(gy if y > c0 else c0)"}, "copy": {0: "gy"},
+    "where": {1: "(gy if A != c0 else c0)", 2: "(c0 if A != c0 else gy)"},
+}
+_LETTERS = "ABC"
+
+
+def _value_name(buf):
+    kind = buf[0]
+    return {"x": "xt", "s": f"st{buf[-1]}", "v": f"v{buf[-1]}", "mm": f"mm{buf[-1]}s", "hx": f"hx{buf[-1]}s",
+            "p": f"p{buf[-1]}", "c": f"c{buf[-1]}"}[kind]
+
+
+def _grad_name(buf):
+    kind = buf[0]
+    return {"x": "gxt", "s": f"gs{buf[-1]}", "v": f"g{buf[-1]}", "mm": f"gmm{buf[-1]}s", "hx": f"ghx{buf[-1]}s",
+            "p": f"dp{buf[-1]}", "c": None}[kind]
+
+
+def _at(ref, name, j="j"):
+    """The element of ref at column j of the current row b."""
+    if ref.buf[0] == "c":
+        return name
+    col = ref.off if ref.width == "1" else (j if ref.off == "0" else f"{ref.off} + {j}")
+    return f"{name}[{col}]" if ref.buf[0] == "p" else f"{name}[b, {col}]"
+
+
+def _val(ref):
+    return _at(ref, _value_name(ref.buf))
+
+
+def _substitute(template, values):
+    """Replace the operand letters A, B, C and y/gy by expressions (whole words only)."""
+    return re.sub(r"\b(A|B|C|y|gy)\b", lambda m: values[m.group(1)], template)
+
+
+def _pow_forward(p):
+    return {2.0: "A * A", 3.0: "A * A * A", 1.0: "A", 0.5: "np.sqrt(A)", -1.0: "c1 / A", 0.0: "c1"}.get(p, "A ** B")
+
+
+def _pow_vjp(p):
+    return {2.0: "gy * (A + A)", 1.0: "gy", 0.0: "c0"}.get(p, "gy * B * A ** C")
+
+
+class _Writer:
+    """Collects source lines; consecutive row blocks share one loop over the active rows b (rows are
+    independent between products, so one pass over b serves every element-wise run in between)."""
+
+    def __init__(self):
+        self.lines, self.pending = [], []
+
+    def __call__(self, indent, text):
+        self.flush()
+        self.lines.append("    " * indent + text)
+
+    def rows(self, indent, width, body, after=(), before=()):
+        """A block for each active row b: before; for j in range(width): body; after."""
+        block = list(before)
+        if width == "1":
+            block += [re.sub(r"\bj\b", "0", line) for line in body]
+        else:
+            block += [f"for j in range({width}):"] + ["    " + line for line in body]
+        self.pending.append((indent, block + list(after)))
+
+    def flush(self):
+        if not self.pending:
+            return
+        indent = self.pending[0][0]
+        self.lines += ["    " * indent + "for b in range(B):", "    " * (indent + 1) + "if s < lengths[b]:"]
+        for _, block in self.pending:
+            self.lines += ["    " * (indent + 2) + line for line in block]
+        self.pending = []
+
+
+def _refs(node):
+    return [*node.args, *(v for v in node.attrs.values() if isinstance(v, Ref))]
+
+
+def groups(plan):
+    """Nodes in runs that share one loop over j: a node joins the current run when its loop width
+    matches and it reads values made in the run only at the same column (so, in reverse, every
+    gradient it adds to lands at the column being processed). Products and cats stand alone; a sum
+    accumulates in the loop and its value exists only after it."""
+    runs, current = [], None
+    for node in plan.nodes:
+        if node.op in ("matmul", "cat"):
+            runs.append((node.op, None, [node]))
+            current = None
+            continue
+        width = node.args[0].width if node.op == "sum" else node.width
+        fits = current is not None and current[1] == width and all(
+            r.buf not in current[3] or (current[3][r.buf] and r.off == "0" and r.width == width) for r in _refs(node))
+        if not fits:
+            current = ("loop", width, [], {})
+            runs.append(current)
+        current[2].append(node)
+        current[3][node.out] = node.op != "sum"
+    return [(kind, width, nodes) for kind, width, nodes, *_ in runs]
+
+
+def _elementwise_expr(node):
+    if node.op == "pow":
+        template = _pow_forward(node.attrs["p"])
+    elif node.op == "clamp":
+        template = "A"
+        if node.attrs["lo"] is not None:
+            template = f"max({template}, {_value_name(node.attrs['lo'].buf)})"
+        if node.attrs["hi"] is not None:
+            template = f"min({template}, {_value_name(node.attrs['hi'].buf)})"
+    else:
+        template = _FORWARD[node.op]
+    return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
+
+
+def _emit_forward_run(w, run, recompute):
+    kind, width, nodes = run
+    node = nodes[0]
+    if kind == "matmul":
+        if node.out[0] == "mm" and not recompute:
+            w(2, f"np.dot({_value_name(node.args[0].buf)}, w{node.attrs['mat']}, {_value_name(node.out)})")
+    elif kind == "cat":
+        out = _value_name(node.out)
+        for part, off in zip(node.args, node.attrs["offsets"]):
+            w.rows(2, part.width, [f"{_at(Ref(node.out, off, part.width), out)} = {_val(part)}"])
+    else:
+        body, before, after = [], [], []
+        for nd in nodes:
+            out = _value_name(nd.out)
+            if nd.op == "sum":
+                before.append(f"acc{nd.out[1]} = c0")
+                body.append(f"acc{nd.out[1]} += {_val(nd.args[0])}")
+                after.append(f"{out}[b, 0] = acc{nd.out[1]}")
+            else:
+                body.append(f"{out}[b, j] = {_elementwise_expr(nd)}")
+        w.rows(2, width, body, after, before)
+
+
+def _vjp_lines(node):
+    """Statements adding node's vector-Jacobian product to its operands' gradients, then zeroing its own."""
+    op, args = node.op, node.args
+    g = _grad_name(node.out)
+    if op == "sum":
+        src = args[0]
+        lines = [] if _grad_name(src.buf) is None else [f"{_at(src, _grad_name(src.buf))} += {g}[b, 0]"]
+        return lines, [f"{g}[b, 0] = c0"]
+    values = {_LETTERS[i]: _val(r) for i, r in enumerate(args)}
+    values.update(y=f"{_value_name(node.out)}[b, j]", gy=f"gy{node.out[1]}")
+    if op == "pow":
+        rules = {0: _pow_vjp(node.attrs["p"])}
+    elif op == "clamp":
+        tests = [f"A {'>=' if k == 'lo' else '<='} {_value_name(node.attrs[k].buf)}"
+                 for k in ("lo", "hi") if node.attrs[k] is not None]
+        rules = {0: f"(gy if {' and '.join(tests)} else c0)"}
+    else:
+        rules = _VJP[op]
+    lines = [f"gy{node.out[1]} = {g}[b, j]"]
+    for i, rule in rules.items():
+        target = _grad_name(args[i].buf)
+        if target is not None:
+            lines.append(f"{_at(args[i], target)} += {_substitute(rule, values)}")
+    lines.append(f"{g}[b, j] = c0")
+    return lines, []
+
+
+def _emit_backward_run(w, run):
+    kind, width, nodes = run
+    node = nodes[0]
+    if kind == "matmul":
+        if node.out[0] == "mm":
+            k, a = node.out[1], node.args[0]
+            w(2, "for b in range(B):")
+            w(3, f"for j in range({a.width}):")
+            w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
+            w(2, f"np.dot(gmm{k}s, wt{node.attrs['mat']}, tk{k})")
+            w.rows(2, a.width, [f"{_at(a, _grad_name(a.buf))} += tk{k}[b, j]"])
+    elif kind == "cat":
+        g = _grad_name(node.out)
+        for part, off in zip(node.args, node.attrs["offsets"]):
+            src = _at(Ref(node.out, off, part.width), g)
+            body = [] if _grad_name(part.buf) is None else [f"{_at(part, _grad_name(part.buf))} += {src}"]
+            w.rows(2, part.width, body + [f"{src} = c0"])
+    else:
+        body, after = [], []
+        for nd in reversed(nodes):
+            lines, finals = _vjp_lines(nd)
+            body += lines
+            after += finals
+        w.rows(2, width, body, after)
+
+
+def signature(plan):
+    """Argument names of the forward and backward kernels, in order."""
+    v = [f"v{n.out[1]}" for n in plan.nodes if n.out[0] == "v"]
+    S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
+    P, M = range(len(plan.vecs)), range(len(plan.steps))
+    common = (["sz", "cst", "lengths", "xs"] + [f"hx{k}" for k in H])
+    forward = (common + [f"w{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
+               + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out"] + v)
+    backward = (common + [f"wt{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
+                + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
+                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M] + [f"am{k}" for k in M]
+                + [f"dp{k}" for k in P] + ["dxs"] + v + ["g" + name[1:] for name in v]
+                + [f"gs{k}" for k in S] + [f"tk{k}" for k in M])
+    return forward, backward
+
+
+def _prologue(w, plan, names, backward):
+    w(1, "B = lengths.shape[0]")
+    for i, name in enumerate(sorted(plan.sizes, key=lambda s: int(s[1:]))):
+        w(1, f"{name} = sz[{i}]")
+    used = {r.buf[1] for n in plan.nodes for r in [*n.args, *(v for v in n.attrs.values() if isinstance(v, Ref))]
+            if r.buf[0] == "c"} | {0, 1, 2}
+    for k in sorted(used):
+        w(1, f"c{k} = cst[{k}]")
+    loop = "range(lengths.max() - 1, -1, -1)" if backward else "range(lengths.max())"
+    w(1, f"for s in {loop}:")
+    w(2, "xt = xs[s]")
+    for k in range(len(plan.state_sizes)):
+        w(2, f"st{k} = sv{k}[s - 1] if s > 0 else h0{k}")
+    for k in range(len(plan.hoisted)):
+        w(2, f"hx{k}s = hx{k}[s]")
+    for k in range(len(plan.steps)):
+        w(2, f"mm{k}s = mm{k}[s]")
+    if backward:
+        w(2, "gxt = dxs[s]")
+        for k in range(len(plan.hoisted)):
+            w(2, f"ghx{k}s = ghx{k}[s]")
+        for k in range(len(plan.steps)):
+            w(2, f"gmm{k}s = gmm{k}[s]")
+
+
+def generate(plan):
+    """Module source with forward(...) and backward(...) for this plan (argument names: signature())."""
+    fwd_args, bwd_args = signature(plan)
+    w = _Writer()
+    w(0, '"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""')
+    w(0, "import numpy as np")
+    w(0, "from numba import njit")
+    w(0, "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh")
+    w(0, "")
+    w(0, "")
+    w(0, '@njit(cache=True, error_model="numpy")')
+    w(0, f"def forward({', '.join(fwd_args)}):")
+    _prologue(w, plan, fwd_args, backward=False)
+    runs = groups(plan)
+    for run in runs:
+        _emit_forward_run(w, run, recompute=False)
+    _emit_commit(w, plan)
+    w(0, "")
+    w(0, "")
+    w(0, '@njit(cache=True, error_model="numpy")')
+    w(0, f"def backward({', '.join(bwd_args)}):")
+    _prologue(w, plan, bwd_args, backward=True)
+    for run in runs:
+        _emit_forward_run(w, run, recompute=True)
+    for k, ref in enumerate(plan.outputs):
+        extra = " + dos[s, b, j]" if k == 0 else ""
+        w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
+    for run in reversed(runs):
+        _emit_backward_run(w, run)
+    for k, ref in enumerate(plan.outputs):
+        w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
+    w(0, "")
+    return "\n".join(w.lines)
+
+
+def _emit_commit(w, plan):
+    """Each row's new states (and output) where it is active; inactive rows keep their state."""
+    w(2, "for b in range(B):")
+    w(3, "if s < lengths[b]:")
+    for k, ref in enumerate(plan.outputs):
+        w(4, f"for j in range({ref.width}):")
+        w(5, f"sv{k}[s, b, j] = {_val(ref)}")
+    w(4, f"for j in range({plan.outputs[0].width}):")
+    w(5, "out[s, b, j] = sv0[s, b, j]")
+    w(3, "else:")
+    for k, ref in enumerate(plan.outputs):
+        w(4, f"for j in range({ref.width}):")
+        w(5, f"sv{k}[s, b, j] = st{k}[b, j]")
