@@ -10,6 +10,7 @@ a per-user folder in the temporary directory when those are not writable.
 import hashlib
 import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import numba
 
 from ..kernels import fastmath
 
-_loaded = {}
+_loaded = {}      # key -> module
+_by_source = {}   # source -> module (skips hashing on every call)
 
 
 def _writable(directory):
@@ -52,6 +54,9 @@ def _key(source):
 
 def load(source):
     """The module for this generated source: from memory, from the disk cache, or written now."""
+    module = _by_source.get(source)
+    if module is not None:
+        return module
     key = _key(source)
     module = _loaded.get(key)
     if module is not None:
@@ -61,8 +66,10 @@ def load(source):
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(source)
         os.replace(tmp, path)  # atomic: a concurrent process sees the whole file or none
-    spec = importlib.util.spec_from_file_location(f"tinygrad_rnn_cell_{key}", path)
+    name = f"tinygrad_rnn_cell_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # numba's cached code finds its module's globals by this name
     spec.loader.exec_module(module)
-    _loaded[key] = module
+    _loaded[key] = _by_source[source] = module
     return module
