@@ -112,26 +112,60 @@ def _refs(node):
     return [*node.args, *(v for v in node.attrs.values() if isinstance(v, Ref))]
 
 
+_TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
+MAX_WRITES = 2  # arrays written per loop: beyond this LLVM's runtime alias checks keep the loop scalar
+
+
+def _fits(run, node, width):
+    """Whether node may join the run's loop (see groups)."""
+    kind, run_width, nodes, made = run
+    if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
+                                     for r in _refs(node)):
+        return False
+    if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
+        return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
+    return node.op == "sum" or sum(n.op != "sum" for n in nodes) < MAX_WRITES
+
+
 def groups(plan):
     """Nodes in runs that share one loop over j: a node joins the current run when its loop width
     matches and it reads values made in the run only at the same column (so, in reverse, every
-    gradient it adds to lands at the column being processed). Products and cats stand alone; a sum
-    accumulates in the loop and its value exists only after it."""
+    gradient it adds to lands at the column being processed), and the loop stays vectorisable (at
+    most one activation, MAX_WRITES arrays written). Products and cats stand alone; a sum accumulates
+    in the loop and its value exists only after it."""
     runs, current = [], None
     for node in plan.nodes:
         if node.op in ("matmul", "cat"):
-            runs.append((node.op, None, [node]))
+            runs.append((node.op, None, [node], {}))
             current = None
             continue
         width = node.args[0].width if node.op == "sum" else node.width
-        fits = current is not None and current[1] == width and all(
-            r.buf not in current[3] or (current[3][r.buf] and r.off == "0" and r.width == width) for r in _refs(node))
-        if not fits:
+        if current is None or not _fits(current, node, width):
             current = ("loop", width, [], {})
             runs.append(current)
         current[2].append(node)
         current[3][node.out] = node.op != "sum"
-    return [(kind, width, nodes) for kind, width, nodes, *_ in runs]
+    return [(kind, width, nodes) for kind, width, nodes, _ in runs]
+
+
+def backward_runs(runs):
+    """The runs split further for the backward loops, each writing at most MAX_WRITES + 1 gradient
+    arrays (a sub-run of a run is a run, and reversing the sub-runs keeps the reverse order)."""
+    out = []
+    for kind, width, nodes in runs:
+        if kind != "loop":
+            out.append((kind, width, nodes))
+            continue
+        part, written = [], set()
+        for node in nodes:
+            targets = {r.buf for r in node.args if _grad_name(r.buf) is not None} | {node.out}
+            if part and len(written | targets) > MAX_WRITES + 1:
+                out.append((kind, width, part))
+                part, written = [], set()
+            part.append(node)
+            written |= targets
+        out.append((kind, width, part))
+    return out
 
 
 def _elementwise_expr(node):
@@ -292,7 +326,7 @@ def generate(plan):
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
-    for run in reversed(runs):
+    for run in reversed(backward_runs(runs)):
         _emit_backward_run(w, run)
     for k, ref in enumerate(plan.outputs):
         w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])

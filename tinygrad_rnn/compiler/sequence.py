@@ -44,6 +44,10 @@ class CompiledSequence(Function):
         frontier = rest[n:-4]
         T, B, I = x.shape
         dt = x.dtype
+        if T == 0 or B == 0:  # nothing to run: no output, the states pass through
+            ctx.empty = True
+            return (np.zeros((T, B, plan.state_sizes[0]), dt), *[s.copy() for s in h0])
+        ctx.empty = False
         lengths = np.full(B, T, np.int64) if lengths is None else np.ascontiguousarray(lengths, np.int64)
         order = step_order(T, B, lengths, reverse)
         xs = x[order] if order is not None else x
@@ -77,6 +81,8 @@ class CompiledSequence(Function):
 
     @staticmethod
     def backward(ctx, d_out, *d_finals):
+        if ctx.empty:
+            return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
         plan, kernels, lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
         sz, cst, xs, hx, mats, vecs, h0, sv, mm = ctx.arrays
         T, B, I = xs.shape
