@@ -8,9 +8,9 @@ The backward is not derived by differentiating the engine's backward formulas (c
 those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
 Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
 (the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
-(``_VJP``), evaluated on values recomputed per step. The forward saves only each step's states and
-per-step products; the backward recomputes the step's element-wise values from them (cheap, in
-cache) before sweeping the step's graph in reverse. Per-step products give da = g Wᵀ (one BLAS call)
+(``_VJP``), evaluated on the values the forward saved: every step value of every position (T, B, w),
+which measured faster than recomputing them in the backward (transcendentals twice) and halves the
+code numba compiles. The backward sweeps each step's graph in reverse. Per-step products give da = g Wᵀ (one BLAS call)
 and keep (a, g) per step, so that dW = Σ aᵀ g is one product after the loop, as is dx for the
 hoisted input products.
 """
@@ -95,7 +95,8 @@ class _Writer:
         if width == "1":
             block += [re.sub(r"\bj\b", "0", line) for line in body]
         else:
-            block += [f"for j in range({width}):"] + ["    " + line for line in body]
+            body, hoisted, sums = _loop_invariants(body, len(self.lines) + len(self.pending))
+            block += hoisted + [f"for j in range({width}):"] + ["    " + line for line in body] + sums
         self.pending.append((indent, block + list(after)))
 
     def flush(self):
@@ -108,10 +109,44 @@ class _Writer:
         self.pending = []
 
 
+_ELEMENT = re.compile(r"\b\w+\[[^\]]*\]")
+
+
+def _loop_invariants(body, tag):
+    """Move what does not depend on j out of a loop body: element reads become locals read once
+    before the loop, and += into one element becomes a local sum added after it. Fewer arrays in
+    the loop means fewer runtime alias checks, which is what lets LLVM vectorise it."""
+    written = {re.match(r"(.*?) \+?= ", line).group(1) for line in body}
+    invariant = lambda e: not re.search(r"\bj\b", e)  # noqa: E731
+    names, hoisted, sums, out = {}, [], [], []
+    for line in body:
+        target, op, expr = re.match(r"(.*?) (\+?=) (.*)", line).groups()
+
+        def local(m):
+            e = m.group(0)
+            if not invariant(e) or e in written:
+                return e
+            if e not in names:
+                names[e] = f"r{tag}_{len(names)}"
+                hoisted.append(f"{names[e]} = {e}")
+            return names[e]
+        expr = _ELEMENT.sub(local, expr)
+        if op == "+=" and invariant(target):
+            acc = f"a{tag}_{len(sums)}"
+            hoisted.append(f"{acc} = c0")
+            sums.append(f"{target} += {acc}")
+            target = acc
+        out.append(f"{target} {op} {expr}")
+    return out, hoisted, sums
+
+
 def _refs(node):
     return [*node.args, *(v for v in node.attrs.values() if isinstance(v, Ref))]
 
 
+# reassoc lets LLVM vectorise the feature-dim sums (a serial float chain otherwise); it changes
+# rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
+_DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"})'
 _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
 MAX_WRITES = 2  # arrays written per loop: beyond this LLVM's runtime alias checks keep the loop scalar
 
@@ -182,11 +217,11 @@ def _elementwise_expr(node):
     return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
 
 
-def _emit_forward_run(w, run, recompute):
+def _emit_forward_run(w, run):
     kind, width, nodes = run
     node = nodes[0]
     if kind == "matmul":
-        if node.out[0] == "mm" and not recompute:
+        if node.out[0] == "mm":
             w(2, f"np.dot({_value_name(node.args[0].buf)}, w{node.attrs['mat']}, {_value_name(node.out)})")
     elif kind == "cat":
         out = _value_name(node.out)
@@ -260,7 +295,7 @@ def _emit_backward_run(w, run):
 
 def signature(plan):
     """Argument names of the forward and backward kernels, in order."""
-    v = [f"v{n.out[1]}" for n in plan.nodes if n.out[0] == "v"]
+    v = [f"V{n.out[1]}" for n in plan.nodes if n.out[0] == "v"]
     S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
     P, M = range(len(plan.vecs)), range(len(plan.steps))
     common = (["sz", "cst", "lengths", "xs"] + [f"hx{k}" for k in H])
@@ -291,6 +326,9 @@ def _prologue(w, plan, names, backward):
         w(2, f"hx{k}s = hx{k}[s]")
     for k in range(len(plan.steps)):
         w(2, f"mm{k}s = mm{k}[s]")
+    for n in plan.nodes:
+        if n.out[0] == "v":
+            w(2, f"v{n.out[1]} = V{n.out[1]}[s]")
     if backward:
         w(2, "gxt = dxs[s]")
         for k in range(len(plan.hoisted)):
@@ -309,20 +347,18 @@ def generate(plan):
     w(0, "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh")
     w(0, "")
     w(0, "")
-    w(0, '@njit(cache=True, error_model="numpy")')
+    w(0, _DECORATOR)
     w(0, f"def forward({', '.join(fwd_args)}):")
     _prologue(w, plan, fwd_args, backward=False)
     runs = groups(plan)
     for run in runs:
-        _emit_forward_run(w, run, recompute=False)
+        _emit_forward_run(w, run)
     _emit_commit(w, plan)
     w(0, "")
     w(0, "")
-    w(0, '@njit(cache=True, error_model="numpy")')
+    w(0, _DECORATOR)
     w(0, f"def backward({', '.join(bwd_args)}):")
     _prologue(w, plan, bwd_args, backward=True)
-    for run in runs:
-        _emit_forward_run(w, run, recompute=True)
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])

@@ -63,8 +63,7 @@ class CompiledSequence(Function):
             hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
             sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
             mm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)
-            vb = _taken([(B, plan.sizes.get(nd.width, 1) if nd.width != "1" else 1)
-                         for nd in plan.nodes if nd.out[0] == "v"], dt)
+            vb = _taken([(T, B, plan.sizes.get(nd.width, 1)) for nd in plan.nodes if nd.out[0] == "v"], dt)
             out = np.zeros((T, B, plan.state_sizes[0]), dt)
             kernels.forward(sz, cst, lengths, xs, *hx, *[mats[m] for m in plan.steps], *vecs, *h0, *sv, *mm,
                             out, *vb)
@@ -72,11 +71,9 @@ class CompiledSequence(Function):
         finals = [s[L - 1].copy() for s in sv]
         if order is not None:
             out = out[order]
-        for a in vb:
-            give(a)
         ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, kernels, lengths, order
-        ctx.arrays = (sz, cst, xs, hx, mats, vecs, h0, sv, mm)
-        ctx.call_on_free(lambda: _release(sv + mm))
+        ctx.arrays = (sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb)
+        ctx.call_on_free(lambda: _release(sv + mm + vb))
         return (out, *finals)
 
     @staticmethod
@@ -84,7 +81,7 @@ class CompiledSequence(Function):
         if ctx.empty:
             return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
         plan, kernels, lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
-        sz, cst, xs, hx, mats, vecs, h0, sv, mm = ctx.arrays
+        sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb = ctx.arrays
         T, B, I = xs.shape
         dt = xs.dtype
         L = int(lengths.max())
@@ -98,7 +95,7 @@ class CompiledSequence(Function):
         dp = [np.zeros(v.shape, dt) for v in vecs]
         dxs = np.zeros((T, B, I), dt)
         widths = [(B, plan.sizes.get(nd.width, 1)) for nd in plan.nodes if nd.out[0] == "v"]
-        vb, gb = _taken(widths, dt), _taken(widths, dt, zero=True)  # the kernel leaves gradients zeroed
+        gb = _taken(widths, dt, zero=True)  # the kernel leaves gradients zeroed
         gs = _taken([(B, s) for s in plan.state_sizes], dt, zero=True)
         tk = _taken([(B, mats[m].shape[0]) for m in plan.steps], dt)
         with blas_threads(B):
@@ -112,7 +109,7 @@ class CompiledSequence(Function):
                 dxs[:L] += np.dot(g2, mats[m].T).reshape(L, B, I)
             for k, m in enumerate(plan.steps):
                 d_mats[m] = np.dot(am[k][:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
-        _release(vb + gb + gs + tk + ghx + gmm + am)
+        _release(gb + gs + tk + ghx + gmm + am)
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):
             d_frontier[i] = d_mats[m] if d_frontier[i] is None else d_frontier[i] + d_mats[m]
