@@ -63,6 +63,14 @@ class Plan:
     state_sizes: tuple
     input_size: int
 
+    def structure(self):
+        """A hashable summary of everything the generated source depends on (not the sizes' values)."""
+        freeze = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
+        nodes = tuple((n.op, n.out, n.width, tuple(n.args), tuple((k, freeze(v)) for k, v in sorted(n.attrs.items())))
+                      for n in self.nodes)
+        return (nodes, tuple(self.outputs), len(self.sizes), len(self.vecs), tuple(self.hoisted), tuple(self.steps),
+                len(self.state_sizes))
+
 
 def unsupported(what):
     return TypeError(f"Recurrent(impl=\"fused\"): {what}; {UNROLLED}")
@@ -73,7 +81,7 @@ class _Builder:
         self.refs = {}                      # (id(ctx), index) or id(leaf) -> Ref
         self.frontier, self.frontier_ids = [], {}
         self.mats, self.vecs, self.hoisted, self.steps = [], [], [], []
-        self.nodes, self.sizes = [], {}
+        self.nodes, self.sizes, self.mm_widths = [], {}, {}
         self.consts = [0.0, 1.0, 0.5]
         for k, t in enumerate(placeholders):
             self.refs[id(t)] = Ref(("x",) if k == 0 else ("s", k - 1), "0", self.sym(t.shape[1]))
@@ -157,8 +165,6 @@ class _Builder:
             return self.nodes[buf[1]].width
         return self.mm_widths[buf]
 
-    mm_widths = None
-
 
 def _step_dependent(outputs, placeholder_ids):
     """Nodes (ctx) reachable from the outputs that depend on a placeholder, in topological order."""
@@ -190,7 +196,6 @@ def trace(step, input_size, state_sizes, dtype):
     with enable_grad(), np.errstate(all="ignore"):
         new_states = step(placeholders[0], tuple(placeholders[1:]))
     b = _Builder(placeholders, input_size, state_sizes)
-    b.mm_widths = {}
     for ctx in _step_dependent(new_states, {id(p) for p in placeholders}):
         _translate(b, ctx)
     outputs = []
