@@ -38,7 +38,7 @@ class CompiledSequence(Function):
 
     @staticmethod
     def forward(ctx, x, *rest):
-        plan, kernels, lengths, reverse = rest[-4:]
+        plan, (kernels, saved), lengths, reverse = rest[-4:]
         n = len(plan.state_sizes)
         h0 = [np.ascontiguousarray(s) for s in rest[:n]]
         frontier = rest[n:-4]
@@ -63,12 +63,16 @@ class CompiledSequence(Function):
             hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
             sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
             mm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)
-            vb = _taken([(T, B, plan.sizes.get(nd.width, 1)) for nd in plan.nodes if nd.out[0] == "v"], dt)
+            nodes = [nd for nd in plan.nodes if nd.out[0] == "v"]
+            vb = _taken([(T, B, plan.sizes.get(nd.width, 1)) if nd.out[1] in saved else (B, plan.sizes.get(nd.width, 1))
+                         for nd in nodes], dt)
             out = np.zeros((T, B, plan.state_sizes[0]), dt)
             kernels.forward(sz, cst, lengths, xs, *hx, *[mats[m] for m in plan.steps], *vecs, *h0, *sv, *mm,
                             out, *vb)
         L = int(lengths.max())
         finals = [s[L - 1].copy() for s in sv]
+        _release([a for a, nd in zip(vb, nodes) if nd.out[1] not in saved])
+        vb = [a for a, nd in zip(vb, nodes) if nd.out[1] in saved]
         if order is not None:
             out = out[order]
         ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, kernels, lengths, order
