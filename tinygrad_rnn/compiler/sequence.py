@@ -77,7 +77,9 @@ class CompiledSequence(Function):
             out = out[order]
         ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, kernels, lengths, order
         ctx.arrays = (sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb)
-        ctx.call_on_free(lambda: _release(sv + mm + vb))
+        on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
+        if on_free is not None:
+            on_free(lambda: _release(sv + mm + vb))
         return (out, *finals)
 
     @staticmethod

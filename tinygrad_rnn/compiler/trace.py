@@ -167,8 +167,10 @@ class _Builder:
 
 
 def _step_dependent(outputs, placeholder_ids):
-    """Nodes (ctx) reachable from the outputs that depend on a placeholder, in topological order."""
+    """(node, one Tensor it made) for the nodes reachable from the outputs that depend on a
+    placeholder, in topological order (nodes are reached only through tensors they made)."""
     order, state, depends = [], {}, {}
+    made = {id(t._ctx): t for t in outputs if t._ctx is not None}
     stack = [(t._ctx, False) for t in outputs if t._ctx is not None]
     while stack:
         ctx, done = stack.pop()
@@ -184,9 +186,11 @@ def _step_dependent(outputs, placeholder_ids):
         state[id(ctx)] = True
         stack.append((ctx, True))
         for a in ctx.inputs:
-            if isinstance(a, Tensor) and a._ctx is not None and id(a._ctx) not in state:
-                stack.append((a._ctx, False))
-    return [c for c in order if depends[id(c)]]
+            if isinstance(a, Tensor) and a._ctx is not None:
+                made.setdefault(id(a._ctx), a)
+                if id(a._ctx) not in state:
+                    stack.append((a._ctx, False))
+    return [(c, made[id(c)]) for c in order if depends[id(c)]]
 
 
 def trace(step, input_size, state_sizes, dtype):
@@ -196,8 +200,8 @@ def trace(step, input_size, state_sizes, dtype):
     with enable_grad(), np.errstate(all="ignore"):
         new_states = step(placeholders[0], tuple(placeholders[1:]))
     b = _Builder(placeholders, input_size, state_sizes)
-    for ctx in _step_dependent(new_states, {id(p) for p in placeholders}):
-        _translate(b, ctx)
+    for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}):
+        _translate(b, ctx, made)
     outputs = []
     for t, w in zip(new_states, state_sizes):
         ref = b.refs.get(b._key(t)) if t._ctx is not None or id(t) in b.refs else None
@@ -220,18 +224,18 @@ def _row(b, a, what):
     return ref
 
 
-def _translate(b, ctx):
+def _translate(b, ctx, made):
+    """Add the node ctx (which made the Tensor `made`) to the plan, or refuse it."""
     fn, inputs = ctx.fn, ctx.inputs
-    out_shapes = [o.shape for o in ctx.outputs]
-    name = fn.__name__
-    if any(len(s) not in (1, 2) or s[0] != TRACE_BATCH for s in out_shapes):
-        raise unsupported(f"{name} makes a value of shape {out_shapes[0]}, not (batch, features)")
-    out_value = out_shapes[0][-1] if len(out_shapes[0]) == 2 else 1
+    shape, name = made.shape, fn.__name__
+    if len(shape) not in (1, 2) or shape[0] != TRACE_BATCH:
+        raise unsupported(f"{name} makes a value of shape {shape}, not (batch, features)")
+    out_value = shape[-1] if len(shape) == 2 else 1
     key = (id(ctx), 0)
     if fn in BINARY or fn in UNARY or fn is E.PowScalar or fn is E.Clamp:
         n_args = 2 if fn in BINARY else 1
         args = [_row(b, a, name) for a in inputs[:n_args]]
-        if len(out_shapes[0]) != 2:
+        if len(shape) != 2:
             raise unsupported(f"{name} of (batch,) values; reduce with keepdim=True")
         attrs = {}
         if fn is E.PowScalar:
@@ -244,7 +248,7 @@ def _translate(b, ctx):
         op = BINARY.get(fn) or UNARY.get(fn) or ("pow" if fn is E.PowScalar else "clamp")
         b.refs[key] = b.node(op, b.width_like(out_value, args[:n_args]), args, **attrs)
     elif fn is E.Where:
-        cond = Tensor._make(np.asarray(inputs[0]).astype(ctx.outputs[0].dtype))
+        cond = Tensor._make(np.asarray(inputs[0]).astype(made.dtype))
         if cond.ndim == 2 and cond.shape[0] != 1 or cond.ndim > 2:
             raise unsupported("where with a condition that has a batch dim (comparisons are not recorded, so a "
                               "condition computed from the step would be frozen at its traced value); use "
@@ -280,9 +284,9 @@ def _translate(b, ctx):
             raise unsupported("split/chunk along the batch dim (only the feature dim is compiled)")
         offset = b.value(src.off)
         starts, widths = [0, *inputs[2]], {}
-        for i, (start, s) in enumerate(zip(starts, out_shapes)):
-            widths.setdefault(s[1], b.sym(s[1]))  # equal pieces (chunk) share a symbol
-            b.refs[(id(ctx), i)] = Ref(src.buf, b.offset(offset + start), widths[s[1]])
+        for i, (start, end) in enumerate(zip(starts, [*inputs[2], b.value(src.width)])):
+            widths.setdefault(end - start, b.sym(end - start))  # equal pieces (chunk) share a symbol
+            b.refs[(id(ctx), i)] = Ref(src.buf, b.offset(offset + start), widths[end - start])
     elif fn is S.GetItem:
         src = _row(b, inputs[0], "indexing")
         key_ = inputs[1] if isinstance(inputs[1], tuple) else (inputs[1],)
