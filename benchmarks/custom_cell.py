@@ -76,7 +76,6 @@ def lstm(kind):
 
 def torch_loop(compiled=False):
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(0)
     I, H = CFG["I"], CFG["H"]
