@@ -1,5 +1,5 @@
 """The cell compiler: nn.Recurrent(impl="fused") against impl="unrolled" (its oracle) for every shipped
-cell and for cells written here, gradient checks of the compiled layer, the errors it promises, and
+cell, the built-in LSTM/GRU/RNN cells and cells written here, gradient checks of the compiled layer, the errors it promises, and
 the on-disk cache across processes. Everything runs in float64."""
 import json
 import os
@@ -58,6 +58,18 @@ class SwapCell(nn.Module):
         return c, h + self.lin(x)
 
 
+class BuiltinCell(nn.Module):
+    """nn.LSTMCell/GRUCell/RNNCell with the Recurrent protocol: the built-in steps, compiled."""
+
+    def __init__(self, kind, I, H):
+        super().__init__()
+        self.inner = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}[kind](I, H, dtype=np.float64)
+        self.state_size = (H, H) if kind == "lstm" else H
+
+    def forward(self, x, state):
+        return self.inner(x, state)
+
+
 CELLS = {
     "layernorm_lstm": lambda I, H: nn.LayerNormLSTMCell(I, H, dtype=np.float64),
     "peephole_lstm": lambda I, H: nn.PeepholeLSTMCell(I, H, dtype=np.float64),
@@ -65,6 +77,9 @@ CELLS = {
     "indrnn": lambda I, H: nn.IndRNNCell(I, H, dtype=np.float64),
     "kitchen_sink": KitchenSinkCell,
     "swap": SwapCell,
+    "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
+    "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
+    "builtin_rnn": lambda I, H: BuiltinCell("rnn", I, H),
 }
 
 
