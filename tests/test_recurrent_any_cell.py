@@ -122,6 +122,8 @@ def test_bad_arguments_name_what_was_expected():
         layer(x, lengths=[5, 1])
     with pytest.raises(ValueError, match="3 dims"):
         layer(t64(np.zeros((4, 2))))
+    with pytest.raises(TypeError, match="dtype float64 .the cell's weight_ih., got float32"):
+        layer(tg.zeros(4, 2, 2, dtype=np.float32))
 
 
 def test_cell_returning_wrong_shape_is_reported():

@@ -113,6 +113,10 @@ class Recurrent(Module):
         if input.ndim != 3 or input.dtype.kind != "f":
             raise ValueError(f"Recurrent: expected a floating input of 3 dims "
                              f"({'(B, T, I)' if self.batch_first else '(T, B, I)'}), got {input.dtype} {input.shape}")
+        for name, p in self.cell.named_parameters():
+            if p.dtype != input.dtype:
+                raise TypeError(f"Recurrent: expected input of dtype {p.dtype} (the cell's {name}), got {input.dtype}; "
+                                "convert with .to() on the input or the cell")
         x = input.transpose(0, 1) if self.batch_first else input
         T, B = x.shape[0], x.shape[1]
         lens = check_lengths("Recurrent", lengths, T, B, True)
