@@ -13,3 +13,5 @@ from .attention import Attention, Memory, key_padding_mask
 from .seq2seq import Encoder, AttentionDecoder, Seq2Seq
 from .decoding import greedy_decode, beam_search
 from .esn import EchoStateNetwork
+from .custom_cells import LayerNormLSTMCell, PeepholeLSTMCell, MGUCell, IndRNNCell
+from .recurrent import Recurrent

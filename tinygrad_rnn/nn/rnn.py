@@ -28,6 +28,22 @@ def _reverse_index(T, B, lengths):
     return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
 
 
+def check_lengths(name, lengths, T, B, batched):
+    """lengths (list/tuple/array/Tensor of B ints in [1, T]) as int64, or None; errors name `name`."""
+    if lengths is None:
+        return None
+    if not batched:
+        raise ValueError(f"{name}: lengths needs batched input (T, B, I), got unbatched input")
+    arr = lengths.detach().numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: lengths must be integers, got {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"{name}: expected lengths of shape ({B},), one per sequence, got {arr.shape}")
+    if B and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(f"{name}: lengths must be in [1, {T}] (the sequence length), got {arr.tolist()}")
+    return arr.astype(np.int64)
+
+
 def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
     """One layer and direction as a Python loop over time steps built from primitive ops."""
     T, B = x.shape[0], x.shape[1]
@@ -171,21 +187,6 @@ class RNNBase(Module):
             out.append(s if batched else s.unsqueeze(1))
         return out
 
-    def _lengths(self, lengths, T, B, batched):
-        name = type(self).__name__
-        if lengths is None:
-            return None
-        if not batched:
-            raise ValueError(f"{name}: lengths needs batched input (T, B, I), got unbatched input")
-        arr = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"{name}: lengths must be integers, got {arr.dtype}")
-        if arr.shape != (B,):
-            raise ValueError(f"{name}: expected lengths of shape ({B},), one per sequence, got {arr.shape}")
-        if B and (arr.min() < 1 or arr.max() > T):
-            raise ValueError(f"{name}: lengths must be in [1, {T}] (the sequence length), got {arr.tolist()}")
-        return arr.astype(np.int64)
-
     def forward(self, input, hx=None, lengths=None):
         name = type(self).__name__
         if isinstance(input, PackedSequence):
@@ -201,9 +202,7 @@ class RNNBase(Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
-        if T == 0:
-            raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
-        lens = self._lengths(lengths, T, B, batched)
+        lens = check_lengths(name, lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
         # the kernels need a row (B = 0 has no work) and have no projection (proj_size runs unrolled)
         run = _fused if self.impl == "fused" and B > 0 and not self.proj_size else _unrolled

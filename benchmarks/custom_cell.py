@@ -1,0 +1,160 @@
+"""A custom cell's training step: a layer-normalised LSTM (Ba et al. 2016) at config b, float32.
+
+Columns: our nn.Recurrent(LayerNormLSTMCell) compiled (impl="fused") and unrolled, and the same cell
+in PyTorch as an eager Python loop (torch.compile of that loop took 338 s to compile here, so it runs
+only with TINYGRAD_RNN_BENCH_TORCH_COMPILE=1). Also the compile cost of our kernels: the first
+training step in a fresh process with an empty kernel cache (cold) and with the cache that run left
+(warm), minus a steady step.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+
+from .common import fmt, interleaved_medians, record, table
+
+CFG = dict(B=32, I=64, H=128, T=100)
+
+
+def ours(impl):
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import nn, optim
+
+    tg.manual_seed(0)
+    layer = nn.Recurrent(nn.LayerNormLSTMCell(CFG["I"], CFG["H"]), impl=impl)
+    opt = optim.SGD(layer.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["I"])).astype(np.float32))
+    target = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["H"])).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        out, _ = layer(x)
+        loss = ((out - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _lstm_cell_step(I, H):
+    """nn.LSTMCell with the nn.Recurrent protocol (state_size), to compile the built-in LSTM's step."""
+    from tinygrad_rnn import nn
+
+    class LSTMCellStep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.state_size = nn.LSTMCell(I, H), (H, H)
+
+        def forward(self, x, state):
+            return self.inner(x, state)
+    return LSTMCellStep()
+
+
+def lstm(kind):
+    """A plain LSTM training step at config b: the hand-written kernel or the generated one."""
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import nn, optim
+
+    tg.manual_seed(0)
+    layer = nn.LSTM(CFG["I"], CFG["H"]) if kind == "hand-written" else nn.Recurrent(_lstm_cell_step(CFG["I"], CFG["H"]))
+    opt = optim.SGD(layer.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["I"])).astype(np.float32))
+    target = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["H"])).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        out, _ = layer(x)
+        ((out - target) ** 2).mean().backward()
+        opt.step()
+    return step
+
+
+def torch_loop(compiled=False):
+    import torch
+
+    torch.manual_seed(0)
+    I, H = CFG["I"], CFG["H"]
+    w_ih, w_hh = torch.nn.Linear(I, 4 * H), torch.nn.Linear(H, 4 * H, bias=False)
+    lns = [torch.nn.LayerNorm(4 * H), torch.nn.LayerNorm(4 * H), torch.nn.LayerNorm(H)]
+    params = [*w_ih.parameters(), *w_hh.parameters(), *(p for ln in lns for p in ln.parameters())]
+    opt = torch.optim.SGD(params, lr=1e-3)
+    x = torch.randn(CFG["T"], CFG["B"], I)
+    target = torch.randn(CFG["T"], CFG["B"], H)
+
+    def sequence(x):
+        h = torch.zeros(CFG["B"], H)
+        c = torch.zeros(CFG["B"], H)
+        outs = []
+        for t in range(CFG["T"]):
+            a = lns[0](w_ih(x[t])) + lns[1](w_hh(h))
+            i, f, g, o = a.chunk(4, dim=-1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * lns[2](c).tanh()
+            outs.append(h)
+        return torch.stack(outs)
+
+    run = torch.compile(sequence) if compiled else sequence
+
+    def step():
+        opt.zero_grad()
+        loss = ((run(x) - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+_FIRST_STEP = textwrap.dedent("""
+    import json, time
+    from benchmarks.custom_cell import ours
+    step = ours("fused")
+    t = time.perf_counter(); step(); first = time.perf_counter() - t
+    t = time.perf_counter(); step(); step(); steady = (time.perf_counter() - t) / 2
+    print(json.dumps({"first": first, "steady": steady}))
+""")
+
+
+def compile_times():
+    """(cold, warm) seconds of compile on the first training step of a new process."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TINYGRAD_RNN_CACHE_DIR=cache, PYTHONPATH=root)
+        runs = [json.loads(subprocess.run([sys.executable, "-c", _FIRST_STEP], env=env, cwd=root, check=True,
+                                          capture_output=True, text=True).stdout) for _ in range(2)]
+    return [r["first"] - r["steady"] for r in runs]
+
+
+def main(quick=False, save=True):
+    cold, warm = compile_times()
+    fns = {"fused": ours("fused"), "unrolled": ours("unrolled")}
+    try:
+        import torch
+        torch.set_num_threads(2)
+        fns["torch eager loop"] = torch_loop()
+        if os.environ.get("TINYGRAD_RNN_BENCH_TORCH_COMPILE") == "1":
+            fns["torch.compile"] = torch_loop(compiled=True)
+    except ImportError:
+        print("PyTorch not installed: its columns are left empty")
+    med = interleaved_medians(fns, 3 if quick else 15)
+    ms = {k: v * 1e3 for k, v in med.items()}
+    torch_ms = ms.get("torch eager loop")
+    rows = [[name, fmt(v), fmt(v / ms["fused"], 2), fmt(v / torch_ms, 2) if torch_ms else "–"]
+            for name, v in ms.items()]
+    if "torch.compile" not in ms:
+        rows.append(["torch.compile", "not run (338 s first call here; TINYGRAD_RNN_BENCH_TORCH_COMPILE=1)", "–", "–"])
+    text = table(["implementation", "ms per step", "/ ours fused", "/ PyTorch eager loop"], rows)
+    text += f"\n\nCompile on the first step of a new process: cold {cold:.1f} s, warm (disk cache) {warm:.2f} s."
+    record("LayerNormLSTMCell training step, config b (B=32 I=64 H=128 T=100, float32, 2 threads, median)",
+           text, save)
+    med = interleaved_medians({k: lstm(k) for k in ("hand-written", "generated")}, 3 if quick else 15)
+    rows = [[k, fmt(v * 1e3), fmt(v / med["hand-written"], 2)] for k, v in med.items()]
+    record("LSTM training step, config b: hand-written fused kernel vs the kernel generated from LSTMCell",
+           table(["kernel", "ms per step", "/ hand-written"], rows), save)
+
+
+if __name__ == "__main__":
+    main()

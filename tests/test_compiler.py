@@ -1,0 +1,209 @@
+"""The cell compiler: nn.Recurrent(impl="fused") against impl="unrolled" (its oracle) for every shipped
+cell, the built-in LSTM/GRU/RNN cells and cells written here, gradient checks of the compiled layer, the errors it promises, and
+the on-disk cache across processes. Everything runs in float64."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import nn
+
+NO_JIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+
+class KitchenSinkCell(nn.Module):
+    """Exercises the whole op set: both matmul layouts, a product of an intermediate, slices, cat,
+    maximum/minimum/clamp/abs/pow/exp/log/sqrt/div/neg/relu/where, mean/var, Python constants."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(5)
+        p = lambda *s: nn.Parameter(0.4 * rng.standard_normal(s))  # noqa: E731
+        self.w_x, self.w_h, self.w_z, self.scale = p(I, 2 * H), p(2 * H, H), p(2 * H, H), p(H)
+        self.mask = tg.tensor(np.arange(H) % 2 == 0)
+        self.state_size = (H, H)
+
+    def forward(self, x, state):
+        h, c = state
+        H = h.shape[1]
+        a = x @ self.w_x + h @ self.w_h.transpose(0, 1)
+        u, v = a[:, :H], a[:, H:]
+        m = tg.maximum(u, c).clamp(-2.0, 2.0) - tg.minimum(v, 0.5 * h)
+        s = (m.abs() + 1.0).log() + (c * c + 1.0).sqrt() / (1.0 + (0.1 * h).exp() ** 2) - m ** 3 * 0.1
+        n = tg.where(self.mask, s.tanh(), -(s.relu()))
+        z = (tg.cat([n, h], dim=1) @ self.w_z).sigmoid()
+        centered = n - n.mean(dim=-1, keepdim=True)
+        normed = centered / (n.var(dim=-1, keepdim=True, unbiased=False) + 1e-3).sqrt()
+        c_new = z * c + (1 - z) * normed * self.scale
+        return (c_new / 2.0 + h).tanh(), c_new
+
+
+class SwapCell(nn.Module):
+    """New states that are old states (swapped): the compiler must copy, not alias in place."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.lin = nn.Linear(I, H, dtype=np.float64)
+        self.state_size = (H, H)
+
+    def forward(self, x, state):
+        h, c = state
+        return c, h + self.lin(x)
+
+
+class BuiltinCell(nn.Module):
+    """nn.LSTMCell/GRUCell/RNNCell with the Recurrent protocol: the built-in steps, compiled."""
+
+    def __init__(self, kind, I, H):
+        super().__init__()
+        self.inner = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}[kind](I, H, dtype=np.float64)
+        self.state_size = (H, H) if kind == "lstm" else H
+
+    def forward(self, x, state):
+        return self.inner(x, state)
+
+
+CELLS = {
+    "layernorm_lstm": lambda I, H: nn.LayerNormLSTMCell(I, H, dtype=np.float64),
+    "peephole_lstm": lambda I, H: nn.PeepholeLSTMCell(I, H, dtype=np.float64),
+    "mgu": lambda I, H: nn.MGUCell(I, H, dtype=np.float64),
+    "indrnn": lambda I, H: nn.IndRNNCell(I, H, dtype=np.float64),
+    "kitchen_sink": KitchenSinkCell,
+    "swap": SwapCell,
+    "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
+    "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
+    "builtin_rnn": lambda I, H: BuiltinCell("rnn", I, H),
+}
+
+
+def t64(a, requires_grad=False):
+    return tg.tensor(np.asarray(a, dtype=np.float64), dtype=np.float64, requires_grad=requires_grad)
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def run(cell, impl, x, states, lengths, reverse, weights):
+    """Outputs, final states and the gradients of x, the initial states and every parameter."""
+    for t in (x, *states, *cell.parameters()):
+        t.grad = None
+    state = states if isinstance(cell.state_size, tuple) else states[0]
+    out, final = nn.Recurrent(cell, reverse=reverse, impl=impl)(x, state, lengths=lengths)
+    results = (out, *as_tuple(final))
+    loss = sum(((r * w).sum() for r, w in zip(results, weights)), t64(0.0))
+    loss.backward()
+    values = [r.detach().numpy().copy() for r in results]
+    grads = [t.grad.numpy().copy() if t.grad is not None else None for t in (x, *states, *cell.parameters())]
+    return values, grads
+
+
+@st.composite
+def configurations(draw):
+    T, B = draw(st.integers(1, 30)), draw(st.integers(1, 5))
+    I, H = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    lengths = draw(st.none() | st.lists(st.integers(1, T), min_size=B, max_size=B))
+    return T, B, I, H, lengths, draw(st.booleans()), draw(st.integers(0, 2**16))
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+@given(config=configurations())
+def test_compiled_matches_unrolled(name, config):
+    T, B, I, H, lengths, reverse, seed = config
+    tg.manual_seed(seed)
+    cell = CELLS[name](I, H)
+    rng = np.random.default_rng(seed)
+    sizes = cell.state_size if isinstance(cell.state_size, tuple) else (cell.state_size,)
+    x = t64(rng.standard_normal((T, B, I)), True)
+    states = tuple(t64(0.5 * rng.standard_normal((B, s)), True) for s in sizes)
+    weights = [rng.standard_normal((T, B, sizes[0]))] + [rng.standard_normal((B, s)) for s in sizes]
+    fused = run(cell, "fused", x, states, lengths, reverse, weights)
+    unrolled = run(cell, "unrolled", x, states, lengths, reverse, weights)
+    names = ["x"] + [f"state{k}" for k in range(len(sizes))] + [n for n, _ in cell.named_parameters()]
+    for k, (a, b) in enumerate(zip(fused[0], unrolled[0])):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"result {k}")
+    for what, a, b in zip(names, fused[1], unrolled[1]):
+        assert (a is None) == (b is None), what
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"gradient of {what}")
+
+
+@pytest.mark.parametrize("name", ["layernorm_lstm", "kitchen_sink"])
+def test_compiled_layer_gradcheck(name):
+    rng = np.random.default_rng(4)
+    T, B, I, H = 5, 3, 2, 3
+    cell = CELLS[name](I, H)
+    layer = nn.Recurrent(cell, reverse=True)
+    x = t64(rng.standard_normal((T, B, I)), True)
+    states = tuple(t64(0.5 * rng.standard_normal((B, H)), True) for _ in range(2))
+
+    def fn(*args):
+        out, final = layer(x, states, lengths=[5, 2, 4])
+        return (out, *final)
+
+    tg.gradcheck(fn, (x, *states, *cell.parameters()), atol=1e-7, rtol=1e-5)
+
+
+class SoftmaxCell(nn.Module):
+    state_size = 3
+
+    def forward(self, x, h):
+        return (h + x).softmax(-1)
+
+
+class DataDependentWhereCell(nn.Module):
+    state_size = 3
+
+    def forward(self, x, h):
+        return tg.where(h > 0, h, x)
+
+
+@pytest.mark.parametrize("cell, op", [(SoftmaxCell(), "the op"), (DataDependentWhereCell(), "where with a condition")])
+def test_unsupported_op_raises_type_error_pointing_to_unrolled(cell, op):
+    x = t64(np.ones((2, 2, 3)), True)
+    with pytest.raises(TypeError, match=op) as info:
+        nn.Recurrent(cell)(x)
+    assert 'impl="unrolled"' in str(info.value)
+    assert x.grad is None
+    nn.Recurrent(cell, impl="unrolled")(x)  # the oracle runs it
+
+
+def test_second_derivative_names_unrolled():
+    cell = nn.IndRNNCell(2, 3, dtype=np.float64)
+    x = t64(np.ones((3, 2, 2)), True)
+    out, _ = nn.Recurrent(cell)(x)
+    with pytest.raises(RuntimeError, match='impl="unrolled"'):
+        tg.autograd.grad(out.sum(), x, create_graph=True)
+
+
+_CACHE_PROBE = textwrap.dedent("""
+    import json, time
+    import numpy as np
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import compiler, nn
+    t = time.perf_counter()
+    cell = nn.IndRNNCell(3, 4, dtype=np.float64)
+    out, h = nn.Recurrent(cell)(tg.randn(5, 2, 3, dtype=np.float64, requires_grad=True))
+    out.sum().backward()
+    kernels = [getattr(m, f) for m in compiler.cache._loaded.values() for f in ("forward", "backward")]
+    print(json.dumps({"misses": sum(sum(k.stats.cache_misses.values()) for k in kernels),
+                      "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+                      "seconds": time.perf_counter() - t}))
+""")
+
+
+@pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")
+def test_second_process_reuses_the_disk_cache(tmp_path):
+    env = dict(os.environ, TINYGRAD_RNN_CACHE_DIR=str(tmp_path), PYTHONPATH=os.getcwd())
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True,
+                                      capture_output=True, text=True).stdout) for _ in range(2)]
+    assert runs[0]["misses"] == 2 and runs[0]["hits"] == 0  # compiled forward and backward
+    assert runs[1]["misses"] == 0 and runs[1]["hits"] == 2  # loaded both, compiled nothing
+    assert len(list(tmp_path.glob("cell_*.py"))) == 1

@@ -1,0 +1,406 @@
+"""Python source of the whole-sequence forward and BPTT kernels for a traced Plan.
+
+Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"})`` functions with the time
+loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) buffer written by
+a loop over the active rows; a slice or chunk is a view (a column offset), not a copy.
+
+The backward is not derived by differentiating the engine's backward formulas (create_graph=True):
+those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
+Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
+(the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
+(``_VJP``), evaluated on values the forward saved for every position: only those a rule reads
+(``saved_nodes``; the rest live in reused scratch rows). Saving measured faster than recomputing
+the step in the backward (214 -> 175 ms per LN-LSTM step here) and halves the code numba compiles.
+The backward sweeps each step's graph in reverse; per-step products give da = g Wᵀ (one BLAS call)
+and keep (a, g) per step, so that dW = Σ aᵀ g is one product after the loop, as is dx for the
+hoisted input products.
+"""
+import re
+
+from .trace import Ref
+
+_FORWARD = {
+    "add": "A + B", "sub": "A - B", "mul": "A * B", "div": "A / B",
+    "maximum": "(A if A >= B else B)", "minimum": "(A if A <= B else B)",
+    "neg": "-A", "exp": "np.exp(A)", "log": "np.log(A)", "sqrt": "np.sqrt(A)", "abs": "abs(A)",
+    "tanh": "tanh(A)", "sigmoid": "sigmoid(A)", "relu": "(A if A > c0 else c0)", "copy": "A",
+    "where": "(B if A != c0 else C)",
+}
+_VJP = {  # operand index -> gradient contribution, with gy the output's gradient and y its value
+    "add": {0: "gy", 1: "gy"}, "sub": {0: "gy", 1: "-gy"},
+    "mul": {0: "gy * B", 1: "gy * A"}, "div": {0: "gy / B", 1: "-gy * y / B"},
+    "maximum": {0: "gy * (c1 if A > B else (c2 if A == B else c0))",
+                1: "gy * (c0 if A > B else (c2 if A == B else c1))"},
+    "minimum": {0: "gy * (c1 if A < B else (c2 if A == B else c0))",
+                1: "gy * (c0 if A < B else (c2 if A == B else c1))"},
+    "neg": {0: "-gy"}, "exp": {0: "gy * y"}, "log": {0: "gy / A"}, "sqrt": {0: "gy / (y + y)"},
+    "abs": {0: "(gy if A > c0 else (-gy if A < c0 else c0))"},
+    "tanh": {0: "gy * (c1 - y * y)"}, "sigmoid": {0: "gy * y * (c1 - y)"},
+    "relu": {0: "(gy if y > c0 else c0)"}, "copy": {0: "gy"},
+    "where": {1: "(gy if A != c0 else c0)", 2: "(c0 if A != c0 else gy)"},
+}
+_LETTERS = "ABC"
+
+
+def _value_name(buf):
+    kind = buf[0]
+    return {"x": "xt", "s": f"st{buf[-1]}", "v": f"v{buf[-1]}", "mm": f"mm{buf[-1]}s", "hx": f"hx{buf[-1]}s",
+            "p": f"p{buf[-1]}", "c": f"c{buf[-1]}"}[kind]
+
+
+def _grad_name(buf):
+    kind = buf[0]
+    return {"x": "gxt", "s": f"gs{buf[-1]}", "v": f"g{buf[-1]}", "mm": f"gmm{buf[-1]}s", "hx": f"ghx{buf[-1]}s",
+            "p": f"dp{buf[-1]}", "c": None}[kind]
+
+
+def _at(ref, name, j="j"):
+    """The element of ref at column j of the current row b."""
+    if ref.buf[0] == "c":
+        return name
+    col = ref.off if ref.width == "1" else (j if ref.off == "0" else f"{ref.off} + {j}")
+    return f"{name}[{col}]" if ref.buf[0] == "p" else f"{name}[b, {col}]"
+
+
+def _val(ref):
+    return _at(ref, _value_name(ref.buf))
+
+
+def _substitute(template, values):
+    """Replace the operand letters A, B, C and y/gy by expressions (whole words only)."""
+    return re.sub(r"\b(A|B|C|y|gy)\b", lambda m: values[m.group(1)], template)
+
+
+def _pow_forward(p):
+    return {2.0: "A * A", 3.0: "A * A * A", 1.0: "A", 0.5: "np.sqrt(A)", -1.0: "c1 / A", 0.0: "c1"}.get(p, "A ** B")
+
+
+def _pow_vjp(p):
+    return {2.0: "gy * (A + A)", 1.0: "gy", 0.0: "c0"}.get(p, "gy * B * A ** C")
+
+
+class _Writer:
+    """Collects source lines; consecutive row blocks share one loop over the active rows b (rows are
+    independent between products, so one pass over b serves every element-wise run in between)."""
+
+    def __init__(self):
+        self.lines, self.pending = [], []
+
+    def __call__(self, indent, text):
+        self.flush()
+        self.lines.append("    " * indent + text)
+
+    def rows(self, indent, width, body, after=(), before=()):
+        """A block for each active row b: before; for j in range(width): body; after."""
+        block = list(before)
+        if width == "1":
+            block += [re.sub(r"\bj\b", "0", line) for line in body]
+        else:
+            body, hoisted, sums = _loop_invariants(body, len(self.lines) + len(self.pending))
+            block += hoisted + [f"for j in range({width}):"] + ["    " + line for line in body] + sums
+        self.pending.append((indent, block + list(after)))
+
+    def flush(self):
+        if not self.pending:
+            return
+        indent = self.pending[0][0]
+        self.lines += ["    " * indent + "for b in range(B):", "    " * (indent + 1) + "if s < lengths[b]:"]
+        for _, block in self.pending:
+            self.lines += ["    " * (indent + 2) + line for line in block]
+        self.pending = []
+
+
+_ELEMENT = re.compile(r"\b\w+\[[^\]]*\]")
+
+
+def _loop_invariants(body, tag):
+    """Move what does not depend on j out of a loop body: element reads become locals read once
+    before the loop, and += into one element becomes a local sum added after it. Fewer arrays in
+    the loop means fewer runtime alias checks, which is what lets LLVM vectorise it."""
+    written = {re.match(r"(.*?) \+?= ", line).group(1) for line in body}
+    invariant = lambda e: not re.search(r"\bj\b", e)  # noqa: E731
+    names, hoisted, sums, out = {}, [], [], []
+    for line in body:
+        target, op, expr = re.match(r"(.*?) (\+?=) (.*)", line).groups()
+
+        def local(m):
+            e = m.group(0)
+            if not invariant(e) or e in written:
+                return e
+            if e not in names:
+                names[e] = f"r{tag}_{len(names)}"
+                hoisted.append(f"{names[e]} = {e}")
+            return names[e]
+        expr = _ELEMENT.sub(local, expr)
+        if op == "+=" and invariant(target):
+            acc = f"a{tag}_{len(sums)}"
+            hoisted.append(f"{acc} = c0")
+            sums.append(f"{target} += {acc}")
+            target = acc
+        out.append(f"{target} {op} {expr}")
+    return out, hoisted, sums
+
+
+def _refs(node):
+    return [*node.args, *(v for v in node.attrs.values() if isinstance(v, Ref))]
+
+
+# reassoc lets LLVM vectorise the feature-dim sums (a serial float chain otherwise); it changes
+# rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
+_DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"})'
+_TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
+MAX_WRITES = 2  # arrays written per loop: beyond this LLVM's runtime alias checks keep the loop scalar
+
+
+def _fits(run, node, width):
+    """Whether node may join the run's loop (see groups)."""
+    kind, run_width, nodes, made = run
+    if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
+                                     for r in _refs(node)):
+        return False
+    if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
+        return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
+    return node.op == "sum" or sum(n.op != "sum" for n in nodes) < MAX_WRITES
+
+
+def groups(plan):
+    """Nodes in runs that share one loop over j: a node joins the current run when its loop width
+    matches and it reads values made in the run only at the same column (so, in reverse, every
+    gradient it adds to lands at the column being processed), and the loop stays vectorisable (at
+    most one activation, MAX_WRITES arrays written). Products and cats stand alone; a sum accumulates
+    in the loop and its value exists only after it."""
+    runs, current = [], None
+    for node in plan.nodes:
+        if node.op in ("matmul", "cat"):
+            runs.append((node.op, None, [node], {}))
+            current = None
+            continue
+        width = node.args[0].width if node.op == "sum" else node.width
+        if current is None or not _fits(current, node, width):
+            current = ("loop", width, [], {})
+            runs.append(current)
+        current[2].append(node)
+        current[3][node.out] = node.op != "sum"
+    return [(kind, width, nodes) for kind, width, nodes, _ in runs]
+
+
+def backward_runs(runs):
+    """The runs split further for the backward loops, each writing at most MAX_WRITES + 1 gradient
+    arrays (a sub-run of a run is a run, and reversing the sub-runs keeps the reverse order)."""
+    out = []
+    for kind, width, nodes in runs:
+        if kind != "loop":
+            out.append((kind, width, nodes))
+            continue
+        part, written = [], set()
+        for node in nodes:
+            targets = {r.buf for r in node.args if _grad_name(r.buf) is not None} | {node.out}
+            if part and len(written | targets) > MAX_WRITES + 1:
+                out.append((kind, width, part))
+                part, written = [], set()
+            part.append(node)
+            written |= targets
+        out.append((kind, width, part))
+    return out
+
+
+def _elementwise_expr(node):
+    if node.op == "pow":
+        template = _pow_forward(node.attrs["p"])
+    elif node.op == "clamp":
+        template = "A"
+        if node.attrs["lo"] is not None:
+            template = f"max({template}, {_value_name(node.attrs['lo'].buf)})"
+        if node.attrs["hi"] is not None:
+            template = f"min({template}, {_value_name(node.attrs['hi'].buf)})"
+    else:
+        template = _FORWARD[node.op]
+    return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
+
+
+def _emit_forward_run(w, run):
+    kind, width, nodes = run
+    node = nodes[0]
+    if kind == "matmul":
+        if node.out[0] == "mm":
+            w(2, f"np.dot({_value_name(node.args[0].buf)}, w{node.attrs['mat']}, {_value_name(node.out)})")
+    elif kind == "cat":
+        out = _value_name(node.out)
+        for part, off in zip(node.args, node.attrs["offsets"]):
+            w.rows(2, part.width, [f"{_at(Ref(node.out, off, part.width), out)} = {_val(part)}"])
+    else:
+        body, before, after = [], [], []
+        for nd in nodes:
+            out = _value_name(nd.out)
+            if nd.op == "sum":
+                before.append(f"acc{nd.out[1]} = c0")
+                body.append(f"acc{nd.out[1]} += {_val(nd.args[0])}")
+                after.append(f"{out}[b, 0] = acc{nd.out[1]}")
+            else:
+                body.append(f"{out}[b, j] = {_elementwise_expr(nd)}")
+        w.rows(2, width, body, after, before)
+
+
+def _vjp_lines(node):
+    """Statements adding node's vector-Jacobian product to its operands' gradients, then zeroing its own."""
+    op, args = node.op, node.args
+    g = _grad_name(node.out)
+    if op == "sum":
+        src = args[0]
+        lines = [] if _grad_name(src.buf) is None else [f"{_at(src, _grad_name(src.buf))} += {g}[b, 0]"]
+        return lines, [f"{g}[b, 0] = c0"]
+    values = {_LETTERS[i]: _val(r) for i, r in enumerate(args)}
+    values.update(y=f"{_value_name(node.out)}[b, j]", gy=f"gy{node.out[1]}")
+    if op == "pow":
+        rules = {0: _pow_vjp(node.attrs["p"])}
+    elif op == "clamp":
+        tests = [f"A {'>=' if k == 'lo' else '<='} {_value_name(node.attrs[k].buf)}"
+                 for k in ("lo", "hi") if node.attrs[k] is not None]
+        rules = {0: f"(gy if {' and '.join(tests)} else c0)"}
+    else:
+        rules = _VJP[op]
+    lines = [f"gy{node.out[1]} = {g}[b, j]"]
+    for i, rule in rules.items():
+        target = _grad_name(args[i].buf)
+        if target is not None:
+            lines.append(f"{_at(args[i], target)} += {_substitute(rule, values)}")
+    lines.append(f"{g}[b, j] = c0")
+    return lines, []
+
+
+def _emit_backward_run(w, run):
+    kind, width, nodes = run
+    node = nodes[0]
+    if kind == "matmul":
+        if node.out[0] == "mm":
+            k, a = node.out[1], node.args[0]
+            w(2, "for b in range(B):")
+            w(3, f"for j in range({a.width}):")
+            w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
+            w(2, f"np.dot(gmm{k}s, wt{node.attrs['mat']}, tk{k})")
+            w.rows(2, a.width, [f"{_at(a, _grad_name(a.buf))} += tk{k}[b, j]"])
+    elif kind == "cat":
+        g = _grad_name(node.out)
+        for part, off in zip(node.args, node.attrs["offsets"]):
+            src = _at(Ref(node.out, off, part.width), g)
+            body = [] if _grad_name(part.buf) is None else [f"{_at(part, _grad_name(part.buf))} += {src}"]
+            w.rows(2, part.width, body + [f"{src} = c0"])
+    else:
+        body, after = [], []
+        for nd in reversed(nodes):
+            lines, finals = _vjp_lines(nd)
+            body += lines
+            after += finals
+        w.rows(2, width, body, after)
+
+
+def saved_nodes(plan):
+    """Indices of the nodes whose values the backward reads (an operand or result its VJP rule uses,
+    or a per-step product's left operand): the forward keeps those for every position (T, B, w);
+    the others live in one (B, w) scratch row block, reused at every step."""
+    need = set()
+    for node in plan.nodes:
+        if node.op == "matmul":
+            refs = [node.args[0]] if node.out[0] == "mm" else []
+        elif node.op in ("sum", "cat"):
+            refs = []
+        else:
+            rule = {"pow": _pow_vjp(node.attrs.get("p")), "clamp": "A"}.get(node.op) or " ".join(_VJP[node.op].values())
+            letters = set(re.findall(r"\b(A|B|C|y)\b", rule))
+            refs = [node.args[_LETTERS.index(x)] for x in letters - {"y"}]
+            refs += [Ref(node.out, "0", node.width)] if "y" in letters else []
+        need |= {r.buf[1] for r in refs if r.buf[0] == "v"}
+    return need
+
+
+def signature(plan):
+    """Argument names of the forward and backward kernels, in order."""
+    saved = saved_nodes(plan)
+    v_all = [n.out[1] for n in plan.nodes if n.out[0] == "v"]
+    v = [f"V{n}" if n in saved else f"v{n}" for n in v_all]
+    S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
+    P, M = range(len(plan.vecs)), range(len(plan.steps))
+    common = (["sz", "cst", "lengths", "xs"] + [f"hx{k}" for k in H])
+    forward = (common + [f"w{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
+               + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out"] + v)
+    backward = (common + [f"wt{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
+                + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
+                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M] + [f"am{k}" for k in M]
+                + [f"dp{k}" for k in P] + ["dxs"] + [f"V{n}" for n in v_all if n in saved] + [f"g{n}" for n in v_all]
+                + [f"gs{k}" for k in S] + [f"tk{k}" for k in M])
+    return forward, backward
+
+
+def _prologue(w, plan, names, backward):
+    w(1, "B = lengths.shape[0]")
+    for i, name in enumerate(sorted(plan.sizes, key=lambda s: int(s[1:]))):
+        w(1, f"{name} = sz[{i}]")
+    used = {r.buf[1] for n in plan.nodes for r in [*n.args, *(v for v in n.attrs.values() if isinstance(v, Ref))]
+            if r.buf[0] == "c"} | {0, 1, 2}
+    for k in sorted(used):
+        w(1, f"c{k} = cst[{k}]")
+    loop = "range(lengths.max() - 1, -1, -1)" if backward else "range(lengths.max())"
+    w(1, f"for s in {loop}:")
+    w(2, "xt = xs[s]")
+    for k in range(len(plan.state_sizes)):
+        w(2, f"st{k} = sv{k}[s - 1] if s > 0 else h0{k}")
+    for k in range(len(plan.hoisted)):
+        w(2, f"hx{k}s = hx{k}[s]")
+    for k in range(len(plan.steps)):
+        w(2, f"mm{k}s = mm{k}[s]")
+    for n in sorted(saved_nodes(plan)):
+        w(2, f"v{n} = V{n}[s]")
+    if backward:
+        w(2, "gxt = dxs[s]")
+        for k in range(len(plan.hoisted)):
+            w(2, f"ghx{k}s = ghx{k}[s]")
+        for k in range(len(plan.steps)):
+            w(2, f"gmm{k}s = gmm{k}[s]")
+
+
+def generate(plan):
+    """Module source with forward(...) and backward(...) for this plan (argument names: signature())."""
+    fwd_args, bwd_args = signature(plan)
+    w = _Writer()
+    w(0, '"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""')
+    w(0, "import numpy as np")
+    w(0, "from numba import njit")
+    w(0, "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh")
+    w(0, "")
+    w(0, "")
+    w(0, _DECORATOR)
+    w(0, f"def forward({', '.join(fwd_args)}):")
+    _prologue(w, plan, fwd_args, backward=False)
+    runs = groups(plan)
+    for run in runs:
+        _emit_forward_run(w, run)
+    _emit_commit(w, plan)
+    w(0, "")
+    w(0, "")
+    w(0, _DECORATOR)
+    w(0, f"def backward({', '.join(bwd_args)}):")
+    _prologue(w, plan, bwd_args, backward=True)
+    for k, ref in enumerate(plan.outputs):
+        extra = " + dos[s, b, j]" if k == 0 else ""
+        w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
+    for run in reversed(backward_runs(runs)):
+        _emit_backward_run(w, run)
+    for k, ref in enumerate(plan.outputs):
+        w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
+    w(0, "")
+    return "\n".join(w.lines)
+
+
+def _emit_commit(w, plan):
+    """Each row's new states (and output) where it is active; inactive rows keep their state."""
+    w(2, "for b in range(B):")
+    w(3, "if s < lengths[b]:")
+    for k, ref in enumerate(plan.outputs):
+        w(4, f"for j in range({ref.width}):")
+        w(5, f"sv{k}[s, b, j] = {_val(ref)}")
+    w(4, f"for j in range({plan.outputs[0].width}):")
+    w(5, "out[s, b, j] = sv0[s, b, j]")
+    w(3, "else:")
+    for k, ref in enumerate(plan.outputs):
+        w(4, f"for j in range({ref.width}):")
+        w(5, f"sv{k}[s, b, j] = st{k}[b, j]")

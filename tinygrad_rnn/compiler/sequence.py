@@ -1,0 +1,133 @@
+"""The compiled sequence: a once-differentiable Function running the generated kernels.
+
+Inputs: x (T, B, I), the initial states and the plan's frontier tensors (parameters and what the
+engine derived from them, e.g. Wᵀ). Rows are put in step order first (with reverse, row b's step s is
+position lengths[b]-1-s, an involution, so the same gather maps back), padded positions are zeroed,
+and the hoisted input products are one (T·B, I) product each. After the BPTT kernel, each product's
+weight gradient is one product over all steps and dx adds the hoisted products' G Wᵀ.
+"""
+import numpy as np
+
+from ..autograd import Function, once_differentiable
+from ..kernels.workspace import give, take
+from ..ops.recurrent import blas_threads
+
+SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
+                "supported; build it with impl=\"unrolled\" to differentiate twice (create_graph=True)")
+
+
+def step_order(T, B, lengths, reverse):
+    """(time index, batch index) gathering step order from positions, or None when they coincide."""
+    if not reverse:
+        return None
+    t = np.arange(T)[:, None]
+    return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t), np.arange(B)
+
+
+def _taken(shapes, dtype, zero=False):
+    bufs = [take(s, dtype) for s in shapes]
+    if zero:
+        for a in bufs:
+            a.fill(0)
+    return bufs
+
+
+@once_differentiable(SECOND_ORDER)
+class CompiledSequence(Function):
+    """(x, *states, *frontier) -> (out, *final states) for a Plan and its generated kernels."""
+
+    @staticmethod
+    def forward(ctx, x, *rest):
+        plan, (kernels, saved), lengths, reverse = rest[-4:]
+        n = len(plan.state_sizes)
+        h0 = [np.ascontiguousarray(s) for s in rest[:n]]
+        frontier = rest[n:-4]
+        T, B, I = x.shape
+        dt = x.dtype
+        if T == 0 or B == 0:  # nothing to run: no output, the states pass through
+            ctx.empty = True
+            return (np.zeros((T, B, plan.state_sizes[0]), dt), *[s.copy() for s in h0])
+        ctx.empty = False
+        lengths = np.full(B, T, np.int64) if lengths is None else np.ascontiguousarray(lengths, np.int64)
+        order = step_order(T, B, lengths, reverse)
+        xs = x[order] if order is not None else x
+        if lengths.min() < T:
+            xs = np.where((np.arange(T)[:, None] < lengths[None, :])[..., None], xs, 0)
+        xs = np.ascontiguousarray(xs, dtype=dt)
+        sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
+        cst = np.array(plan.consts, dt)
+        mats = [np.ascontiguousarray(frontier[i], dtype=dt) for i in plan.mats]
+        vecs = [np.ascontiguousarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
+        x2 = xs.reshape(T * B, I)
+        with blas_threads(B):
+            hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
+            sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
+            mm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)
+            nodes = [nd for nd in plan.nodes if nd.out[0] == "v"]
+            vb = _taken([(T, B, plan.sizes.get(nd.width, 1)) if nd.out[1] in saved else (B, plan.sizes.get(nd.width, 1))
+                         for nd in nodes], dt)
+            out = np.zeros((T, B, plan.state_sizes[0]), dt)
+            kernels.forward(sz, cst, lengths, xs, *hx, *[mats[m] for m in plan.steps], *vecs, *h0, *sv, *mm,
+                            out, *vb)
+        L = int(lengths.max())
+        finals = [s[L - 1].copy() for s in sv]
+        _release([a for a, nd in zip(vb, nodes) if nd.out[1] not in saved])
+        vb = [a for a, nd in zip(vb, nodes) if nd.out[1] in saved]
+        if order is not None:
+            out = out[order]
+        ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, kernels, lengths, order
+        ctx.arrays = (sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb)
+        on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
+        if on_free is not None:
+            on_free(lambda: _release(sv + mm + vb))
+        return (out, *finals)
+
+    @staticmethod
+    def backward(ctx, d_out, *d_finals):
+        if ctx.empty:
+            return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
+        plan, kernels, lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
+        sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb = ctx.arrays
+        T, B, I = xs.shape
+        dt = xs.dtype
+        L = int(lengths.max())
+        dos = d_out.detach().numpy()
+        dos = np.ascontiguousarray(dos[order] if order is not None else dos, dtype=dt)
+        dst = [np.array(g.detach().numpy(), dtype=dt, order="C") for g in d_finals]
+        wt = [np.ascontiguousarray(mats[m].T) for m in plan.steps]
+        ghx = _taken([h.shape for h in hx], dt, zero=True)
+        gmm = _taken([m.shape for m in mm], dt, zero=True)
+        am = _taken([(T, B, mats[m].shape[0]) for m in plan.steps], dt)
+        dp = [np.zeros(v.shape, dt) for v in vecs]
+        dxs = np.zeros((T, B, I), dt)
+        widths = [(B, plan.sizes.get(nd.width, 1)) for nd in plan.nodes if nd.out[0] == "v"]
+        gb = _taken(widths, dt, zero=True)  # the kernel leaves gradients zeroed
+        gs = _taken([(B, s) for s in plan.state_sizes], dt, zero=True)
+        tk = _taken([(B, mats[m].shape[0]) for m in plan.steps], dt)
+        with blas_threads(B):
+            kernels.backward(sz, cst, lengths, xs, *hx, *wt, *vecs, *h0, *sv, *mm, dos, *dst, *ghx, *gmm, *am,
+                             *dp, dxs, *vb, *gb, *gs, *tk)
+            d_mats = [None] * len(mats)
+            x2 = xs[:L].reshape(L * B, I)
+            for k, m in enumerate(plan.hoisted):
+                g2 = ghx[k][:L].reshape(L * B, -1)
+                d_mats[m] = np.dot(x2.T, g2)
+                dxs[:L] += np.dot(g2, mats[m].T).reshape(L, B, I)
+            for k, m in enumerate(plan.steps):
+                d_mats[m] = np.dot(am[k][:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
+        _release(gb + gs + tk + ghx + gmm + am)
+        d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
+        for m, i in enumerate(plan.mats):
+            d_frontier[i] = d_mats[m] if d_frontier[i] is None else d_frontier[i] + d_mats[m]
+        frontier_shapes = [t.shape for t in ctx.inputs[1 + len(dst):-4]]
+        for (i, is_condition), g in zip(plan.vecs, dp):
+            if not is_condition:
+                g = g.reshape(frontier_shapes[i])
+                d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
+        dx = dxs[order] if order is not None else dxs
+        return (dx, *dst, *d_frontier, None, None, None, None)
+
+
+def _release(arrays):
+    for a in arrays:
+        give(a)

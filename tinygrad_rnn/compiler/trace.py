@@ -1,0 +1,324 @@
+"""Trace one step of a cell and turn the graph the engine recorded into a plan for code generation.
+
+The step runs once on placeholder Tensors (x (2, I) and each state (2, H_k), all 0.5, requiring grad);
+the engine records its graph as usual. Walking it back from the new states (``tensor._ctx``,
+``ctx.fn``, ``ctx.inputs``), every node is one of:
+  * parameter-only (depends on no placeholder, e.g. ``W.transpose(0, 1)``): left to the engine, its
+    Tensor becomes an input of the compiled sequence (a "frontier" tensor: a matrix or a vector);
+  * a product ``v @ W`` of a step value with a frontier matrix: hoisted out of the time loop as one
+    (T·B, I) product when v is the input itself, otherwise one BLAS call per step;
+  * the element-wise rest, over (B, w) rows: generated numba loops.
+Feature widths and offsets become symbols (one per distinct value; 1 and 0 stay literal), so one
+generated kernel serves every size with the same pattern. Control flow in the cell sees the
+placeholder values, never the data: a data-dependent branch (``if h.sum() > 0``) is traced once, as
+in any tracing JIT, and comparisons are not recorded, so ``where`` may only take a condition that does
+not depend on the step (a fixed mask). Ops outside the set raise TypeError pointing to impl="unrolled".
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..autograd import enable_grad
+from ..ops import elementwise as E, linalg, reduce, shape as S
+from ..tensor import Tensor
+
+TRACE_BATCH = 2
+UNROLLED = 'use nn.Recurrent(..., impl="unrolled") for cells outside the compiled op set'
+
+BINARY = {E.Add: "add", E.Sub: "sub", E.Mul: "mul", E.Div: "div", E.Maximum: "maximum", E.Minimum: "minimum"}
+UNARY = {E.Neg: "neg", E.Exp: "exp", E.Log: "log", E.Sqrt: "sqrt", E.Abs: "abs", E.Tanh: "tanh",
+         E.Sigmoid: "sigmoid", E.Relu: "relu"}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Columns [off, off + width) of a buffer: ("x",), ("s", k), ("v", n), ("mm", k), ("hx", k) are
+    (B, w) rows; ("p", k) a frontier vector; ("c", k) a constant. flat: a (B,) value (sum without keepdim)."""
+    buf: tuple
+    off: str
+    width: str
+    flat: bool = False
+
+
+@dataclass
+class Node:
+    op: str
+    out: tuple
+    width: str
+    args: list
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    nodes: list
+    outputs: list            # Ref of each new state
+    sizes: dict              # symbol -> value
+    consts: list             # Python numbers, indexed by ("c", k); 0, 1, 0.5 first
+    frontier: list           # Tensors handed to the compiled sequence (parameters and what derives from them)
+    mats: list               # frontier index of each matrix ("mm"/"hx" products' right operand)
+    vecs: list               # (frontier index, is_condition) of each vector ("p", k)
+    hoisted: list            # matrix index of each hoisted product ("hx", k)
+    steps: list              # matrix index of each per-step product ("mm", k)
+    state_sizes: tuple
+    input_size: int
+
+    def structure(self):
+        """A hashable summary of everything the generated source depends on (not the sizes' values)."""
+        freeze = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
+        nodes = tuple((n.op, n.out, n.width, tuple(n.args), tuple((k, freeze(v)) for k, v in sorted(n.attrs.items())))
+                      for n in self.nodes)
+        return (nodes, tuple(self.outputs), len(self.sizes), len(self.vecs), tuple(self.hoisted), tuple(self.steps),
+                len(self.state_sizes))
+
+
+def unsupported(what):
+    return TypeError(f"Recurrent(impl=\"fused\"): {what}; {UNROLLED}")
+
+
+class _Builder:
+    def __init__(self, placeholders, input_size, state_sizes):
+        self.refs = {}                      # (id(ctx), index) or id(leaf) -> Ref
+        self.frontier, self.frontier_ids = [], {}
+        self.mats, self.vecs, self.hoisted, self.steps = [], [], [], []
+        self.nodes, self.sizes, self.mm_widths = [], {}, {}
+        self.consts = [0.0, 1.0, 0.5]
+        for k, t in enumerate(placeholders):
+            self.refs[id(t)] = Ref(("x",) if k == 0 else ("s", k - 1), "0", self.sym(t.shape[1]))
+        self.input_size, self.state_sizes = input_size, state_sizes
+        self.placeholder_widths = {r.buf: r.width for r in self.refs.values()}
+
+    def sym(self, value):
+        """A new symbol for a width. Symbols never depend on the sizes' values, so one generated
+        kernel serves every size; "1" (a reduced or scalar width, read at column 0) is the exception."""
+        name = f"S{len(self.sizes)}"
+        self.sizes[name] = int(value)
+        return name
+
+    def offset(self, value):
+        """A column offset: "0" when it is 0 (the first piece of a split), else a new symbol."""
+        return "0" if value == 0 else self.sym(value)
+
+    def width_like(self, value, refs):
+        """The width symbol of the first operand as wide as the result (results share their operands'
+        symbols, so that runs of element-wise nodes can share a loop whatever the sizes)."""
+        for r in refs:
+            if r.width != "1" and self.value(r.width) == value:
+                return r.width
+        return "1" if value == 1 else self.sym(value)
+
+    def value(self, symbol):
+        """The number a width or offset symbol stands for."""
+        return int(self.sizes.get(symbol, symbol))
+
+    def const(self, value):
+        self.consts.append(float(value))
+        return Ref(("c", len(self.consts) - 1), "0", "1")
+
+    def _frontier(self, t):
+        key = id(t)
+        if key not in self.frontier_ids:
+            self.frontier_ids[key] = len(self.frontier)
+            self.frontier.append(t)
+        return self.frontier_ids[key]
+
+    def vector(self, t, is_condition=False):
+        """A frontier tensor used element-wise: shape (), (w,), (1,) or (1, w)."""
+        arr_shape = t.shape
+        if len(arr_shape) > 2 or (len(arr_shape) == 2 and arr_shape[0] != 1):
+            raise unsupported(f"a tensor of shape {arr_shape} that does not depend on the step is used "
+                              "element-wise with step values; only (w,), (1, w) or scalars broadcast over "
+                              "the batch")
+        self.vecs.append((self._frontier(t), is_condition))
+        return Ref(("p", len(self.vecs) - 1), "0", self.sym(arr_shape[-1]) if arr_shape else "1")
+
+    def operand(self, a, allow_constant=True):
+        """The Ref of a node input: a step value, a frontier vector or a constant."""
+        if isinstance(a, Tensor):
+            ref = self.refs.get(self._key(a))
+            return ref if ref is not None else self.vector(a)
+        if allow_constant and isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
+            return self.const(a)
+        raise unsupported(f"an operand of type {type(a).__name__}")
+
+    @staticmethod
+    def _key(t):
+        return (id(t._ctx), t._index) if t._ctx is not None else id(t)
+
+    def node(self, op, width, args, **attrs):
+        if self.value(width) > 1:  # a width-1 operand of a wider result is broadcast: read at column 0
+            args = [Ref(r.buf, r.off, "1", r.flat) if self.value(r.width) == 1 else r for r in args]
+        n = len(self.nodes)
+        self.nodes.append(Node(op, ("v", n), width, args, attrs))
+        return Ref(("v", n), "0", width)
+
+    def full_buffer(self, ref):
+        """ref as a whole contiguous (B, w) buffer (a copy when it is a view or not a row buffer)."""
+        if ref.buf[0] in ("x", "s", "v", "mm", "hx") and ref.off == "0" and ref.width == self._width(ref.buf):
+            return ref
+        return self.node("copy", ref.width, [ref])
+
+    def _width(self, buf):
+        if buf[0] in ("x", "s"):
+            return self.placeholder_widths[buf]
+        if buf[0] == "v":
+            return self.nodes[buf[1]].width
+        return self.mm_widths[buf]
+
+
+def _step_dependent(outputs, placeholder_ids):
+    """(node, one Tensor it made) for the nodes reachable from the outputs that depend on a
+    placeholder, in topological order (nodes are reached only through tensors they made)."""
+    order, state, depends = [], {}, {}
+    made = {id(t._ctx): t for t in outputs if t._ctx is not None}
+    stack = [(t._ctx, False) for t in outputs if t._ctx is not None]
+    while stack:
+        ctx, done = stack.pop()
+        if done:
+            if id(ctx) not in depends:
+                depends[id(ctx)] = any(
+                    isinstance(a, Tensor) and (id(a) in placeholder_ids or (a._ctx is not None and depends[id(a._ctx)]))
+                    for a in ctx.inputs)
+                order.append(ctx)
+            continue
+        if id(ctx) in state:
+            continue
+        state[id(ctx)] = True
+        stack.append((ctx, True))
+        for a in ctx.inputs:
+            if isinstance(a, Tensor) and a._ctx is not None:
+                made.setdefault(id(a._ctx), a)
+                if id(a._ctx) not in state:
+                    stack.append((a._ctx, False))
+    return [(c, made[id(c)]) for c in order if depends[id(c)]]
+
+
+def trace(step, input_size, state_sizes, dtype):
+    """Run step(x, states) on placeholders and build the Plan of its graph."""
+    shape = lambda w: (TRACE_BATCH, w)  # noqa: E731
+    placeholders = [Tensor._make(np.full(shape(w), 0.5, dtype=dtype), True) for w in (input_size, *state_sizes)]
+    with enable_grad(), np.errstate(all="ignore"):
+        new_states = step(placeholders[0], tuple(placeholders[1:]))
+    b = _Builder(placeholders, input_size, state_sizes)
+    for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}):
+        _translate(b, ctx, made)
+    outputs = []
+    for t, w in zip(new_states, state_sizes):
+        ref = b.refs.get(b._key(t)) if t._ctx is not None or id(t) in b.refs else None
+        if ref is None:
+            ref = b.node("copy", b.sym(w), [b.vector(t)])
+        elif ref.flat:
+            raise unsupported("a new state of shape (batch,); reduce with keepdim=True")
+        elif ref.buf[0] not in ("v", "mm", "hx"):
+            ref = b.node("copy", b.sym(w), [ref])  # a new state must own its buffer (no swaps in place)
+        outputs.append(ref)
+    return Plan(b.nodes, outputs, b.sizes, b.consts, b.frontier, b.mats, b.vecs, b.hoisted, b.steps,
+                tuple(state_sizes), input_size)
+
+
+def _row(b, a, what):
+    """A step value used as a (B, w) row: refuse (B,) values and frontier tensors where a step value is needed."""
+    ref = b.operand(a)
+    if ref.flat:
+        raise unsupported(f"{what} of a (batch,) value; reduce with keepdim=True")
+    return ref
+
+
+def _translate(b, ctx, made):
+    """Add the node ctx (which made the Tensor `made`) to the plan, or refuse it."""
+    fn, inputs = ctx.fn, ctx.inputs
+    shape, name = made.shape, fn.__name__
+    if len(shape) not in (1, 2) or shape[0] != TRACE_BATCH:
+        raise unsupported(f"{name} makes a value of shape {shape}, not (batch, features)")
+    out_value = shape[-1] if len(shape) == 2 else 1
+    key = (id(ctx), 0)
+    if fn in BINARY or fn in UNARY or fn is E.PowScalar or fn is E.Clamp:
+        n_args = 2 if fn in BINARY else 1
+        args = [_row(b, a, name) for a in inputs[:n_args]]
+        if len(shape) != 2:
+            raise unsupported(f"{name} of (batch,) values; reduce with keepdim=True")
+        attrs = {}
+        if fn is E.PowScalar:
+            attrs["p"] = float(inputs[1])
+            args.append(b.const(inputs[1]))
+            args.append(b.const(float(inputs[1]) - 1.0))
+        if fn is E.Clamp:
+            attrs["lo"] = None if inputs[1] is None else b.const(inputs[1])
+            attrs["hi"] = None if inputs[2] is None else b.const(inputs[2])
+        op = BINARY.get(fn) or UNARY.get(fn) or ("pow" if fn is E.PowScalar else "clamp")
+        b.refs[key] = b.node(op, b.width_like(out_value, args[:n_args]), args, **attrs)
+    elif fn is E.Where:
+        cond = Tensor._make(np.asarray(inputs[0]).astype(made.dtype))
+        if cond.ndim == 2 and cond.shape[0] != 1 or cond.ndim > 2:
+            raise unsupported("where with a condition that has a batch dim (comparisons are not recorded, so a "
+                              "condition computed from the step would be frozen at its traced value); use "
+                              "maximum/minimum/clamp/relu, or a fixed (features,) mask")
+        b.vecs.append((b._frontier(cond), True))
+        cref = Ref(("p", len(b.vecs) - 1), "0", b.sym(cond.shape[-1]) if cond.ndim else "1")
+        args = [cref, _row(b, inputs[1], name), _row(b, inputs[2], name)]
+        b.refs[key] = b.node("where", b.width_like(out_value, args[1:] + args[:1]), args)
+    elif fn is linalg.MatMul:
+        a, w = inputs
+        if not isinstance(a, Tensor) or b.refs.get(b._key(a)) is None:
+            raise unsupported("a matmul whose left operand does not depend on the step (write step @ W)")
+        if isinstance(w, Tensor) and b.refs.get(b._key(w)) is not None:
+            raise unsupported("a matmul of two step values (only step @ parameter is compiled)")
+        if w.ndim != 2:
+            raise unsupported(f"a matmul with a right operand of shape {w.shape} (expected a matrix)")
+        aref = b.full_buffer(_row(b, a, "matmul"))
+        b.mats.append(b._frontier(w))
+        m = len(b.mats) - 1
+        if aref.buf == ("x",):
+            b.hoisted.append(m)
+            buf = ("hx", len(b.hoisted) - 1)
+        else:
+            b.steps.append(m)
+            buf = ("mm", len(b.steps) - 1)
+        width = b.sym(out_value)
+        b.mm_widths[buf] = width
+        b.nodes.append(Node("matmul", buf, width, [aref], {"mat": m}))
+        b.refs[key] = Ref(buf, "0", width)
+    elif fn is S.Split:
+        src = _row(b, inputs[0], "split")
+        if inputs[1] != 1:
+            raise unsupported("split/chunk along the batch dim (only the feature dim is compiled)")
+        offset = b.value(src.off)
+        starts, widths = [0, *inputs[2]], {}
+        for i, (start, end) in enumerate(zip(starts, [*inputs[2], b.value(src.width)])):
+            widths.setdefault(end - start, b.sym(end - start))  # equal pieces (chunk) share a symbol
+            b.refs[(id(ctx), i)] = Ref(src.buf, b.offset(offset + start), widths[end - start])
+    elif fn is S.GetItem:
+        src = _row(b, inputs[0], "indexing")
+        key_ = inputs[1] if isinstance(inputs[1], tuple) else (inputs[1],)
+        full = b.value(src.width)
+        if (len(key_) != 2 or not (key_[0] == slice(None) or key_[0] is Ellipsis) or not isinstance(key_[1], slice)
+                or key_[1].indices(full)[2] != 1):
+            raise unsupported(f"indexing with {inputs[1]!r} (only x[:, a:b] slices of the feature dim compile)")
+        start = key_[1].indices(full)[0]
+        b.refs[key] = Ref(src.buf, b.offset(b.value(src.off) + start), b.sym(out_value))
+    elif fn is S.Cat:
+        if inputs[0] != 1:
+            raise unsupported("cat along the batch dim (only the feature dim is compiled)")
+        parts = [_row(b, a, "cat") for a in inputs[1:]]
+        b.refs[key] = b.node("cat", b.sym(out_value), parts, offsets=[b.offset(v) for v in np.cumsum(
+            [0] + [b.value(p.width) for p in parts[:-1]])])
+    elif fn is reduce.Sum:
+        src = _row(b, inputs[0], "sum")
+        if tuple(inputs[1]) != (1,):
+            raise unsupported(f"sum over dims {inputs[1]} (only the feature dim, dim=-1, compiles)")
+        ref = b.node("sum", "1", [src])
+        b.refs[key] = ref if inputs[2] else Ref(ref.buf, ref.off, ref.width, flat=True)
+    elif fn is S.Reshape:
+        src = b.operand(inputs[0])
+        new = tuple(inputs[1])
+        if new == (TRACE_BATCH,) and src.width == "1" or new == (TRACE_BATCH, 1) and src.flat:
+            b.refs[key] = Ref(src.buf, src.off, "1", flat=len(new) == 1)
+        elif len(new) == 2 and new[0] == TRACE_BATCH and new[1] == b.value(src.width) and not src.flat:
+            b.refs[key] = src
+        else:
+            raise unsupported(f"reshape to {new} (only (batch, 1) <-> (batch,) compiles)")
+    elif fn is S.Expand:
+        src = _row(b, inputs[0], "expand")
+        b.refs[key] = b.node("copy", b.sym(out_value), [src])
+    else:
+        raise unsupported(f"the op {name} is not in the compiled op set")
