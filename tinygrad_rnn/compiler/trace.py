@@ -224,6 +224,29 @@ def _row(b, a, what):
     return ref
 
 
+def _matmul(b, a, w, out_value):
+    """step @ W: hoisted before the loop when it depends only on the input, else one BLAS call per step."""
+    if not isinstance(a, Tensor) or b.refs.get(b._key(a)) is None:
+        raise unsupported("a matmul whose left operand does not depend on the step (write step @ W)")
+    if isinstance(w, Tensor) and b.refs.get(b._key(w)) is not None:
+        raise unsupported("a matmul of two step values (only step @ parameter is compiled)")
+    if w.ndim != 2:
+        raise unsupported(f"a matmul with a right operand of shape {w.shape} (expected a matrix)")
+    aref = b.full_buffer(_row(b, a, "matmul"))
+    b.mats.append(b._frontier(w))
+    m = len(b.mats) - 1
+    if aref.buf == ("x",):
+        b.hoisted.append(m)
+        buf = ("hx", len(b.hoisted) - 1)
+    else:
+        b.steps.append(m)
+        buf = ("mm", len(b.steps) - 1)
+    width = b.sym(out_value)
+    b.mm_widths[buf] = width
+    b.nodes.append(Node("matmul", buf, width, [aref], {"mat": m}))
+    return Ref(buf, "0", width)
+
+
 def _translate(b, ctx, made):
     """Add the node ctx (which made the Tensor `made`) to the plan, or refuse it."""
     fn, inputs = ctx.fn, ctx.inputs
@@ -258,26 +281,13 @@ def _translate(b, ctx, made):
         args = [cref, _row(b, inputs[1], name), _row(b, inputs[2], name)]
         b.refs[key] = b.node("where", b.width_like(out_value, args[1:] + args[:1]), args)
     elif fn is linalg.MatMul:
-        a, w = inputs
-        if not isinstance(a, Tensor) or b.refs.get(b._key(a)) is None:
-            raise unsupported("a matmul whose left operand does not depend on the step (write step @ W)")
-        if isinstance(w, Tensor) and b.refs.get(b._key(w)) is not None:
-            raise unsupported("a matmul of two step values (only step @ parameter is compiled)")
-        if w.ndim != 2:
-            raise unsupported(f"a matmul with a right operand of shape {w.shape} (expected a matrix)")
-        aref = b.full_buffer(_row(b, a, "matmul"))
-        b.mats.append(b._frontier(w))
-        m = len(b.mats) - 1
-        if aref.buf == ("x",):
-            b.hoisted.append(m)
-            buf = ("hx", len(b.hoisted) - 1)
-        else:
-            b.steps.append(m)
-            buf = ("mm", len(b.steps) - 1)
-        width = b.sym(out_value)
-        b.mm_widths[buf] = width
-        b.nodes.append(Node("matmul", buf, width, [aref], {"mat": m}))
-        b.refs[key] = Ref(buf, "0", width)
+        if len(inputs) > 2 and any(inputs[2:]):
+            raise unsupported("a matmul with transposed operands")
+        b.refs[key] = _matmul(b, inputs[0], inputs[1], out_value)
+    elif fn is linalg.Linear:  # x Wᵀ + bias: the product with the transposed weight, then the bias
+        x, w, bias = inputs
+        ref = _matmul(b, x, w.transpose(0, 1) if isinstance(w, Tensor) else w, out_value)
+        b.refs[key] = ref if bias is None else b.node("add", b.width_like(out_value, [ref]), [ref, b.operand(bias)])
     elif fn is S.Split:
         src = _row(b, inputs[0], "split")
         if inputs[1] != 1:

@@ -43,7 +43,7 @@ def make_step(cell, sizes, as_tuple):
         new = new if as_tuple else (new,)
         expected = [(x.shape[0], s) for s in sizes]
         if len(new) != len(sizes) or [n.shape for n in new] != expected:
-            raise ValueError(f"Recurrent: {name}.forward returned states of shapes {[n.shape for n in new]}, "
+            raise ValueError(f"Recurrent: {name}.forward returned states of shapes {[tuple(n.shape) for n in new]}, "
                              f"expected {expected} (batch, state_size)")
         return new
 
