@@ -269,10 +269,10 @@ def sum_to(grad, shape, fn_name="backward"):
     lead = grad.ndim - len(shape)
     if lead < 0 or any(s != 1 and s != g for s, g in zip(shape, grad.shape[lead:])):
         raise ShapeError(f"{fn_name}: gradient of shape {tuple(grad.shape)} cannot be summed to input shape {shape}")
-    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1)
-    if axes:
-        grad = grad.sum(dim=axes, keepdim=True)
-    return grad.reshape(shape)
+    inner = tuple(lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1)
+    if not inner:  # only leading dims were broadcast (a bias): one sum gives the shape
+        return grad.sum(dim=tuple(range(lead))) if lead else grad
+    return grad.sum(dim=tuple(range(lead)) + inner, keepdim=True).reshape(shape)
 
 
 def _count_consumers(roots):

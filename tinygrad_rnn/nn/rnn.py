@@ -202,6 +202,8 @@ class RNNBase(Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
+        if T == 0:
+            raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = check_lengths(name, lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
         # the kernels need a row (B = 0 has no work) and have no projection (proj_size runs unrolled)
