@@ -54,7 +54,26 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g - y.exp() * g.sum(dim=ctx.dim, keepdim=True), None
+        return LogSoftmaxGrad.apply(g, y, ctx.dim), None
+
+
+class LogSoftmaxGrad(Function):
+    """g - exp(y) Σ g along dim, one node; its own backward is composed (so it differentiates again):
+    d/dg = gg - Σ gg exp(y), d/dy = -gg exp(y) Σ g."""
+
+    @staticmethod
+    def forward(ctx, g, y, dim):
+        ctx.save_for_backward(g, y)
+        ctx.dim = dim
+        return g - np.exp(y) * g.sum(axis=dim, keepdims=True)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        s = y.exp()
+        need_g, need_y = ctx.needs_input_grad[:2]
+        return ((gg - (gg * s).sum(dim=ctx.dim, keepdim=True)) if need_g else None,
+                (-gg * s * g.sum(dim=ctx.dim, keepdim=True)) if need_y else None, None)
 
 
 def _float_input(x, name):
