@@ -16,7 +16,7 @@ import numpy as np
 from .. import compiler, ops
 from ..tensor import Tensor
 from .module import Module
-from .rnn import _reverse_index, check_lengths
+from .rnn import check_lengths, unrolled_sequence
 
 
 def _state_sizes(cell):
@@ -48,29 +48,6 @@ def make_step(cell, sizes, as_tuple):
         return new
 
     return step
-
-
-def unrolled_sequence(step, x, states, lengths, reverse):
-    """The Python loop over time steps: (output (T, B, H_0), final states) from graph ops."""
-    T, B = x.shape[0], x.shape[1]
-    if reverse:
-        key = slice(None, None, -1) if lengths is None else (_reverse_index(T, B, lengths), np.arange(B))
-        x = x[key]
-    active = None if lengths is None else np.arange(T)[:, None, None] < lengths[None, :, None]
-    if active is not None and not active.all():
-        x = ops.where(active, x, 0.0)  # padding (even inf or NaN) must reach neither outputs nor gradients
-    outs = []
-    for x_t in (p.squeeze(0) for p in x.split(1, dim=0)):
-        new = step(x_t, states)
-        t = len(outs)
-        if active is None or active[t].all():
-            states, out = new, new[0]
-        else:
-            states = tuple(ops.where(active[t], n, s) for n, s in zip(new, states))
-            out = ops.where(active[t], new[0], 0.0)
-        outs.append(out)
-    out = ops.stack(outs, 0)
-    return (out[key] if reverse else out), states
 
 
 class Recurrent(Module):

@@ -44,38 +44,53 @@ def check_lengths(name, lengths, T, B, batched):
     return arr.astype(np.int64)
 
 
-def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
-    """One layer and direction as a Python loop over time steps built from primitive ops."""
+def unrolled_sequence(step, x, states, lengths, reverse, project=None):
+    """The Python loop over time steps: (output (T, B, H_0), final states) from graph ops.
+
+    step(x_t, states) -> new states (a tuple); project, if given, maps the whole (T, B, I) input once
+    before the loop (the hoisted input product). Padding is zeroed before that, so that even inf or
+    NaN padding reaches neither outputs nor any gradient.
+    """
     T, B = x.shape[0], x.shape[1]
     if reverse:
         key = slice(None, None, -1) if lengths is None else (_reverse_index(T, B, lengths), np.arange(B))
         x = x[key]
     active = None if lengths is None else np.arange(T)[:, None, None] < lengths[None, :, None]
     if active is not None and not active.all():
-        x = ops.where(active, x, 0.0)  # padding (even inf or NaN) must reach neither outputs nor gradients
-    xp = x @ w_ih.transpose(0, 1)
-    if b_ih is not None:
-        xp = xp + b_ih
-    w_hh_t = w_hh.transpose(0, 1)
-    w_hr_t = None if w_hr is None else w_hr.transpose(0, 1)
-    steps = [p.squeeze(0) for p in xp.split(1, dim=0)]  # one node: indexing xp[t] T times costs O(T²)
+        x = ops.where(active, x, 0.0)
+    if project is not None:
+        x = project(x)
     outs = []
-    for t in range(T):
-        if mode == "LSTM":
-            new = lstm_step(steps[t], state[0], state[1], w_hh_t, b_hh, w_hr_t)
-        elif mode == "GRU":
-            new = (gru_step(steps[t], state[0], w_hh_t, b_hh),)
-        else:
-            new = (rnn_step(steps[t], state[0], w_hh_t, b_hh, nonlinearity),)
+    for x_t in (p.squeeze(0) for p in x.split(1, dim=0)):  # one node: indexing x[t] T times costs O(T²)
+        new = step(x_t, states)
+        t = len(outs)
         if active is None or active[t].all():
-            state, out = new, new[0]
+            states, out = new, new[0]
         else:
-            state = tuple(ops.where(active[t], n, s) for n, s in zip(new, state))
+            states = tuple(ops.where(active[t], n, s) for n, s in zip(new, states))
             out = ops.where(active[t], new[0], 0.0)
         outs.append(out)
     out = ops.stack(outs, 0)
-    if reverse:
-        out = out[key]
+    return (out[key] if reverse else out), states
+
+
+def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
+    """One layer and direction as a Python loop over time steps built from primitive ops."""
+    w_hh_t = w_hh.transpose(0, 1)
+    w_hr_t = None if w_hr is None else w_hr.transpose(0, 1)
+
+    def project(x):
+        xp = x @ w_ih.transpose(0, 1)
+        return xp if b_ih is None else xp + b_ih
+
+    def step(xp_t, state):
+        if mode == "LSTM":
+            return lstm_step(xp_t, state[0], state[1], w_hh_t, b_hh, w_hr_t)
+        if mode == "GRU":
+            return (gru_step(xp_t, state[0], w_hh_t, b_hh),)
+        return (rnn_step(xp_t, state[0], w_hh_t, b_hh, nonlinearity),)
+
+    out, state = unrolled_sequence(step, x, tuple(state), lengths, reverse, project)
     return (out, *state)
 
 
