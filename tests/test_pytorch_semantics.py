@@ -259,3 +259,44 @@ def test_interleaved_threads_restore_the_blas_thread_limit():
     for th in threads:
         th.join()
     assert [i["num_threads"] for i in threadpool_info()] == before
+
+
+def test_index_assignment_outside_a_graph_writes_in_place_and_refuses_bad_input():
+    x = tg.zeros(3, 4)
+    view = x[1]
+    x[1] = 5.0
+    x[0, :2] = tg.tensor([1.0, 2.0])
+    assert view.tolist() == [5.0] * 4 and x[0].tolist() == [1.0, 2.0, 0.0, 0.0]
+    before = x.numpy().copy()
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[7] = 1.0
+    with pytest.raises(ValueError, match="broadcast"):
+        x[0] = tg.ones(5)
+    np.testing.assert_array_equal(x.numpy(), before)
+
+
+def test_multinomial_draws_indices_as_torch_and_refuses_bad_weights():
+    torch = pytest.importorskip("torch")
+    w = [[0.0, 1.0, 2.0, 3.0], [5.0, 0.0, 0.0, 1.0]]
+    ours, theirs = tg.multinomial(tg.tensor(w), 2), torch.multinomial(torch.tensor(w), 2)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.int64
+    assert all(len(set(row)) == 2 and 0 not in [w[i][j] for j in row] for i, row in enumerate(ours.tolist()))
+    assert tg.multinomial(tg.tensor([0.0, 1.0]), 1).tolist() == [1]
+    tg.manual_seed(3)
+    counts = np.bincount(tg.multinomial(tg.tensor([1.0, 3.0]), 4000, replacement=True).numpy(), minlength=2)
+    assert abs(counts[1] / 4000 - 0.75) < 0.03
+    for bad in ([-1.0, 2.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="multinomial"):
+            tg.multinomial(tg.tensor(bad), 1)
+        with pytest.raises(RuntimeError):
+            torch.multinomial(torch.tensor(bad), 1)
+    with pytest.raises(ValueError, match="without replacement"):
+        tg.multinomial(tg.tensor([0.0, 1.0]), 2)
+
+
+def test_linear_refuses_a_bias_of_another_dtype_or_size():
+    w = tg.zeros(3, 2)
+    with pytest.raises(TypeError, match="bias dtype"):
+        tg.nn.functional.linear(tg.zeros(1, 2), w, tg.zeros(3, dtype=np.float64))
+    with pytest.raises(ValueError, match="bias must be a vector of size 3"):
+        tg.nn.functional.linear(tg.zeros(1, 2), w, tg.zeros(4))

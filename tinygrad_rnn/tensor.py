@@ -7,6 +7,8 @@ a saved tensor that was modified after it was saved.
 """
 import numpy as np
 
+from .random import generator
+
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8, bool_ = np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_
 _default_dtype = np.dtype(np.float32)
@@ -172,7 +174,6 @@ class Tensor:
     device = property(lambda self: device("cpu"), doc="Always the CPU.")
     is_cuda = False
     T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="All dims reversed.")
-    _version_count = property(lambda self: self._version[0], doc="How many in-place writes this storage saw.")
 
     def size(self, dim=None):
         """The shape as a Size, or the size of one dim."""
@@ -745,7 +746,6 @@ class Tensor:
         """Copy src's values (broadcast) into this tensor; gradients flow to src."""
         src = src if isinstance(src, Tensor) else Tensor(src, dtype=self.dtype)
         try:
-            np.broadcast_shapes(src.shape, self.shape)
             np.broadcast_to(src._data, self.shape)
         except ValueError:
             raise ShapeError(f"copy_: source of shape {tuple(src.shape)} cannot be copied into a tensor of shape "
@@ -771,7 +771,6 @@ class Tensor:
     def _fill_random(self, name, draw):
         if self.requires_grad and _autograd.is_grad_enabled():
             raise RuntimeError(f"{name}: in-place sampling into a tensor that requires grad needs no_grad()")
-        from .random import generator
         self._write_values(name, draw(generator(), self._data.shape))
         return self
 
@@ -793,7 +792,17 @@ class Tensor:
         return self
 
     def __setitem__(self, key, value):
-        self._write("__setitem__", lambda x: _ops.index_put(x, key, value))
+        """x[key] = value: recorded (as an IndexPut node) when either side is in a graph."""
+        if _autograd.is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            self._write("__setitem__", lambda x: _ops.index_put(x, key, value))
+            return
+        try:
+            self._data[_ops.index_key(key)] = value._data if isinstance(value, Tensor) else value
+        except IndexError as e:
+            raise IndexError(f"index assignment: {e} (tensor of shape {tuple(self.shape)})") from None
+        except ValueError as e:
+            raise ShapeError(f"index assignment: {e} (tensor of shape {tuple(self.shape)})") from None
+        self._version[0] += 1
 
     def __iadd__(self, o): return self._write("+=", lambda x: x + o)
     def __isub__(self, o): return self._write("-=", lambda x: x - o)

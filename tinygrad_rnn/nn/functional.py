@@ -22,9 +22,10 @@ def linear(input, weight, bias=None):
     if x.dtype != weight.dtype:
         raise TypeError(f"linear: input dtype {x.dtype} differs from weight dtype {weight.dtype} "
                         "(convert one with .to(), .double() or .float())")
-    if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != weight.dtype):
-        raise ShapeError(f"linear: bias must be a {weight.dtype} vector of size {weight.shape[0]}, got "
-                         f"{bias.dtype} of shape {bias.shape}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ShapeError(f"linear: bias must be a vector of size {weight.shape[0]}, got shape {bias.shape}")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise TypeError(f"linear: bias dtype {bias.dtype} differs from weight dtype {weight.dtype}")
     return _linear(x, weight, bias)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor, get_default_dtype
-from .elementwise import to_tensor
+from .elementwise import to_tensor, where
 
 
 def normalize_dims(dim, ndim, name):
@@ -231,8 +231,8 @@ def norm(x, p=2, dim=None, keepdim=False):
     dims = normalize_dims(dim, x.ndim, "norm")
     if p == 2 or p == "fro":
         total = (x * x).sum(dim=dims, keepdim=True)
-        safe = where_positive(total)
-        out = safe.sqrt() * (total._data > 0)
+        positive = total._data > 0
+        out = where(positive, total, 1.0).sqrt() * positive  # the gradient at 0 is 0, not 0/0
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
     if p == 1:
         return x.abs().sum(dim=dims, keepdim=keepdim)
@@ -241,12 +241,6 @@ def norm(x, p=2, dim=None, keepdim=False):
     if not isinstance(p, (int, float)) or p <= 0:
         raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
     return (x.abs() ** p).sum(dim=dims, keepdim=keepdim) ** (1.0 / p)
-
-
-def where_positive(t):
-    """t where t > 0, else 1 (a safe argument for sqrt and division)."""
-    from .elementwise import where
-    return where(t._data > 0, t, 1.0)
 
 
 def any(x, dim=None, keepdim=False):

@@ -356,13 +356,14 @@ def gather(x, dim, index):
 def index_put(x, key, value):
     key = index_key(key)
     value = to_tensor(value, x)
-    try:
-        np.empty(x.shape, dtype=np.bool_)[key] = np.empty(value.shape, dtype=np.bool_)
-    except (IndexError, ValueError) as e:
-        raise ShapeError(f"index assignment: {e} (tensor of shape {x.shape}, value of shape {value.shape})") from None
     if value.dtype != x.dtype:
         value = value.to(x.dtype)
-    return IndexPut.apply(x, value, key)
+    try:
+        return IndexPut.apply(x, value, key)
+    except IndexError as e:
+        raise IndexError(f"index assignment: {e} (tensor of shape {x.shape})") from None
+    except ValueError as e:
+        raise ShapeError(f"index assignment: {e} (tensor of shape {x.shape}, value of shape {value.shape})") from None
 
 
 def repeat(x, *sizes):
