@@ -160,11 +160,6 @@ class Context:
         """Run callback when the graph releases this node (e.g. to recycle a kernel's buffers)."""
         self.on_free = self.on_free + (callback,)
 
-    @property
-    def next_functions(self):
-        """(node, output index) per input, as PyTorch's grad_fn.next_functions (leaves: (None, 0))."""
-        return tuple((e[0], e[1]) if type(e) is tuple else (None, 0) for e in self.edges)
-
     def name(self):
         return self.fn.__name__
 
