@@ -4,16 +4,9 @@ import numpy as np
 
 from ..autograd import Function
 from ..kernels import scatter
-from ..tensor import Tensor, ShapeError
+from ..tensor import Tensor, ShapeError, _size_args
 from .elementwise import to_tensor
 from .reduce import normalize_dims
-
-
-def _size_args(shape):
-    """Accept f(2, 3) and f((2, 3)), as PyTorch does."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
 
 
 class Reshape(Function):
