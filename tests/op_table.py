@@ -679,6 +679,8 @@ OPS = [
        unary(p=st.sampled_from([0.25, 0.5]))),
     # added with PyTorch's Tensor methods
     Op("sin", tg.sin, np.sin, unary()),
+    Op("erf", ops.special.erf, sp.erf, unary()),
+    Op("log1p", ops.special.log1p, np.log1p, unary(positive)),
     Op("cos", lambda x: x.cos(), np.cos, unary()),
     Op("clone", lambda x: x.clone(), lambda x: x.copy(), unary()),
     Op("prod", lambda x, dim, keepdim: x.prod(dim=dim, keepdim=keepdim),

@@ -101,6 +101,8 @@ TORCH = {
     "embedding_padding": lambda idx, w, padding_idx: F.embedding(idx, w, padding_idx=padding_idx),
     "dropout_eval": lambda x, p: F.dropout(x, p, training=False),
     "sin": torch.sin,
+    "erf": torch.erf,
+    "log1p": torch.log1p,
     "cos": lambda x: x.cos(),
     "clone": lambda x: x.clone(),
     "prod": lambda x, dim, keepdim: _torch_prod(x, dim, keepdim),

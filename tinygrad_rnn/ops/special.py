@@ -6,8 +6,7 @@ import numpy as np
 from scipy import special
 
 from ..autograd import Function
-from ..tensor import get_default_dtype
-from .elementwise import to_tensor, cast
+from .elementwise import _unary
 
 
 class Erf(Function):
@@ -38,16 +37,4 @@ class Log1p(Function):
         return g / (x + 1.0)
 
 
-def _float(x):
-    x = to_tensor(x)
-    return x if x.dtype.kind == "f" else cast(x, get_default_dtype())
-
-
-def erf(x):
-    """Elementwise error function."""
-    return Erf.apply(_float(x))
-
-
-def log1p(x):
-    """Elementwise log(1 + x)."""
-    return Log1p.apply(_float(x))
+erf, log1p = _unary(Erf), _unary(Log1p)
