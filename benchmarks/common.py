@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmarks: interleaved medians, tables, and RESULTS.md records."""
+"""Timing helpers shared by the benchmarks: alternating blocks, tables, and RESULTS.md records."""
 import datetime
 import os
 import platform
@@ -10,17 +10,30 @@ import numpy as np
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
 
-def interleaved_medians(fns, repeats, warmup=2):
-    """Median seconds per call of each fn, running them in turn so machine noise hits all alike."""
+def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5):
+    """Median seconds per call of each fn: every fn runs `repeats` times in all, in `rounds` blocks
+    that alternate between the fns (in rotated order), with a pause before each block.
+
+    Blocks, not call-by-call turns: OpenBLAS's and PyTorch's thread pools keep spinning for a while
+    after their last call, and a library called right after another runs beside those spinning
+    threads (measured here: the hand-written LSTM at config b took 99 ms per step called in turns
+    with PyTorch, 26 ms alone). Alternating blocks still spread slow drifts of the machine over all.
+    """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
+    per_block = max(1, -(-repeats // rounds))
     times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
+    names = list(fns)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
+            time.sleep(pause)
             fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

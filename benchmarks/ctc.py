@@ -6,7 +6,7 @@ CPU kernel splits the batch over its intra-op threads, so it is timed with 1 and
 """
 import numpy as np
 
-from .common import interleaved_medians, record, table, fmt
+from .common import block_medians, record, table, fmt
 
 CONFIGS = [dict(T=100, N=32, C=20, S=30), dict(T=500, N=16, C=60, S=100)]
 
@@ -55,7 +55,7 @@ def main(quick=False, save=True):
         if have_torch:
             fns["torch 1"] = theirs(cfg, 1)
             fns["torch 2"] = theirs(cfg, 2)
-        ms = {k: v * 1e3 for k, v in interleaved_medians(fns, 5 if quick else 20).items()}
+        ms = {k: v * 1e3 for k, v in block_medians(fns, 5 if quick else 20).items()}
         t1, t2 = ms.get("torch 1"), ms.get("torch 2")
         rows.append([f"T={cfg['T']} N={cfg['N']} C={cfg['C']} S={cfg['S']}", fmt(ms["ours"]), fmt(t1), fmt(t2),
                      fmt(ms["ours"] / t1, 2) if t1 else "–", fmt(ms["ours"] / t2, 2) if t2 else "–"])

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .common import fmt, interleaved_medians, record, table
+from .common import fmt, block_medians, record, table
 
 CONFIGS = [(20, 200, 16), (50, 200, 16), (50, 100, 100)]
 
@@ -84,7 +84,7 @@ def main(quick=False, save=True):
         theirs = _torch(T, B, H)
         if theirs is not None:
             fns["torch"] = theirs
-        med = interleaved_medians(fns, repeats=3 if quick else 10)
+        med = block_medians(fns, repeats=3 if quick else 10)
         ms = {k: 1000 * t for k, t in med.items()}
         torch_ms = ms.get("torch")
         rows.append([f"T={T} B={B} H={H}", fmt(ms["tangent"]), fmt(ms["double_backward"]), fmt(torch_ms),

@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 
-from .common import fmt, interleaved_medians, record, table
+from .common import fmt, block_medians, record, table
 
 CFG = dict(B=32, I=64, H=128, T=100)
 
@@ -139,7 +139,7 @@ def main(quick=False, save=True):
             fns["torch.compile"] = torch_loop(compiled=True)
     except ImportError:
         print("PyTorch not installed: its columns are left empty")
-    med = interleaved_medians(fns, 3 if quick else 15)
+    med = block_medians(fns, 3 if quick else 15)
     ms = {k: v * 1e3 for k, v in med.items()}
     torch_ms = ms.get("torch eager loop")
     rows = [[name, fmt(v), fmt(v / ms["fused"], 2), fmt(v / torch_ms, 2) if torch_ms else "–"]
@@ -150,7 +150,7 @@ def main(quick=False, save=True):
     text += f"\n\nCompile on the first step of a new process: cold {cold:.1f} s, warm (disk cache) {warm:.2f} s."
     record("LayerNormLSTMCell training step, config b (B=32 I=64 H=128 T=100, float32, 2 threads, median)",
            text, save)
-    med = interleaved_medians({k: lstm(k) for k in ("hand-written", "generated")}, 3 if quick else 15)
+    med = block_medians({k: lstm(k) for k in ("hand-written", "generated")}, 3 if quick else 15)
     rows = [[k, fmt(v * 1e3), fmt(v / med["hand-written"], 2)] for k, v in med.items()]
     record("LSTM training step, config b: hand-written fused kernel vs the kernel generated from LSTMCell",
            table(["kernel", "ms per step", "/ hand-written"], rows), save)

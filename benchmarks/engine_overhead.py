@@ -5,7 +5,7 @@ arithmetic, so its time per op is what the autograd engine itself costs.
 """
 import numpy as np
 
-from .common import interleaved_medians, record, table, fmt
+from .common import block_medians, record, table, fmt
 
 N_OPS = 1000
 
@@ -62,7 +62,7 @@ def main(repeats=30, save=True):
             fns[name] = make(N_OPS)
         except ImportError:
             print(f"{name}: not installed, skipped")
-    med = interleaved_medians(fns, repeats)
+    med = block_medians(fns, repeats)
     n = (N_OPS // 3) * 3 + 1
     base = med.get("PyTorch eager fwd+bwd")
     rows = [[name, fmt(t / n * 1e6), fmt(t / base) if base else "–"] for name, t in med.items()]

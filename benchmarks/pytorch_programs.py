@@ -10,8 +10,6 @@ import contextlib
 import importlib.util
 import io
 import os
-import statistics
-import time
 
 from threadpoolctl import threadpool_limits
 
@@ -40,23 +38,6 @@ def cases(harness):
     }
 
 
-def alternating_blocks(fns, blocks, steps, pause):
-    """Median seconds per call of each fn over `blocks` blocks of `steps` calls, the fns taking
-    turns block by block (in rotated order) with `pause` seconds of sleep between blocks."""
-    for fn in fns.values():
-        fn()
-    per_call = {name: [] for name in fns}
-    names = list(fns)
-    for b in range(blocks):
-        for name in names[b % len(names):] + names[:b % len(names)]:
-            time.sleep(pause)
-            start = time.perf_counter()
-            for _ in range(steps):
-                fns[name]()
-            per_call[name].append((time.perf_counter() - start) / steps)
-    return {name: statistics.median(ts) for name, ts in per_call.items()}
-
-
 def _steps(harness, case):
     """{'ours': step, 'torch': step} from equal weights; ours is absent (with the reason) if it fails."""
     theirs = harness.load(case.program, "torch")
@@ -78,7 +59,7 @@ def main(quick=False, save=True):
         print("PyTorch not installed: this benchmark compares with it, skipped")
         return None
     harness = _harness()
-    blocks, steps, pause = (5, 5, 0.05) if quick else (10, 10, 0.2)
+    rounds, per_round, pause = (5, 5, 0.05) if quick else (10, 10, 0.2)
     rows = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
@@ -86,11 +67,11 @@ def main(quick=False, save=True):
             for name, case in cases(harness).items():
                 with contextlib.redirect_stdout(io.StringIO()):  # the programs' own printing
                     fns, failure = _steps(harness, case)
-                ms = {k: v * 1e3 for k, v in alternating_blocks(fns, blocks, steps, pause).items()}
+                ms = {k: v * 1e3 for k, v in block_medians(fns, rounds * per_round, rounds=rounds, pause=pause).items()}
                 ours = ms.get("ours")
                 rows.append([name, threads, fmt(ours) if ours else f"failed ({failure})"[:90], fmt(ms["torch"]),
                              fmt(ours / ms["torch"], 2) if ours else "–"])
-    record(f"PyTorch programs: ms per training step (float32, median of {blocks} alternating blocks of {steps})",
+    record(f"PyTorch programs: ms per training step (float32, median over {rounds} alternating blocks of {per_round} steps)",
            table(["program", "threads", "tinygrad_rnn ms", "PyTorch ms", "ours / PyTorch"], rows), save)
     return rows
 

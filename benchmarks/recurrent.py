@@ -6,7 +6,7 @@ in the same run (a training step is ~3 forward passes of matrix products: 6·T·
 """
 import numpy as np
 
-from .common import interleaved_medians, record, table, fmt
+from .common import block_medians, record, table, fmt
 
 CONFIGS = {
     "a": dict(mode="LSTM", B=1, I=65, H=128, T=100),
@@ -114,7 +114,7 @@ def main(quick=False, save=True):
             fns["torch"] = torch_layer(cfg)
             fns["torch cell loop"] = torch_cell_loop(cfg)
         repeats = 5 if quick else (15 if name == "c" else 30)
-        med = interleaved_medians(fns, repeats)
+        med = block_medians(fns, repeats)
         ms = {k: v * 1e3 for k, v in med.items()}
         rate = step_flops(cfg) / med["fused"] / 1e9
         torch_ms, loop_ms = ms.get("torch"), ms.get("torch cell loop")

@@ -10,29 +10,11 @@ attention scores with masked_fill(-inf) and multiplies with bmm: the idiomatic e
 """
 import numpy as np
 
-import statistics
-import time
 
-from .common import record, table, fmt
+from .common import block_medians, record, table, fmt
 
 LETTERS, PHONEMES, EMB, ENC_H, DEC_H, BATCH = 29, 42, 32, 64, 128, 64
 CONFIGS = {"median word": dict(S=8, T=9), "long word": dict(S=14, T=13)}
-
-
-def alternating_blocks(fns, blocks, per_block, pause=0.2):
-    """Median seconds per call: blocks of per_block calls of each fn in turn, with a pause between, so
-    that neither library's spinning thread pool runs into the other's block and noise hits both."""
-    times = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()
-    for _ in range(blocks):
-        for name, fn in fns.items():
-            time.sleep(pause)
-            for _ in range(per_block):
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def batch(cfg, seed=0):
@@ -139,7 +121,7 @@ def main(quick=False, save=True):
                 fns = {"ours": ours(cfg)}
                 if have_torch:
                     fns["torch"] = theirs(cfg)
-                med = alternating_blocks(fns, 3 if quick else 6, 5)
+                med = block_medians(fns, 15 if quick else 30, rounds=3 if quick else 6, pause=0.2)
                 ms = {k: v * 1e3 for k, v in med.items()}
                 torch_ms = ms.get("torch")
                 rows.append([f"{name}: B={BATCH} S={cfg['S']} T={cfg['T']}", threads, fmt(ms["ours"]), fmt(torch_ms),
