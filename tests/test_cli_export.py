@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import charlm, cli
+from tinygrad_rnn import cli
+from tinygrad_rnn.apps import charlm
 from tinygrad_rnn.data import CharVocab
 
 

@@ -1,4 +1,4 @@
-"""The fused recurrent kernels (kernels/lstm.py, gru.py, rnn.py) and their helpers (fastmath, workspace).
+"""The fused recurrent kernels (kernels/lstm.py, gru.py, elman.py) and their helpers (fastmath, workspace).
 
 Forward passes are checked against a plain NumPy reference (one sequence at a time, so it also defines
 the padded-batch semantics), backward passes against central finite differences in float64. Also run
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from tinygrad_rnn.kernels import fastmath, gru, lstm, rnn, workspace
+from tinygrad_rnn.kernels import elman, fastmath, gru, lstm, workspace
 
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
@@ -70,7 +70,7 @@ def forward(cell, p, lengths=None, reverse=False):
     if cell == "gru":
         out, h_n, saved = gru.gru_forward(*args, lengths, reverse)
     else:
-        out, h_n, saved = rnn.rnn_forward(*args, lengths, reverse, cell[4:])
+        out, h_n, saved = elman.rnn_forward(*args, lengths, reverse, cell[4:])
     return [out, h_n], saved
 
 
@@ -79,7 +79,7 @@ def backward(cell, saved, douts):
     names = ["x", "w_ih", "w_hh", "b_ih", "b_hh", "h0"]
     if cell == "lstm":
         return dict(zip(names + ["c0"], lstm.lstm_backward(saved, *douts)))
-    return dict(zip(names, (gru.gru_backward if cell == "gru" else rnn.rnn_backward)(saved, *douts)))
+    return dict(zip(names, (gru.gru_backward if cell == "gru" else elman.rnn_backward)(saved, *douts)))
 
 
 def release(cell, saved):

@@ -6,7 +6,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.charlm import CharLM
+from tinygrad_rnn.apps.charlm import CharLM
 
 
 onnx = pytest.importorskip("onnx", reason="the onnx extra is absent (pip install 'tinygrad_rnn[onnx]')")

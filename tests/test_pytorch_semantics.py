@@ -233,34 +233,6 @@ def test_reentrant_grad_inside_a_hook_leaves_the_outer_backward_intact():
     np.testing.assert_allclose(inner["g"][0].numpy(), [3.0, 3.0])
 
 
-def test_interleaved_threads_restore_the_blas_thread_limit():
-    from threadpoolctl import threadpool_info
-    from tinygrad_rnn.ops.recurrent import blas_threads
-    with blas_threads(1):
-        pass  # loads the BLAS the kernels use
-    before = [i["num_threads"] for i in threadpool_info()]
-    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-
-    def first():
-        with blas_threads(1):
-            first_in.set()
-            second_in.wait(5)
-        first_out.set()
-
-    def second():
-        first_in.wait(5)
-        with blas_threads(1):
-            second_in.set()
-            first_out.wait(5)
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert [i["num_threads"] for i in threadpool_info()] == before
-
-
 def test_index_assignment_outside_a_graph_writes_in_place_and_refuses_bad_input():
     x = tg.zeros(3, 4)
     view = x[1]

@@ -260,7 +260,7 @@ def test_layer_gradcheck_projection(kind, impl, variant, T):
 @pytest.mark.parametrize("target", ["dw_hh", "db_ih", "dh0", "dx"])
 def test_projection_gradcheck_catches_a_wrong_fused_gradient(monkeypatch, target):
     """The check can fail: the fused LSTM's backward with one gradient off by 1e-4 relative."""
-    from tinygrad_rnn.ops import recurrent
+    from tinygrad_rnn.ops import fused_sequences as recurrent
 
     original = recurrent.LSTMSequence.backward
     position = {"dx": 0, "dh0": 1, "dw_hh": 4, "db_ih": 5}[target]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import charlm, nn, optim
+from tinygrad_rnn import nn, optim
+from tinygrad_rnn.apps import charlm
 from tinygrad_rnn.nn import functional as F
 
 LAYERS = [nn.RNN, nn.LSTM, nn.GRU]

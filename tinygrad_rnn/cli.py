@@ -21,12 +21,12 @@ import textwrap
 import threading
 import time
 
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import tinygrad_rnn as tg
-from . import charlm, optim, train_tasks
-from .layer_gradcheck import gradcheck_table
+from . import blas_threads, optim
+from .apps import charlm, tasks
+from .apps.gradcheck_table import gradcheck_table
 from .data import CharVocab, TBPTTBatcher, load_text, train_val_split
 from .nn.utils import clip_grad_norm_
 
@@ -37,6 +37,11 @@ OPTIMIZERS = {  # name -> (class, default lr, extra arguments)
     "rmsprop": (optim.RMSprop, 2e-3, {}), "adagrad": (optim.Adagrad, 5e-2, {}),
     "sgd": (optim.SGD, 0.5, {"momentum": 0.9}),
 }
+
+
+# The commands that train or run small models use one BLAS thread (blas_threads.one_thread_everywhere;
+# the measurement is in benchmarks/RESULTS.md, "BLAS thread policy"); bench chooses its own threads.
+ONE_BLAS_THREAD = ("train", "sample", "task", "gradcheck")
 
 
 class CLIError(Exception):
@@ -79,19 +84,6 @@ def _number(kind, low, strict, below=None):
 POSITIVE, NATURAL = _number(int, 0, True), _number(int, 0, False)
 POSITIVE_FLOAT, NONNEG_FLOAT = _number(float, 0.0, True), _number(float, 0.0, False)
 FRACTION = _number(float, 0.0, False, below=1.0)
-
-
-def one_blas_thread():
-    """Run BLAS on one thread, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise.
-
-    The recurrent kernels make one small matrix product per time step; OpenBLAS's worker threads
-    spin-wait between them, which on a 2-core machine costs 2-10x wall time as soon as any other
-    process runs (measured: `task adding` 8 s on one thread, 86 s on two).
-    """
-    if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
-        return
-    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS, which numba's np.dot calls)
-    threadpool_limits(limits=1, user_api="blas")
 
 
 def _one_line(e):
@@ -267,7 +259,7 @@ def cmd_sample(args):
 # --- task, gradcheck, bench -----------------------------------------------------------------------
 def cmd_task(args):
     try:
-        result = train_tasks.run(args.name, steps=args.steps, T=args.T, model=args.model, hidden=args.hidden,
+        result = tasks.run(args.name, steps=args.steps, T=args.T, model=args.model, hidden=args.hidden,
                                  lr=args.lr, seed=args.seed)
     except ValueError as e:  # an option the task cannot take, e.g. timer with --T below its longest pulse
         raise CLIError(_one_line(e), 2) from None
@@ -338,8 +330,8 @@ def build_parser():
                           "the task's trivial baseline (exit status 1 if it does not beat it). Unset options "
                           "take per-task defaults.", 100)
     p = sub.add_parser("task", help="train on a classic sequence task", description=about + "\n\n"
-                       + train_tasks.describe(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=sorted(train_tasks.TASKS))
+                       + tasks.describe(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(tasks.TASKS))
     p.add_argument("--steps", type=POSITIVE, help="Adam steps (default: per task)")
     p.add_argument("--T", type=POSITIVE, help="sequence length; for copy, the delay (default: per task)")
     p.add_argument("--model", choices=sorted(charlm.LAYERS), help="(default: per task)")
@@ -387,11 +379,12 @@ def run():
 def main(argv=None):
     """Run the command line; returns the exit status (`run` passes it to sys.exit)."""
     parser = build_parser()
-    one_blas_thread()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             raise CLIError("a command is required: train, sample, task, gradcheck, bench or export (see --help)", 2)
+        if args.command in ONE_BLAS_THREAD:
+            blas_threads.one_thread_everywhere()
         return args.func(args)
     except CLIError as e:
         print(f"{e.prog}: error: {e}", file=sys.stderr)

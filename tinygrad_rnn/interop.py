@@ -3,19 +3,18 @@
 `to_torch(module)` builds the torch.nn module tree that computes what `module` computes, and
 `from_torch(torch_module)` the reverse. Supported: Linear, Embedding, LayerNorm, Dropout, the
 parameter-free activations (Tanh, ReLU, Softmax, ... when this library has them), Sequential,
-ModuleList, RNN/LSTM/GRU (every constructor option PyTorch has), RNNCell/LSTMCell/GRUCell, and the
-character language model of `charlm` (a small torch.nn.Module with the same parts and forward).
+ModuleList, RNN/LSTM/GRU (every constructor option PyTorch has), RNNCell/LSTMCell/GRUCell, and any
+pair of model classes registered with `register` (the apps' character language model registers itself
+with a small torch.nn.Module twin of the same parts and forward).
 Weights are copied exactly (a round trip gives the same bits); train/eval mode is kept. A module
 without an equivalent (a custom cell, a subclass with its own forward) raises a TypeError naming it.
 torch is imported only inside these functions: the library does not need it.
 """
-import functools
 import inspect
 
 import numpy as np
 
 from . import nn
-from .charlm import CharLM
 from .tensor import get_default_dtype
 
 ACTIVATIONS = ("Identity", "Flatten", "Tanh", "Sigmoid", "ReLU", "Softmax", "LogSoftmax", "GELU", "ELU",
@@ -54,11 +53,12 @@ CONFIGS = {
     "LayerNorm": lambda m: dict(normalized_shape=tuple(m.normalized_shape), eps=m.eps,
                                 elementwise_affine=m.elementwise_affine, bias=m.bias is not None),
     "Dropout": lambda m: dict(p=m.p),
-    "CharLM": lambda m: m.config(),
     **{name: _recurrent_config for name in RECURRENT},
     **{name: _cell_config for name in CELLS},
 }
-TAKES_DTYPE = ("Linear", "Embedding", "LayerNorm", "CharLM") + RECURRENT + CELLS
+TAKES_DTYPE = {"Linear", "Embedding", "LayerNorm", *RECURRENT, *CELLS}
+TAKES_IMPL = set(RECURRENT)
+REGISTERED = {}  # name -> (our class, a function returning the torch class)
 CONTAINERS = ("Sequential", "ModuleList")
 
 
@@ -69,41 +69,15 @@ def _activation_config(source, target_cls):
             if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "inplace") and hasattr(source, p.name)}
 
 
-@functools.cache
-def torch_charlm_class():
-    """The PyTorch twin of charlm.CharLM (built on first use, so that torch stays optional)."""
-    import torch
-
-    class TorchCharLM(torch.nn.Module):
-        """tinygrad_rnn's character language model in PyTorch: embedding (or one-hot) -> RNN/LSTM/GRU
-        -> Linear; same parameter names (embed.*, rnn.*, head.*) and forward(ids (T, B), state)."""
-
-        def __init__(self, vocab_size, hidden_size=256, num_layers=1, model="lstm", dropout=0.0, embedding_dim=64,
-                     dtype=None):
-            super().__init__()
-            layers = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-            self.vocab_size, self.model_type, self.embedding_dim = vocab_size, model, embedding_dim
-            self.embed = torch.nn.Embedding(vocab_size, embedding_dim, dtype=dtype) if embedding_dim else None
-            self.rnn = layers[model](embedding_dim or vocab_size, hidden_size, num_layers, dropout=dropout, dtype=dtype)
-            self.drop = torch.nn.Dropout(dropout)
-            self.head = torch.nn.Linear(hidden_size, vocab_size, dtype=dtype)
-
-        def config(self):
-            return {"vocab_size": self.vocab_size, "hidden_size": self.rnn.hidden_size,
-                    "num_layers": self.rnn.num_layers, "model": self.model_type, "dropout": self.rnn.dropout,
-                    "embedding_dim": self.embedding_dim}
-
-        def forward(self, ids, state=None):
-            ids = torch.as_tensor(ids, dtype=torch.int64)
-            if self.embed is not None:
-                x = self.embed(ids)
-            else:
-                x = torch.nn.functional.one_hot(ids, self.vocab_size).to(self.head.weight.dtype)
-            out, state = self.rnn(x, state)
-            T, B, H = out.shape
-            return self.head(self.drop(out.reshape(T * B, H))).reshape(T, B, -1), state
-
-    return TorchCharLM
+def register(name, ours, torch_class, config, takes_dtype=True, takes_impl=False):
+    """Make to_torch/from_torch convert between `ours` (a tinygrad_rnn.nn.Module class) and the class
+    `torch_class()` returns (called on first use, so torch stays optional). Both must have the same
+    constructor and state_dict names; config(module) gives the constructor arguments from a module of
+    either side, and the converter adds dtype= (and impl= for ours when takes_impl)."""
+    REGISTERED[name] = (ours, torch_class)
+    CONFIGS[name] = config
+    (TAKES_DTYPE.add if takes_dtype else TAKES_DTYPE.discard)(name)
+    (TAKES_IMPL.add if takes_impl else TAKES_IMPL.discard)(name)
 
 
 def _unsupported(direction, module, path, names):
@@ -128,7 +102,7 @@ def _convert(module, path, direction, source_classes, target_classes, to_target_
             kw = CONFIGS[name](module) if name in CONFIGS else _activation_config(module, target_cls)
             if name in TAKES_DTYPE:
                 kw["dtype"] = dtype_of(module)
-            if name in RECURRENT + ("CharLM",):
+            if name in TAKES_IMPL:
                 kw.update(extra)
             target = target_cls(**kw)
             target.load_state_dict({k: to_target_array(v) for k, v in module.state_dict().items()}, strict=True)
@@ -152,12 +126,12 @@ def _copy_modes(source, target):
 def _our_classes():
     classes = {n: getattr(nn, n) for n in ("Linear", "Embedding", "LayerNorm", "Dropout") + RECURRENT + CELLS
                + CONTAINERS + ACTIVATIONS if hasattr(nn, n)}
-    return {**classes, "CharLM": CharLM}
+    return {**classes, **{name: ours for name, (ours, _) in REGISTERED.items()}}
 
 
 def _torch_classes(torch, names):
-    classes = {n: getattr(torch.nn, n) for n in names if n != "CharLM"}
-    return {**classes, "CharLM": torch_charlm_class()}
+    classes = {n: getattr(torch.nn, n) for n in names if n not in REGISTERED}
+    return {**classes, **{name: torch_class() for name, (_, torch_class) in REGISTERED.items()}}
 
 
 def to_torch(module):

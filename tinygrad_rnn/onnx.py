@@ -6,8 +6,9 @@ directions in one node; gates reordered from PyTorch's i|f|g|o to ONNX's i|o|f|c
 GRU with linear_before_reset=1, which is PyTorch's candidate gate), `Gemm`/`MatMul`+`Add` for Linear,
 `Gather` for embeddings, `LayerNormalization`, activations and `Softmax`/`LogSoftmax`. Time and batch
 axes are dynamic (named "time" and "batch"). Exports Linear, Embedding, LayerNorm, Dropout, the
-activations, Sequential chains of those, RNN/LSTM/GRU (with optional initial states and lengths) and the
-character language model (`charlm.CharLM`); anything else raises a TypeError naming it.
+activations, Sequential chains of those, RNN/LSTM/GRU (with optional initial states and lengths) and
+language models registered with `register_language_model` (the apps' character language model is
+one); anything else raises a TypeError naming it.
 Needs the `onnx` package (the `onnx` extra); imported inside `export`, so inside this file every
 import of it is absolute.
 """
@@ -15,7 +16,6 @@ import numpy as np
 
 from . import nn
 from .autograd import no_grad
-from .charlm import CharLM
 from .nn import GRU, LSTM, RNN, Dropout, Embedding, LayerNorm, Linear, Sequential
 from .tensor import Tensor
 
@@ -24,6 +24,14 @@ RECURRENT = (RNN, LSTM, GRU)
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}  # ONNX gate k = PyTorch gate ORDER[k]
 ELEMENTWISE = {"Tanh": "Tanh", "Sigmoid": "Sigmoid", "ReLU": "Relu", "Identity": "Identity"}
 SOFTMAX = {"Softmax": "Softmax", "LogSoftmax": "LogSoftmax"}
+LANGUAGE_MODELS = set()
+
+
+def register_language_model(cls):
+    """Let `export` write models of class `cls`: ids (T, B) -> embedding (`embed`, an nn.Embedding, or
+    None for one-hot vectors of `vocab_size`) -> `rnn` (an RNN/LSTM/GRU) -> `head` (an nn.Linear),
+    returning (logits (T, B, vocab), state) as CharLM does."""
+    LANGUAGE_MODELS.add(cls)
 
 
 class _Graph:
@@ -109,7 +117,7 @@ def _single(g, m, x, path):
         return g.op(SOFTMAX[kind], [x], g.rank[x], axis=int(m.dim))
     raise TypeError(f"onnx.export: {_where(path)} is a {type(m).__module__}.{type(m).__qualname__}, which has no "
                     "ONNX export here (supported: Linear, Embedding, LayerNorm, Dropout, Tanh, Sigmoid, ReLU, "
-                    "Identity, Softmax, LogSoftmax, Sequential of those, RNN, LSTM, GRU, CharLM)")
+                    "Identity, Softmax, LogSoftmax, Sequential of those, RNN, LSTM, GRU, registered language models)")
 
 
 def _ours(m):
@@ -185,10 +193,10 @@ def _build(g, model, example_input):
     """Declare the graph inputs and emit the model: [(graph value, output name, dims, reference)]."""
     x, states, lengths = _flat_inputs(example_input)
     x, states = _as_array(x, "example_input"), [_as_array(s, "the initial state") for s in states]
-    if type(model) in RECURRENT or type(model) is CharLM:
+    if type(model) in RECURRENT or type(model) in LANGUAGE_MODELS:
         return _build_recurrent(g, model, x, states, lengths)
     if states or lengths is not None:
-        raise ValueError("onnx.export: only recurrent layers and CharLM take initial states or lengths")
+        raise ValueError("onnx.export: only recurrent layers and language models take initial states or lengths")
     ref = _reference(model, x, [], None)[0]
     n = x.ndim if x.dtype.kind in "iu" else x.ndim - 1  # ids: every axis dynamic; features: all but the last
     lead = _leading(n)
@@ -198,8 +206,9 @@ def _build(g, model, example_input):
 
 
 def _build_recurrent(g, model, x, states, lengths):
-    """An RNN/LSTM/GRU (input (T, B, I) or batch-first) or a CharLM (ids (T, B)), optional states/lengths."""
-    charlm = type(model) is CharLM
+    """An RNN/LSTM/GRU (input (T, B, I) or batch-first) or a language model (ids (T, B)), optional
+    states/lengths."""
+    charlm = type(model) in LANGUAGE_MODELS
     rnn = model.rnn if charlm else model
     if type(rnn) not in RECURRENT:
         raise TypeError(f"onnx.export: module 'rnn' is a {type(rnn).__qualname__}, which has no ONNX export here")
@@ -208,9 +217,9 @@ def _build_recurrent(g, model, x, states, lengths):
         raise ValueError(f"onnx.export: {type(rnn).__name__} takes {n_states} initial state tensor(s), "
                          f"got {len(states)}")
     if charlm and lengths is not None:
-        raise ValueError("onnx.export: CharLM takes no lengths")
+        raise ValueError(f"onnx.export: {type(model).__name__} takes no lengths")
     if charlm and (x.ndim != 2 or x.dtype.kind not in "iu"):
-        raise ValueError(f"onnx.export: CharLM expects example_input of integer ids (T, B), got {x.dtype} "
+        raise ValueError(f"onnx.export: {type(model).__name__} expects example_input of integer ids (T, B), got {x.dtype} "
                          f"of shape {x.shape}")
     if not charlm and x.ndim != 3:
         raise ValueError(f"onnx.export: {type(rnn).__name__} export needs batched input (3 dims), got shape {x.shape}")
@@ -242,7 +251,7 @@ def _ints(lengths):
 def export(model, example_input, path=None, metadata=None):
     """Write `model` (its inference graph) as an ONNX file at `path` (opset 17) and return the
     ModelProto. example_input: the input (a Tensor or array: floats, or int ids for embeddings and
-    CharLM), or a tuple (input, h0) / (input, (h0, c0)) to give the graph initial-state inputs, or
+    language models), or a tuple (input, h0) / (input, (h0, c0)) to give the graph initial-state inputs, or
     (input, hx or None, lengths) for a recurrent layer's per-sequence lengths (an int32 "lengths" input,
     ONNX's sequence_lens). The model is run once on it (eval mode) to fix output shapes; the file
     passes onnx.checker.

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import Function, once_differentiable
 from ..kernels.workspace import give, take
-from ..ops.recurrent import blas_threads
+from ..blas_threads import sequence_kernel
 
 SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
                 "supported; build it with impl=\"unrolled\" to differentiate twice (create_graph=True)")
@@ -59,7 +59,7 @@ class CompiledSequence(Function):
         mats = [np.ascontiguousarray(frontier[i], dtype=dt) for i in plan.mats]
         vecs = [np.ascontiguousarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
         x2 = xs.reshape(T * B, I)
-        with blas_threads(B):
+        with sequence_kernel(B, _step_width(plan, mats)):
             hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
             sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
             mm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)
@@ -104,7 +104,7 @@ class CompiledSequence(Function):
         gb = _taken(widths, dt, zero=True)  # the kernel leaves gradients zeroed
         gs = _taken([(B, s) for s in plan.state_sizes], dt, zero=True)
         tk = _taken([(B, mats[m].shape[0]) for m in plan.steps], dt)
-        with blas_threads(B):
+        with sequence_kernel(B, _step_width(plan, mats)):
             kernels.backward(sz, cst, lengths, xs, *hx, *wt, *vecs, *h0, *sv, *mm, dos, *dst, *ghx, *gmm, *am,
                              *dp, dxs, *vb, *gb, *gs, *tk)
             d_mats = [None] * len(mats)
@@ -126,6 +126,11 @@ class CompiledSequence(Function):
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
         dx = dxs[order] if order is not None else dxs
         return (dx, *dst, *d_frontier, None, None, None, None)
+
+
+def _step_width(plan, mats):
+    """Inner times outer size of the widest per-step product (the thread policy's measure)."""
+    return max([mats[m].size for m in plan.steps], default=0)
 
 
 def _release(arrays):

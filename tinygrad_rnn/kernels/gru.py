@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh
-from .rnn import copy_inputs, full_lengths, transpose_into
+from .sequence_parts import copy_inputs, full_lengths, transpose_into
 from .workspace import give, take
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh, tanh_gate
-from .rnn import previous_state_grads, copy_inputs, full_lengths, stacked_grads, transpose_into
+from .sequence_parts import copy_inputs, full_lengths, previous_state_grads, stacked_grads, transpose_into
 from .workspace import give, take
 
 

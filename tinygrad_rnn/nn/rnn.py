@@ -14,7 +14,7 @@ states; an empty sequence (T = 0) is a ValueError; dtypes other than float32/flo
 import numpy as np
 
 from .. import ops
-from ..ops import recurrent
+from ..ops import fused_sequences
 from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
 from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
@@ -96,10 +96,10 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
 
 def _fused(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
     if mode == "LSTM":
-        return recurrent.lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+        return fused_sequences.lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
     if mode == "GRU":
-        return recurrent.gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
-    return recurrent.rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
+        return fused_sequences.gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+    return fused_sequences.rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
 
 
 class RNNBase(Module):

@@ -5,53 +5,14 @@ cuDNN idea, on the CPU). These are once differentiable: their backward is a kern
 second derivative through them is refused with a pointer to impl="unrolled", which builds the same
 computation from primitive ops and is their oracle.
 """
-import contextlib
-import threading
-
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ..autograd import Function, once_differentiable
-from ..kernels import gru, lstm, rnn
+from ..blas_threads import sequence_kernel
+from ..kernels import elman, gru, lstm
 
 _SECOND_ORDER = ("{}: second derivatives through the fused recurrent kernel are not supported; build the "
                  "layer with impl=\"unrolled\" to differentiate twice (create_graph=True)")
-
-
-_controller = None
-_limit_lock = threading.Lock()
-_limit_users = 0
-_limit = None
-
-
-@contextlib.contextmanager
-def blas_threads(batch):
-    """One BLAS thread while a kernel runs if each step's product is matrix-vector (batch < 8).
-
-    OpenBLAS wakes its worker threads for every per-step product; for a vector that costs more than
-    the product itself (measured 3x on a whole LSTM step at B=1, H=128). Wider batches keep the
-    threads, which pay off in the large input-projection and weight-gradient products. The limit is
-    process-wide, so threads share it: the first one in sets it, the last one out restores it.
-    """
-    global _controller, _limit_users, _limit
-    if batch >= 8:
-        yield
-        return
-    with _limit_lock:
-        if _controller is None:
-            import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS, which numba's np.dot calls)
-            _controller = ThreadpoolController()
-        if _limit_users == 0:
-            _limit = _controller.limit(limits=1, user_api="blas")
-        _limit_users += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_users -= 1
-            if _limit_users == 0:
-                _limit.restore_original_limits()
-                _limit = None
 
 
 def _keep_until_freed(ctx, saved, release):
@@ -65,14 +26,15 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
-        with blas_threads(x.shape[1]):
+        with sequence_kernel(x.shape[1], w_hh.size):
             out, h_n, c_n, saved = lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse)
+        ctx.step_width = w_hh.size
         _keep_until_freed(ctx, saved, lstm.release)
         return out, h_n, c_n
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
-        with blas_threads(d_out.shape[1]):
+        with sequence_kernel(d_out.shape[1], ctx.step_width):
             dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 = lstm.lstm_backward(
                 ctx.kernel_saved, d_out._data, d_hn._data, d_cn._data)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None
@@ -84,14 +46,15 @@ class GRUSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
-        with blas_threads(x.shape[1]):
+        with sequence_kernel(x.shape[1], w_hh.size):
             out, h_n, saved = gru.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse)
+        ctx.step_width = w_hh.size
         _keep_until_freed(ctx, saved, gru.release)
         return out, h_n
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        with blas_threads(d_out.shape[1]):
+        with sequence_kernel(d_out.shape[1], ctx.step_width):
             dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru.gru_backward(ctx.kernel_saved, d_out._data, d_hn._data)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
@@ -102,15 +65,16 @@ class RNNSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
-        with blas_threads(x.shape[1]):
-            out, h_n, saved = rnn.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity)
-        _keep_until_freed(ctx, saved, rnn.release)
+        with sequence_kernel(x.shape[1], w_hh.size):
+            out, h_n, saved = elman.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity)
+        ctx.step_width = w_hh.size
+        _keep_until_freed(ctx, saved, elman.release)
         return out, h_n
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        with blas_threads(d_out.shape[1]):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = rnn.rnn_backward(ctx.kernel_saved, d_out._data, d_hn._data)
+        with sequence_kernel(d_out.shape[1], ctx.step_width):
+            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = elman.rnn_backward(ctx.kernel_saved, d_out._data, d_hn._data)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
 

@@ -5,15 +5,16 @@ Reusable outside the CLI (notebooks): build with `CharLM(vocab_size, ...)`, trai
 character) and sample with `generate`. `config()` is plain data, so a checkpoint can rebuild the model.
 """
 import contextlib
+import functools
 import math
 
 import numpy as np
 
-from . import nn
-from .autograd import no_grad
-from .data import CharVocab, TBPTTBatcher
-from .random import generator
-from .tensor import Tensor, get_default_dtype
+from .. import interop, nn, onnx
+from ..autograd import no_grad
+from ..data import CharVocab, TBPTTBatcher
+from ..random import generator
+from ..tensor import Tensor, get_default_dtype
 
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 LN2 = math.log(2.0)
@@ -53,6 +54,44 @@ class CharLM(nn.Module):
         out, state = self.rnn(x, state)
         T, B, H = out.shape
         return self.head(self.drop(out.reshape(T * B, H))).reshape(T, B, -1), state
+
+
+@functools.cache
+def torch_charlm_class():
+    """The PyTorch twin of CharLM (built on first use, so that torch stays optional)."""
+    import torch
+
+    class TorchCharLM(torch.nn.Module):
+        """CharLM in PyTorch: embedding (or one-hot) -> RNN/LSTM/GRU -> Linear; same parameter names
+        (embed.*, rnn.*, head.*) and forward(ids (T, B), state)."""
+
+        def __init__(self, vocab_size, hidden_size=256, num_layers=1, model="lstm", dropout=0.0, embedding_dim=64,
+                     dtype=None):
+            super().__init__()
+            layers = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+            self.vocab_size, self.model_type, self.embedding_dim = vocab_size, model, embedding_dim
+            self.embed = torch.nn.Embedding(vocab_size, embedding_dim, dtype=dtype) if embedding_dim else None
+            self.rnn = layers[model](embedding_dim or vocab_size, hidden_size, num_layers, dropout=dropout, dtype=dtype)
+            self.drop = torch.nn.Dropout(dropout)
+            self.head = torch.nn.Linear(hidden_size, vocab_size, dtype=dtype)
+
+        config = CharLM.config
+
+        def forward(self, ids, state=None):
+            ids = torch.as_tensor(ids, dtype=torch.int64)
+            if self.embed is not None:
+                x = self.embed(ids)
+            else:
+                x = torch.nn.functional.one_hot(ids, self.vocab_size).to(self.head.weight.dtype)
+            out, state = self.rnn(x, state)
+            T, B, H = out.shape
+            return self.head(self.drop(out.reshape(T * B, H))).reshape(T, B, -1), state
+
+    return TorchCharLM
+
+
+interop.register("CharLM", CharLM, torch_charlm_class, lambda m: m.config(), takes_impl=True)
+onnx.register_language_model(CharLM)
 
 
 def detach_state(state):

@@ -10,13 +10,13 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from . import data, nn
-from .autograd import no_grad
+from .. import data, nn
+from ..autograd import no_grad
 from .charlm import LAYERS
-from .nn.utils import clip_grad_norm_
-from .optim import Adam
-from .random import manual_seed
-from .tensor import Tensor
+from ..nn.utils import clip_grad_norm_
+from ..optim import Adam
+from ..random import manual_seed
+from ..tensor import Tensor
 
 
 class SequenceModel(nn.Module):
