@@ -37,6 +37,18 @@ def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def mse_training_step(layer, opt, x, target):
+    """One step: forward over T, MSE loss, backward, optimizer step; the same code drives our layers
+    and PyTorch's (layer(x) -> (output, state))."""
+    def step():
+        opt.zero_grad()
+        out, _ = layer(x)
+        loss = ((out - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:

@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 
-from .common import fmt, block_medians, record, table
+from .common import block_medians, fmt, mse_training_step, record, table
 
 CFG = dict(B=32, I=64, H=128, T=100)
 
@@ -30,14 +30,7 @@ def ours(impl):
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["I"])).astype(np.float32))
     target = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["H"])).astype(np.float32))
-
-    def step():
-        opt.zero_grad()
-        out, _ = layer(x)
-        loss = ((out - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return step
+    return mse_training_step(layer, opt, x, target)
 
 
 def _lstm_cell_step(I, H):
@@ -65,13 +58,7 @@ def lstm(kind):
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["I"])).astype(np.float32))
     target = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["H"])).astype(np.float32))
-
-    def step():
-        opt.zero_grad()
-        out, _ = layer(x)
-        ((out - target) ** 2).mean().backward()
-        opt.step()
-    return step
+    return mse_training_step(layer, opt, x, target)
 
 
 def torch_loop(compiled=False):
@@ -99,13 +86,7 @@ def torch_loop(compiled=False):
         return torch.stack(outs)
 
     run = torch.compile(sequence) if compiled else sequence
-
-    def step():
-        opt.zero_grad()
-        loss = ((run(x) - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return step
+    return mse_training_step(lambda x: (run(x), None), opt, x, target)
 
 
 _FIRST_STEP = textwrap.dedent("""

@@ -6,7 +6,7 @@ in the same run (a training step is ~3 forward passes of matrix products: 6·T·
 """
 import numpy as np
 
-from .common import block_medians, record, table, fmt
+from .common import block_medians, fmt, mse_training_step, record, table
 
 CONFIGS = {
     "a": dict(mode="LSTM", B=1, I=65, H=128, T=100),
@@ -19,17 +19,6 @@ CONFIGS = {
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
-def _training_step(layer, opt, x, target):
-    """One step: forward over T, MSE loss, backward, SGD (the same code drives ours and PyTorch's)."""
-    def step():
-        opt.zero_grad()
-        out, _ = layer(x)
-        loss = ((out - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return step
-
-
 def ours(cfg, impl):
     import tinygrad_rnn as tg
     from tinygrad_rnn import nn, optim
@@ -40,7 +29,7 @@ def ours(cfg, impl):
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["I"])).astype(np.float32))
     target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["H"])).astype(np.float32))
-    return _training_step(layer, opt, x, target)
+    return mse_training_step(layer, opt, x, target)
 
 
 def torch_layer(cfg):
@@ -50,7 +39,7 @@ def torch_layer(cfg):
     opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
     x = torch.randn(cfg["T"], cfg["B"], cfg["I"])
     target = torch.randn(cfg["T"], cfg["B"], cfg["H"])
-    return _training_step(layer, opt, x, target)
+    return mse_training_step(layer, opt, x, target)
 
 
 def torch_cell_loop(cfg):
@@ -61,18 +50,15 @@ def torch_cell_loop(cfg):
     x = torch.randn(cfg["T"], cfg["B"], cfg["I"])
     target = torch.randn(cfg["T"], cfg["B"], cfg["H"])
 
-    def step():
-        opt.zero_grad()
+    def sequence(x):
         h = torch.zeros(cfg["B"], cfg["H"])
         state = (h, torch.zeros_like(h)) if cfg["mode"] == "LSTM" else h
         outs = []
         for t in range(cfg["T"]):
             state = cell(x[t], state)
             outs.append(state[0] if cfg["mode"] == "LSTM" else state)
-        loss = ((torch.stack(outs) - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return step
+        return torch.stack(outs), state
+    return mse_training_step(sequence, opt, x, target)
 
 
 def gemm_peak(n=2048, repeats=5):

@@ -35,6 +35,7 @@ def ours(cfg):
     import tinygrad_rnn as tg
     from tinygrad_rnn import nn, optim
     from tinygrad_rnn.nn import functional as F
+    from tinygrad_rnn.training import train_step
 
     tg.manual_seed(0)
     encoder = nn.Encoder(nn.LSTM(EMB, ENC_H, bidirectional=True), nn.Embedding(LETTERS, EMB, padding_idx=0))
@@ -46,11 +47,7 @@ def ours(cfg):
 
     def step():
         logits, _ = model(source, inputs, lengths)
-        loss = F.cross_entropy(logits.reshape(-1, PHONEMES), targets.reshape(-1), ignore_index=0)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        train_step(opt, F.cross_entropy(logits.reshape(-1, PHONEMES), targets.reshape(-1), ignore_index=0), clip=5.0)
     return step
 
 

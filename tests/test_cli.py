@@ -105,7 +105,7 @@ def test_ctrl_c_saves_the_checkpoint_and_exits_cleanly(text_file, tmp_path, monk
         if len(calls) == 4:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "clip_grad_norm_", interrupt)
+    monkeypatch.setattr("tinygrad_rnn.training.clip_grad_norm_", interrupt)
     path = str(tmp_path / "interrupted.npz")
     status, _, err = run_capture(["train", "--text", text_file, "--steps", "20", "--save", path, *TINY])
     assert status == 130 and "interrupted after 3 of 20 steps" in err and "Traceback" not in err
@@ -121,7 +121,10 @@ def test_task_adding_reports_metric_and_baseline():
 def test_gradcheck_passes():
     status, out, _ = run_capture(["gradcheck"])
     assert status == 0, out
-    assert out.count(" ok") >= 8 * 3 and "FAIL" not in out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("RNN", "LSTM", "GRU"))]
+    assert len(rows) == 8 and "FAIL" not in out
+    assert all(row[-2:] == ["ok", "ok"] for row in rows)
+    assert all(float(v) <= 1 for row in rows for v in row[-9:-2] if v != "-")  # error / tolerance
 
 
 def test_gradcheck_fails_on_a_broken_kernel_gradient(monkeypatch):
@@ -136,6 +139,8 @@ def test_gradcheck_fails_on_a_broken_kernel_gradient(monkeypatch):
     assert status == 1
     fused, unrolled = [line for line in out.splitlines() if line.startswith("LSTM")]
     assert fused.endswith("FAIL") and unrolled.endswith("ok")
+    header = next(line.split() for line in out.splitlines() if line.startswith("model"))
+    assert float(fused.split()[header.index("weight_hh")]) > 1  # the broken parameter is the one over
 
 
 @pytest.mark.parametrize("argv, code", [
@@ -178,4 +183,6 @@ def test_foreign_checkpoint_and_unknown_prime(tmp_path, checkpoint):
 
 def test_bench_needs_a_source_checkout(tmp_path, monkeypatch):
     monkeypatch.setattr(tg, "__file__", str(tmp_path / "site-packages" / "tinygrad_rnn" / "__init__.py"))
-    assert_one_line_error(run_capture(["bench"]), 2)
+    result = run_capture(["bench"])
+    assert_one_line_error(result, 2)
+    assert "python -m benchmarks all --quick" in result[2] and "does not ship" in result[2]

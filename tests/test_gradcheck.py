@@ -126,6 +126,43 @@ def test_full_report_names_input_index_analytic_and_numeric():
     assert re.search(rf"numeric {numeric:.6g}", msg), msg
 
 
+def test_report_has_one_check_per_input_and_points_at_the_wrong_one():
+    a, b = f64(X), f64([1.0, 2.0, -3.0, 0.5])
+    report = tg.gradcheck_report(WeightedSum.apply, [a, b])
+    assert [c.input for c in report] == [0, 1] and not report.passed
+    assert report[0].passed and not report[1].passed and report.worst is report[1]
+    assert report[1].index == (2,) and report[1].numeric == pytest.approx(X[2], rel=1e-6)
+    assert report[1].analytic == pytest.approx(1.5 * X[2], rel=1e-9)
+    assert report[1].error > report[1].tolerance == pytest.approx(1e-5 + 1e-3 * abs(X[2]), rel=1e-6)
+    assert "gradcheck (full) ok: input 0" in str(report) and "gradcheck (full) failed: input 1" in str(report)
+
+
+@pytest.mark.parametrize("per_input, inputs", [(True, [0, 1]), (False, ["all"])])
+def test_projection_report_per_input_or_joint(per_input, inputs):
+    a, b = f64(X), f64([1.0, 2.0, -3.0, 0.5])
+    report = tg.gradcheck_report(WeightedSum.apply, [a, b], mode="projection", per_input=per_input)
+    assert [c.input for c in report] == inputs and not report.passed
+    if per_input:  # perturbing one input at a time tells which one is wrong
+        assert report[0].passed and not report[1].passed
+
+
+def test_a_nan_gradient_fails_and_is_the_worst():
+    class NaNGrad(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * np.nan
+
+    x, y = f64(X), f64(X)
+    report = tg.gradcheck_report(lambda x, y: NaNGrad.apply(x) + y * 3.0, [x, y])
+    assert not report[0].passed and report[1].passed and report.worst is report[0]
+    with pytest.raises(GradcheckError, match="input 0"):
+        tg.gradcheck(lambda x, y: NaNGrad.apply(x) + y * 3.0, [x, y])
+
+
 def test_projection_report_names_values():
     x = f64(X)
     with pytest.raises(GradcheckError, match=r"projection.*analytic -?\d.*numeric -?\d"):

@@ -11,11 +11,11 @@ from .creation import (tensor, zeros, ones, full, empty, randn, rand, randint, a
 from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp, log, sqrt, sin, cos, tanh,
                   sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, std, prod, cumsum, norm, softmax,
                   log_softmax, gather, topk, sort, narrow, index_select, clone)
-from .gradcheck import gradcheck, gradgradcheck, GradcheckError
+from .gradcheck import gradcheck, gradcheck_report, gradgradcheck, GradcheckError
 from .serialization import save, load
 from .ctc_decoding import ctc_greedy_decode, ctc_beam_search_decode
 from .metrics import edit_distance, label_error_rate
-from . import nn, optim, data
+from . import nn, optim, data, training
 
 # PyTorch's dtype names (these shadow builtins inside this namespace only, as torch's do)
 float, double, half, long, int, short, bool = float32, float64, float16, int64, int32, int16, bool_

@@ -21,14 +21,12 @@ import textwrap
 import threading
 import time
 
-from tqdm import tqdm
 
 import tinygrad_rnn as tg
-from . import blas_threads, optim
+from . import blas_threads, optim, training
 from .apps import charlm, tasks
 from .apps.gradcheck_table import gradcheck_table
 from .data import CharVocab, TBPTTBatcher, load_text, train_val_split
-from .nn.utils import clip_grad_norm_
 
 PROG = "tinygrad-rnn"
 DEFAULT_PRIME = "The "
@@ -174,38 +172,35 @@ def cmd_train(args):
         print(f"{args.model.upper()} {args.layers}x{args.hidden}, {n_params:,} parameters, {vocab.size} characters; "
               f"{len(train_ids):,} training / {len(val_ids):,} validation characters; {args.optim} "
               f"lr {lr:g} ({args.schedule}), {args.steps} steps of {args.batch}x{args.seq_len}")
-        state, done, avg, speed = None, 0, None, 0.0
-        start = last = time.perf_counter()
-        bar = tqdm(total=args.steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+        batches, state, speed = batcher.batches(args.steps), None, 0.0
+        start = time.perf_counter()
+
+        def step(i):
+            nonlocal state, speed
+            began = time.perf_counter()
+            inputs, targets = next(batches)
+            if i % len(batcher) == 0:
+                state = None
+            loss, state = charlm.chunk_loss(model, inputs, targets, state)
+            state = charlm.detach_state(state)
+            value = training.train_step(opt, loss, args.clip, schedule)
+            rate = inputs.size / (time.perf_counter() - began)
+            speed = rate if i < 2 else 0.9 * speed + 0.1 * rate  # restart after step 1 (kernel loading)
+            return value
+
+        def after(done, progress):
+            if args.eval_every and done % args.eval_every == 0 and done < args.steps and not stop.requested:
+                nats, bpc = validate()
+                progress.write(f"step {done}: validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
+            return stop.requested
+
+        progress = training.Progress(args.steps, "train")
         try:
-            for inputs, targets in batcher.batches(args.steps):
-                if stop.requested:
-                    break
-                if done % len(batcher) == 0:
-                    state = None
-                loss, state = charlm.chunk_loss(model, inputs, targets, state)
-                state = charlm.detach_state(state)
-                opt.zero_grad()
-                loss.backward()
-                if args.clip > 0:
-                    clip_grad_norm_(model.parameters(), args.clip)
-                opt.step()
-                if schedule:
-                    schedule.step()
-                done += 1
-                avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
-                now = time.perf_counter()
-                rate = inputs.size / (now - last)
-                speed = rate if done <= 2 else 0.9 * speed + 0.1 * rate  # restart after step 1 (kernel loading)
-                bar.set_postfix_str(f"loss {avg:.3f}, bpc {avg / charlm.LN2:.3f}, {speed:,.0f} chars/s")
-                bar.update()
-                if args.eval_every and done % args.eval_every == 0 and done < args.steps and not stop.requested:
-                    nats, bpc = validate()
-                    bar.write(f"step {done}: validation loss {nats:.4f} nats, {bpc:.4f} bits/char")
-                last = time.perf_counter()
+            training.fit(step, args.steps, on_step=after, progress=progress,
+                         postfix=lambda avg: f"loss {avg:.3f}, bpc {avg / charlm.LN2:.3f}, {speed:,.0f} chars/s")
         except KeyboardInterrupt:  # raised by code (the signal itself only sets the flag)
             stop.requested = True
-        bar.close()
+        done, avg = progress.done, progress.smoothed
         wall = time.perf_counter() - start
         if args.save:
             _save(args.save, model, vocab, opt, done, args)  # still under the handler: Ctrl-C waits for it
@@ -273,8 +268,9 @@ def cmd_gradcheck(args):
 def cmd_bench(args):
     root = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
     if not os.path.isfile(os.path.join(root, "benchmarks", "__main__.py")):
-        raise CLIError(f"bench needs a source checkout with a benchmarks/ folder beside the tinygrad_rnn "
-                       f"package (looked in {root})", 2)
+        raise CLIError(f"bench runs the benchmarks/ folder of a source checkout, which an installed package does "
+                       f"not ship (looked in {root}); in a clone of the repository, after `pip install -e .`, run "
+                       f"`python -m benchmarks all --quick` from its root", 2)
     cmd = [sys.executable, "-m", "benchmarks", "all", "--quick", "--no-save"]
     return subprocess.run(cmd, cwd=root).returncode
 

@@ -6,10 +6,16 @@ element, and reports the worst entry. mode="projection" compares one random dire
 per draw: uᵀ J v from one backward against (uᵀf(x + εv) - uᵀf(x - εv)) / 2ε — two forward passes
 whatever the number of parameters, so a whole LSTM over a long sequence is cheap to check.
 
+`gradcheck_report` returns what was compared, one `InputCheck` per differentiable input (its worst
+entry; with mode="projection" and per_input=False one joint check per draw, reported as input
+"all"); `gradcheck` passes or raises on that report.
+
 fn is always evaluated in the grad mode the caller has (not under no_grad), so a function that
 registers hooks or otherwise needs a graph works here as it does under backward; and every
 perturbed input is restored even when fn raises.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import autograd
@@ -18,6 +24,61 @@ from .tensor import Tensor
 
 class GradcheckError(RuntimeError):
     """A gradient disagreed with finite differences; the message is the report."""
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """The worst comparison for one differentiable input (its position, or "all" for a joint
+    projection): passes when |analytic - numeric| <= atol + rtol |numeric|."""
+    input: object
+    index: object  # the input's element (full) or "projection p"
+    output: object  # the output element (full) or "uᵀJv"
+    analytic: float
+    numeric: float
+    atol: float
+    rtol: float
+
+    @property
+    def error(self):
+        return abs(self.analytic - self.numeric)
+
+    @property
+    def tolerance(self):
+        return self.atol + self.rtol * abs(self.numeric)
+
+    @property
+    def passed(self):
+        return bool(self.error <= self.tolerance)  # NaN fails
+
+    @property
+    def excess(self):
+        """error - tolerance (> 0 fails); infinite for NaN, the worst there is."""
+        return np.inf if np.isnan(self.error) else self.error - self.tolerance
+
+    def __str__(self):
+        return (f"input {self.input}, index {self.index}, output element {self.output}: analytic "
+                f"{self.analytic:.10g} vs numeric {self.numeric:.10g} (|diff| {self.error:.3g} "
+                f"{'<=' if self.passed else '>'} atol {self.atol:g} + rtol {self.rtol:g} * |numeric|)")
+
+
+class GradcheckReport(list):
+    """The InputChecks of one gradcheck, in input order; `passed`, `worst` and a printable summary."""
+
+    def __init__(self, mode, checks):
+        super().__init__(checks)
+        self.mode = mode
+
+    @property
+    def passed(self):
+        return all(c.passed for c in self)
+
+    @property
+    def worst(self):
+        """The check furthest over (or least under) its tolerance; NaN counts as furthest."""
+        return max(self, key=lambda c: c.excess, default=None)
+
+    def __str__(self):
+        return "\n".join(f"gradcheck ({self.mode}) {'ok' if c.passed else 'failed'}: {c}" for c in self)
 
 
 def _outputs(fn, inputs):
@@ -92,33 +153,51 @@ def _full(fn, inputs, diff, eps, atol, rtol):
         rows = _analytic_vjp(fn, inputs, diff, [u.reshape(o.shape) for u, o in zip(parts, outs)])
         for k, r in enumerate(rows):
             analytic[k][j] = r.ravel()
-    worst = None
+    checks = []
     for k, t in enumerate(diff):
         numeric = _numeric_columns(fn, inputs, t, eps)
         if numeric.size == 0:
             continue
         err = np.abs(analytic[k] - numeric) - rtol * np.abs(numeric)
         j, i = np.unravel_index(np.argmax(err), err.shape)
-        if worst is None or err[j, i] > worst[0]:
-            idx = np.unravel_index(i, t.shape) if t.ndim else ()
-            worst = (err[j, i], k, tuple(int(v) for v in idx), int(j), analytic[k][j, i], numeric[j, i])
-    return worst, atol
+        idx = tuple(int(v) for v in np.unravel_index(i, t.shape)) if t.ndim else ()
+        checks.append(InputCheck(k, idx, int(j), float(analytic[k][j, i]), float(numeric[j, i]), atol, rtol))
+    return checks
 
 
-def _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed):
+def _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed, per_input):
+    """Per draw p: uᵀJv against its central difference, jointly over the inputs or input by input."""
     rng = np.random.default_rng(seed)
     outs = [o._data for o in _outputs(fn, inputs)]
-    worst = None
+    groups = [[k] for k in range(len(diff))] if per_input else [list(range(len(diff)))]
+    worst = {}
     for p in range(n_projections):
         us = [rng.standard_normal(o.shape) for o in outs]
         vs = [rng.standard_normal(t.shape) for t in diff]
         analytic = _analytic_vjp(fn, inputs, diff, us)
-        a = float(sum(np.sum(g * v) for g, v in zip(analytic, vs)))
-        num = _directional(fn, inputs, diff, vs, us, eps)
-        err = abs(a - num) - rtol * abs(num)
-        if worst is None or err > worst[0]:
-            worst = (err, "all", f"projection {p}", "uᵀJv", a, num)
-    return worst, atol
+        for group in groups:
+            a = float(sum(np.sum(analytic[k] * vs[k]) for k in group))
+            num = _directional(fn, inputs, [diff[k] for k in group], [vs[k] for k in group], us, eps)
+            check = InputCheck(group[0] if per_input else "all", f"projection {p}", "uᵀJv", a, num, atol, rtol)
+            if check.input not in worst or check.excess > worst[check.input].excess:
+                worst[check.input] = check
+    return list(worst.values())
+
+
+def gradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", n_projections=3, seed=0,
+                     per_input=False):
+    """Compare fn's analytic gradients with central differences and return a GradcheckReport: one
+    InputCheck per differentiable input (mode="full", or "projection" with per_input=True, which
+    perturbs one input at a time: two forwards per input and draw) or one joint check ("projection"
+    with per_input=False: two forwards per draw whatever the number of inputs)."""
+    if mode not in ("full", "projection"):
+        raise ValueError(f"gradcheck: mode must be 'full' or 'projection', got {mode!r}")
+    inputs, diff = _check_inputs(inputs, "gradcheck")
+    if mode == "full":
+        checks = _full(fn, inputs, diff, eps, atol, rtol)
+    else:
+        checks = _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed, per_input)
+    return GradcheckReport(mode, checks)
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", raise_exception=True,
@@ -126,23 +205,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", raise_exc
     """Check fn's analytic gradients w.r.t. every input that requires grad against central differences.
 
     Passes when |analytic - numeric| <= atol + rtol |numeric| everywhere. Returns True, or raises
-    GradcheckError (returns False with raise_exception=False) with the worst disagreement.
+    GradcheckError (returns False with raise_exception=False) naming the worst disagreement.
     """
-    if mode not in ("full", "projection"):
-        raise ValueError(f"gradcheck: mode must be 'full' or 'projection', got {mode!r}")
-    inputs, diff = _check_inputs(inputs, "gradcheck")
-    if mode == "full":
-        worst, atol = _full(fn, inputs, diff, eps, atol, rtol)
-    else:
-        worst, atol = _projection(fn, inputs, diff, eps, atol, rtol, n_projections, seed)
-    if worst is None or worst[0] <= atol:
+    report = gradcheck_report(fn, inputs, eps, atol, rtol, mode, n_projections, seed)
+    if report.passed:
         return True
-    _, k, idx, j, a, num = worst
-    report = (f"gradcheck ({mode}) failed: input {k}, index {idx}, output element {j}: "
-              f"analytic {a:.10g} vs numeric {num:.10g} (|diff| {abs(a - num):.3g} > atol {atol:g} + "
-              f"rtol {rtol:g} * |numeric|)")
     if raise_exception:
-        raise GradcheckError(report)
+        raise GradcheckError(f"gradcheck ({mode}) failed: {report.worst}")
     return False
 
 

@@ -8,15 +8,14 @@ import textwrap
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import data, nn
 from ..autograd import no_grad
-from .charlm import LAYERS
-from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
 from ..tensor import Tensor
+from ..training import fit, train_step
+from .charlm import LAYERS
 
 
 class SequenceModel(nn.Module):
@@ -136,15 +135,12 @@ def run(name, steps=None, T=None, model=None, hidden=None, lr=None, seed=0, batc
     net = SequenceModel(opts["model"], task.n_in, opts["hidden"], task.n_out, task.readout)
     opt = Adam(net.parameters(), lr=opts["lr"])
     start = time.perf_counter()
-    bar = tqdm(range(opts["steps"]), desc=name, unit="step", dynamic_ncols=True, disable=quiet)
-    for _ in bar:
+
+    def step(_):
         inputs, targets = task.batch(opts["batch"], rng)
-        loss = task.loss(net(inputs), targets)
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        return train_step(opt, task.loss(net(inputs), targets), clip=1.0)
+
+    fit(step, opts["steps"], desc=name, quiet=quiet)
     with no_grad():
         metric = task.loss(net(test[0]), test[1]).item()
     baseline, how = task.baseline(*test)
