@@ -13,7 +13,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
-from .common import record, table, fmt
+from .common import block_medians, fmt, record, table
 
 _HARNESS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "tests", "pytorch_programs", "harness.py")

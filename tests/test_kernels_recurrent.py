@@ -83,7 +83,7 @@ def backward(cell, saved, douts):
 
 
 def release(cell, saved):
-    {"lstm": lstm, "gru": gru}.get(cell, rnn).release(saved)
+    {"lstm": lstm, "gru": gru}.get(cell, elman).release(saved)
 
 
 def run(cell, p, lengths=None, reverse=False):

@@ -13,14 +13,14 @@ from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, act, xh, w_hh_t, out, hw):
-    """Run every step. h: initial state, updated in place to the final one. Fills act (T,B,H) with
+def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t, out, hw):
+    """Run every step. h: initial state, updated in place to the final one. Fills states (T,B,H) with
     the new states, xh (T,B,I+H) with [x, h before the step] of each position (zero where padded),
     w_hh_t with W_hh^T, and out; hw (B,H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
     zero = x.dtype.type(0.0)
-    np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, H))
+    np.dot(x.reshape(T * B, I), w_ih.T, states.reshape(T * B, H))
     transpose_into(w_hh, w_hh_t)
     copy_inputs(x, lengths, xh)
     for s in range(lengths.max()):
@@ -30,7 +30,7 @@ def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, act, xh, w_hh_t, ou
             if s >= n:
                 continue
             p = n - 1 - s if reverse else s
-            a, z, hb, hp, ob = act[p, b], hw[b], h[b], xh[p, b], out[p, b]
+            a, z, hb, hp, ob = states[p, b], hw[b], h[b], xh[p, b], out[p, b]
             for j in range(H):
                 hp[I + j] = hb[j]
             if relu:
@@ -44,13 +44,13 @@ def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, act, xh, w_hh_t, ou
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, lengths, reverse, relu, act, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
+def _backward(w_ih, lengths, reverse, relu, states, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. dgates (T,B,H) receives the
     pre-activation gradients by position (through g (B,H) unless all rows are at the same position);
     dhw_t (H,B) is scratch. Returns dx, dw_ih, dw_hh, db."""
-    T, B, H = act.shape
-    one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
-    db = np.zeros(H, act.dtype)
+    T, B, H = states.shape
+    one, zero = states.dtype.type(1.0), states.dtype.type(0.0)
+    db = np.zeros(H, states.dtype)
     for b in range(B):
         dgates[lengths[b]:, b] = 0
     uniform = not reverse or lengths.min() == lengths.max()  # every row at the same position
@@ -63,7 +63,7 @@ def _backward(w_ih, lengths, reverse, relu, act, xh, w_hh_t, d_out, dh, dgates, 
                 gb[:] = 0
                 continue
             p = n - 1 - s if reverse else s
-            a, do, dhb = act[p, b], d_out[p, b], dh[b]
+            a, do, dhb = states[p, b], d_out[p, b], dh[b]
             if relu:
                 for j in range(H):
                     gb[j] = dhb[j] + do[j] if a[j] > zero else zero

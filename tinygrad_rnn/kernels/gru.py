@@ -17,14 +17,14 @@ from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, act, us, xs, hprev, w_hh_t, out, hw):
+def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, gates, us, xs, hprev, w_hh_t, out, hw):
     """Run every step; b_rz = b_ir|b_iz + b_hr|b_hz. h: initial state, updated in place to the final
-    one. Fills act (T,B,3H) with r|z|n, us (T,B,H) with u = W_hn h + b_hn, xs (T,B,I) with x and
+    one. Fills gates (T,B,3H) with r|z|n, us (T,B,H) with u = W_hn h + b_hn, xs (T,B,I) with x and
     hprev (T,B,H) with the states before each position (both zero where padded), w_hh_t with W_hh^T,
     and out (T,B,H); hw (B,3H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
-    np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, 3 * H))
+    np.dot(x.reshape(T * B, I), w_ih.T, gates.reshape(T * B, 3 * H))
     transpose_into(w_hh, w_hh_t)
     copy_inputs(x, lengths, xs)
     for b in range(B):
@@ -36,7 +36,7 @@ def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, act, us, xs, 
             if s >= n:
                 continue
             p = n - 1 - s if reverse else s
-            a, z, hb, ub, hp, ob = act[p, b], hw[b], h[b], us[p, b], hprev[p, b], out[p, b]
+            a, z, hb, ub, hp, ob = gates[p, b], hw[b], h[b], us[p, b], hprev[p, b], out[p, b]
             for j in range(H):
                 hp[j] = hb[j]
             sigmoid_gate(a[:2 * H], z[:2 * H], b_rz)
@@ -53,7 +53,7 @@ def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, act, us, xs, 
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, lengths, reverse, act, us, xs, hprev, w_hh_t, d_out, dh, gx, gh, g, dhw_t):
+def _backward(w_ih, lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. gx, gh (T,B,3H) receive the
     gradients of the input and hidden projections by position (gh through g (B,3H) unless all rows
     are at the same position); dhw_t (H,B) is scratch. Returns dx, dw_ih, dw_hh, db_ih, db_hh."""
@@ -74,7 +74,7 @@ def _backward(w_ih, lengths, reverse, act, us, xs, hprev, w_hh_t, d_out, dh, gx,
                 gb[:] = 0
                 continue
             p = n - 1 - s if reverse else s
-            a, ub, hp, dy, dhb = act[p, b], us[p, b], hprev[p, b], d_out[p, b], dh[b]
+            a, ub, hp, dy, dhb = gates[p, b], us[p, b], hprev[p, b], d_out[p, b], dh[b]
             gxb = gx[p, b]
             ar, az, an = a[:H], a[H:2 * H], a[2 * H:]
             gr, gz, gn, xn = gb[:H], gb[H:2 * H], gb[2 * H:], gxb[2 * H:]

@@ -5,8 +5,8 @@ PyTorch ``nn.LSTM`` semantics, gate rows stacked i|f|g|o in ``w_ih`` (4H, I) and
     c' = f * c + i * g;   h' = o * tanh(c')
 The input projection of all T*B rows is one matrix product before the time loop; each step is one
 (B, H) x (H, 4H) product plus short elementwise loops. The backward pass collects the gradients of the
-gate pre-activations of every position in one (T, B, 4H) buffer G; after the loop dx = G W_ih and
-[dW_ih | dW_hh] = G^T [x | h_prev] are one product each, and the bias gradient is summed on the way.
+gate pre-activations of every position in one (T, B, 4H) buffer D; after the loop dx = D W_ih and
+[dW_ih | dW_hh] = D^T [x | h_prev] are one product each, and the bias gradient is summed on the way.
 
 Rows with ``lengths[b] < T`` are padded: row b reads position t = s (forward) or t = lengths[b]-1-s
 (reverse) at step s, is active while s < lengths[b], and otherwise keeps its state; all buffers
@@ -21,14 +21,14 @@ from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, act, cs, xh, w_hh_t, out, hw):
-    """Run every step. h, c: initial states, updated in place to the final ones. Fills act (T,B,4H)
+def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t, out, hw):
+    """Run every step. h, c: initial states, updated in place to the final ones. Fills gates (T,B,4H)
     with the gate activations, cs (T,B,H) with the cell state after each position, xh (T,B,I+H) with
     [x, h before the step] of each position (zero where padded), w_hh_t with W_hh^T, and out; hw
     (B,4H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
-    np.dot(x.reshape(T * B, I), w_ih.T, act.reshape(T * B, 4 * H))
+    np.dot(x.reshape(T * B, I), w_ih.T, gates.reshape(T * B, 4 * H))
     transpose_into(w_hh, w_hh_t)
     copy_inputs(x, lengths, xh)
     for s in range(lengths.max()):
@@ -38,7 +38,7 @@ def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, act, cs, xh, w_hh_t, o
             if s >= n:
                 continue
             p = n - 1 - s if reverse else s
-            a, z, hb, cb, hp = act[p, b], hw[b], h[b], c[b], xh[p, b, I:]
+            a, z, hb, cb, hp = gates[p, b], hw[b], h[b], c[b], xh[p, b, I:]
             for j in range(H):
                 hp[j] = hb[j]
             sigmoid_gate(a[:2 * H], z[:2 * H], bias[:2 * H])
@@ -57,15 +57,15 @@ def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, act, cs, xh, w_hh_t, o
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, c0, lengths, reverse, act, cs, xh, w_hh_t, d_out, dh, dc, dgates, g, dhw_t):
+def _backward(w_ih, c0, lengths, reverse, gates, cs, xh, w_hh_t, d_out, dh, dc, dgates, g, dhw_t):
     """BPTT over every step. dh, dc: incoming d_hn, d_cn, updated in place to dh0, dc0. dgates
     (T,B,4H) receives the gate pre-activation gradients by position (directly when all rows are at
     the same position, else through g (B,4H)); dhw_t (H,B) is scratch.
     Returns dx, dw_ih, dw_hh, db."""
-    T, B, G = act.shape
+    T, B, G = gates.shape
     H = G // 4
-    one = act.dtype.type(1.0)
-    db = np.zeros(G, act.dtype)
+    one = gates.dtype.type(1.0)
+    db = np.zeros(G, gates.dtype)
     for b in range(B):
         dgates[lengths[b]:, b] = 0
     uniform = not reverse or lengths.min() == lengths.max()  # every row at the same position
@@ -79,18 +79,18 @@ def _backward(w_ih, c0, lengths, reverse, act, cs, xh, w_hh_t, d_out, dh, dc, dg
                 continue
             p = n - 1 - s if reverse else s
             c_prev = c0[b] if s == 0 else cs[p + 1 if reverse else p - 1, b]
-            a, cp, dy, dhb, dcb = act[p, b], cs[p, b], d_out[p, b], dh[b], dc[b]
+            a, cp, dy, dhb, dcb = gates[p, b], cs[p, b], d_out[p, b], dh[b], dc[b]
             ai, af, ag, ao = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            gi, gf, gg, go = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
+            d_i, d_f, d_g, d_o = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
             for j in range(H):
                 d, o, tc = dhb[j] + dy[j], ao[j], tanh(cp[j])
-                go[j] = d * tc * (o - o * o)
+                d_o[j] = d * tc * (o - o * o)
                 dcb[j] += d * o * (one - tc * tc)
             for j in range(H):
                 d, i, f, gt = dcb[j], ai[j], af[j], ag[j]
-                gi[j] = d * gt * (i - i * i)
-                gf[j] = d * c_prev[j] * (f - f * f)
-                gg[j] = d * i * (one - gt * gt)
+                d_i[j] = d * gt * (i - i * i)
+                d_f[j] = d * c_prev[j] * (f - f * f)
+                d_g[j] = d * i * (one - gt * gt)
                 dcb[j] = d * f
             for j in range(G):
                 db[j] += gb[j]

@@ -47,7 +47,7 @@ def copy_inputs(x, lengths, xh):
 
 @njit(cache=True, error_model="numpy")
 def stacked_grads(dgates, xh, w_ih):
-    """dx = G W_ih and [dW_ih | dW_hh] = G^T [X | H_prev] as one product, with G the (T*B, G)
+    """dx = D W_ih and [dW_ih | dW_hh] = D^T [X | H_prev] as one product, with D the (T*B, G)
     pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh."""
     T, B, G = dgates.shape
     I = w_ih.shape[1]

@@ -2,8 +2,8 @@
 import numpy as np
 
 from ..ops import relu, tanh, sigmoid, softmax, log_softmax  # noqa: F401  (re-exported)
-from ..ops.nn import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
-                      binary_cross_entropy_with_logits, embedding, dropout)
+from ..ops import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
+                   binary_cross_entropy_with_logits, embedding, dropout)
 from .activations import (leaky_relu, elu, silu, gelu, softplus, logsigmoid,  # noqa: F401  (re-exported)
                           hardtanh, relu6, softsign, tanhshrink, softmin)
 from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)

@@ -6,5 +6,6 @@ from .reduce import (sum, mean, max, min, amax, argmax, argmin, logsumexp, var, 
 from .shape import (reshape, view, permute, transpose, expand, squeeze, unsqueeze, flatten, getitem, index_key,
                     cat, stack, split, chunk, narrow, index_select, gather, index_put, repeat, sort, topk)
 from .linalg import matmul
-from .nn import (softmax, log_softmax, cross_entropy, nll_loss, mse_loss, l1_loss,
-                 binary_cross_entropy_with_logits, embedding, dropout)
+from .softmax import softmax, log_softmax, dropout
+from .losses import cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy_with_logits
+from .embedding import embedding

@@ -40,23 +40,23 @@ class LSTMCellStep(Function):
         a = x @ w_ih.T
         a += h @ w_hh.T
         a += b_ih + b_hh
-        act = np.empty_like(a)
-        act[:, :2 * H] = _sigmoid(a[:, :2 * H])
-        act[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])
-        act[:, 3 * H:] = _sigmoid(a[:, 3 * H:])
-        c_new = act[:, H:2 * H] * c + act[:, :H] * act[:, 2 * H:3 * H]
+        gates = np.empty_like(a)
+        gates[:, :2 * H] = _sigmoid(a[:, :2 * H])
+        gates[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])
+        gates[:, 3 * H:] = _sigmoid(a[:, 3 * H:])
+        c_new = gates[:, H:2 * H] * c + gates[:, :H] * gates[:, 2 * H:3 * H]
         tc = np.tanh(c_new)
-        ctx.arrays = (x, h, c, w_ih, w_hh, act, tc)
-        return act[:, 3 * H:] * tc, c_new
+        ctx.arrays = (x, h, c, w_ih, w_hh, gates, tc)
+        return gates[:, 3 * H:] * tc, c_new
 
     @staticmethod
     def backward(ctx, dh_new, dc_new):
-        x, h, c, w_ih, w_hh, act, tc = ctx.arrays
+        x, h, c, w_ih, w_hh, gates, tc = ctx.arrays
         H = h.shape[1]
-        i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
         dh_new, dc_new = _array(dh_new, h), _array(dc_new, c)
         dc = dc_new + dh_new * o * (1 - tc * tc)
-        da = np.empty_like(act)
+        da = np.empty_like(gates)
         da[:, :H] = dc * g * i * (1 - i)
         da[:, H:2 * H] = dc * c * f * (1 - f)
         da[:, 2 * H:3 * H] = dc * i * (1 - g * g)

@@ -1,98 +1,15 @@
-"""Neural-network ops: softmax, log_softmax, cross_entropy, nll_loss, mse/l1 losses,
-binary_cross_entropy_with_logits, embedding, dropout. Row-wise hot loops run in numba kernels."""
+"""Losses: cross_entropy (with label smoothing and ignore_index), nll_loss, mse/l1, and
+binary_cross_entropy_with_logits; the reduction argument as PyTorch's."""
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import scatter, softmax as ksoftmax
-from ..random import generator
+from ..kernels import softmax as ksoftmax
 from ..tensor import Tensor, ShapeError
 from .elementwise import to_tensor, sigmoid
-from .reduce import normalize_dims
 from .shape import ScatterAdd
+from .softmax import _float_input, softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _rows(x, dim):
-    """x with dim moved last, as a C-contiguous (N, C) array, and how to undo it."""
-    if dim == x.ndim - 1 and x.flags.c_contiguous:
-        return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1]), x.shape
-    moved = np.moveaxis(x, dim, -1)
-    n = int(np.prod(moved.shape[:-1]))  # not -1: ambiguous when C == 0
-    return np.ascontiguousarray(moved).reshape(n, moved.shape[-1]), moved.shape
-
-
-def _along(kernel, x, dim):
-    """kernel over the rows of x along dim; the kernels need C >= 1, so an empty dim stays empty."""
-    rows, moved = _rows(x, dim)
-    out = kernel(rows) if rows.shape[1] else rows.copy()
-    return out.reshape(moved) if dim == x.ndim - 1 else np.moveaxis(out.reshape(moved), -1, dim)
-
-
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = _along(ksoftmax.softmax_rows, x, dim)
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(dim=ctx.dim, keepdim=True)), None
-
-
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = _along(ksoftmax.log_softmax_rows, x, dim)
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return LogSoftmaxGrad.apply(g, y, ctx.dim), None
-
-
-class LogSoftmaxGrad(Function):
-    """g - exp(y) Σ g along dim, one node; its own backward is composed (so it differentiates again):
-    d/dg = gg - Σ gg exp(y), d/dy = -gg exp(y) Σ g."""
-
-    @staticmethod
-    def forward(ctx, g, y, dim):
-        ctx.save_for_backward(g, y)
-        ctx.dim = dim
-        return g - np.exp(y) * g.sum(axis=dim, keepdims=True)
-
-    @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        s = y.exp()
-        need_g, need_y = ctx.needs_input_grad[:2]
-        return ((gg - (gg * s).sum(dim=ctx.dim, keepdim=True)) if need_g else None,
-                (-gg * s * g.sum(dim=ctx.dim, keepdim=True)) if need_y else None, None)
-
-
-def _float_input(x, name):
-    x = to_tensor(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point input, got {x.dtype}")
-    return x
-
-
-def softmax(x, dim=-1):
-    x = _float_input(x, "softmax")
-    dims = normalize_dims(dim, x.ndim, "softmax")  # () for a 0-d tensor
-    return Softmax.apply(x, dims[0]) if x.ndim else Softmax.apply(x.reshape(1), 0).reshape(())
-
-
-def log_softmax(x, dim=-1):
-    x = _float_input(x, "log_softmax")
-    dims = normalize_dims(dim, x.ndim, "log_softmax")  # () for a 0-d tensor
-    return LogSoftmax.apply(x, dims[0]) if x.ndim else LogSoftmax.apply(x.reshape(1), 0).reshape(())
 
 
 class CrossEntropy(Function):
@@ -266,61 +183,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         losses = losses * weight
     return _reduce(losses, reduction)
-
-
-class Embedding(Function):
-    @staticmethod
-    def forward(ctx, weight, idx, padding_idx):
-        ctx.idx, ctx.num, ctx.padding_idx = idx, weight.shape[0], padding_idx
-        return weight[idx]
-
-    @staticmethod
-    def backward(ctx, g):
-        return EmbeddingGrad.apply(g, ctx.idx, ctx.num, ctx.padding_idx), None, None
-
-
-class EmbeddingGrad(Function):
-    """Scatter-add of output gradients into weight rows (the padding row gets none), by a kernel."""
-
-    @staticmethod
-    def forward(ctx, g, idx, num, padding_idx):
-        ctx.idx, ctx.padding_idx = idx, padding_idx
-        flat = np.ascontiguousarray(g).reshape(idx.size, int(np.prod(g.shape[idx.ndim:])))
-        pad = -1 if padding_idx is None else padding_idx
-        return scatter.embedding_backward(idx.reshape(-1), flat, num, pad)
-
-    @staticmethod
-    def backward(ctx, gg):
-        picked = Embedding.apply(gg, ctx.idx, None)
-        if ctx.padding_idx is not None:
-            picked = picked * (ctx.idx != ctx.padding_idx)[..., None]
-        return picked, None, None, None
-
-
-def embedding(input, weight, padding_idx=None):
-    """Rows of weight at integer indices: output shape input.shape + (embedding_dim,)."""
-    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}")
-    num = weight.shape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= num):
-        bad = idx[(idx < 0) | (idx >= num)].reshape(-1)[0]
-        raise IndexError(f"embedding: index {int(bad)} is out of range for {num} embeddings")
-    if padding_idx is not None:
-        if not -num <= padding_idx < num:
-            raise ValueError(f"embedding: padding_idx must be in [-{num}, {num}), got {padding_idx}")
-        padding_idx %= num
-    return Embedding.apply(weight, idx.astype(np.int64, copy=False), padding_idx)
-
-
-def dropout(x, p=0.5, training=True):
-    """Zero each element with probability p and scale the rest by 1/(1-p) (identity in eval)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
-    x = _float_input(x, "dropout")
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x * 0.0
-    keep = generator().random(x.shape) >= p
-    return x * (keep / (1.0 - p)).astype(x.dtype)
