@@ -96,12 +96,21 @@ class Size(tuple):
         return format(tuple.__repr__(self), spec)  # messages read "shape (2, 3)"
 
 
+def to_numpy(value):
+    """The array of a Tensor, an ndarray, or another library's tensor (anything with .numpy() or
+    __array__), without a copy where one is not needed; any other value unchanged."""
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()  # e.g. PyTorch's
+    return np.asarray(value) if hasattr(value, "__array__") else value
+
+
 def as_array(data, dtype=None):
     """NumPy array from data: Python floats take the default dtype, NumPy arrays keep theirs."""
-    if isinstance(data, Tensor):
-        data = data._data
-    elif hasattr(data, "detach") and hasattr(data, "numpy") and not isinstance(data, np.ndarray):
-        data = data.detach().cpu().numpy()  # another library's tensor (e.g. PyTorch's)
+    data = to_numpy(data)
     if dtype is not None:
         return np.array(data, dtype=as_dtype(dtype))
     arr = np.array(data)

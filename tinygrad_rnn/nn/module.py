@@ -9,7 +9,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import no_grad
-from ..tensor import Tensor, _is_device, as_dtype, check_device, get_default_dtype
+from ..tensor import Tensor, _is_device, as_dtype, check_device, get_default_dtype, to_numpy
 
 
 class Parameter(Tensor):
@@ -33,17 +33,6 @@ def float_dtype(dtype, name):
     if dt not in (np.float32, np.float64):
         raise TypeError(f"{name}: dtype must be float32 or float64, got {dt}")
     return dt
-
-
-def _as_array(value):
-    """The array of a Tensor, an ndarray, or another library's tensor (anything with .numpy() or __array__)."""
-    if isinstance(value, Tensor):
-        return value._data
-    if isinstance(value, np.ndarray):
-        return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value) if hasattr(value, "__array__") else value
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -241,7 +230,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = _as_array(value)
+            arr = to_numpy(value)
             if not isinstance(arr, np.ndarray):
                 bad_types.append(f"{key} ({type(value).__name__})")
             elif arr.dtype.kind not in "biuf":

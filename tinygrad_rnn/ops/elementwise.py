@@ -422,14 +422,17 @@ def pow(a, b):
     return Pow.apply(*_pair(a, b, "pow"))
 
 
+def floated(x, name):
+    """x as a floating-point Tensor: integers and bools take the default dtype, complex is refused."""
+    x = to_tensor(x)
+    if x._data.dtype.kind == "c":
+        raise TypeError(f"{name}: complex tensors are not supported, got {x.dtype}")
+    return x if x._data.dtype.kind == "f" else cast(x, get_default_dtype())
+
+
 def _unary(fn):
     def op(x):
-        x = to_tensor(x)
-        if x._data.dtype.kind == "c":
-            raise TypeError(f"{op.__name__}: complex tensors are not supported, got {x.dtype}")
-        if x._data.dtype.kind != "f":
-            x = cast(x, get_default_dtype())
-        return fn.apply(x)
+        return fn.apply(floated(x, op.__name__))
     op.__name__ = fn.__name__.lower()
     op.__doc__ = f"Elementwise {op.__name__}."
     return op

@@ -7,8 +7,8 @@ import builtins
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor, get_default_dtype
-from .elementwise import to_tensor, where
+from ..tensor import Tensor
+from .elementwise import floated, to_tensor, where
 
 
 def normalize_dims(dim, ndim, name):
@@ -84,18 +84,13 @@ class MaxAll(Function):
         return g.reshape(ctx.kept).expand(*ctx.shape) * ctx.weights, None, None, None
 
 
-def _floated(x):
-    x = to_tensor(x)
-    return x if x.dtype.kind == "f" else x.to(get_default_dtype())
-
-
 def sum(x, dim=None, keepdim=False):
     x = to_tensor(x)
     return Sum.apply(x, normalize_dims(dim, x.ndim, "sum"), keepdim)
 
 
 def mean(x, dim=None, keepdim=False):
-    x = _floated(x)
+    x = floated(x, "mean")
     dims = normalize_dims(dim, x.ndim, "mean")
     count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
     return Sum.apply(x, dims, keepdim) / float(count)
@@ -144,7 +139,7 @@ def argmin(x, dim=None, keepdim=False):
 
 def logsumexp(x, dim, keepdim=False):
     """log Σ exp(x), shifted by the (detached) max so that ±1e4 stays finite; its gradient is softmax."""
-    x = _floated(x)
+    x = floated(x, "logsumexp")
     dims = normalize_dims(dim, x.ndim, "logsumexp")
     m = np.max(x._data, axis=dims, keepdims=True) if x._data.size else np.zeros(_kept_shape(x.shape, dims), x.dtype)
     m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
@@ -154,7 +149,7 @@ def logsumexp(x, dim, keepdim=False):
 
 def var(x, dim=None, correction=1, keepdim=False, unbiased=None):
     """Variance with Bessel's correction by default (correction=1), as torch.var."""
-    x = _floated(x)
+    x = floated(x, "var")
     if unbiased is not None:
         correction = 1 if unbiased else 0
     dims = normalize_dims(dim, x.ndim, "var")
@@ -227,7 +222,7 @@ def cumsum(x, dim):
 
 def norm(x, p=2, dim=None, keepdim=False):
     """Vector p-norm over dims (all by default); the 2-norm's gradient at 0 is 0, as in PyTorch."""
-    x = _floated(x)
+    x = floated(x, "norm")
     dims = normalize_dims(dim, x.ndim, "norm")
     if p == 2 or p == "fro":
         total = (x * x).sum(dim=dims, keepdim=True)
