@@ -14,7 +14,8 @@ from tinygrad_rnn import autograd
 
 from tinygrad_rnn.nn import GRUCell
 
-from recurrent_table import GATES, KINDS, at_edge, cell_arrays, cfg, edge_cases, make_cell, pack_hx, ref_cell, t64
+from recurrent_table import (GATES, KINDS, at_edge, cell_arrays, cfg, edge_cases, make_cell, n_states, pack_hx,
+                             ref_cell, t64)
 
 I, H, B = 3, 2, 2
 ATOL, RTOL = 1e-8, 1e-6  # central differences in float64 are good to ~1e-10 here
@@ -43,7 +44,7 @@ def assert_cell_matches_numpy(kind, bias, with_hx, sizes=(B, I, H)):
     x, hx, states = cell_inputs(kind, True, with_hx, sizes=sizes)
     got = as_tuple(cell(x, hx))
     want = ref_cell(kind, cell, x._data, pack_hx(kind, [s._data for s in states]))
-    assert len(got) == len(want) == (2 if kind == "lstm" else 1)
+    assert len(got) == len(want) == n_states(kind)
     for g, w in zip(got, want):
         assert g.shape == (b, h) and g.dtype == np.float64
         np.testing.assert_allclose(g._data, w, rtol=1e-13, atol=1e-14)
@@ -72,8 +73,7 @@ def test_unbatched_cell_equals_batch_of_one(kind, with_hx):
     x, hx, states = cell_inputs(kind, False, with_hx)
     got = as_tuple(cell(x, hx))
     x1 = x.unsqueeze(0)
-    hx1 = None if not with_hx else (tuple(s.unsqueeze(0) for s in states) if kind == "lstm"
-                                    else states[0].unsqueeze(0))
+    hx1 = pack_hx(kind, [s.unsqueeze(0) for s in states])
     want = as_tuple(cell(x1, hx1))
     for g, w in zip(got, want):
         assert g.shape == (H,)
@@ -85,7 +85,7 @@ def test_missing_state_means_zeros(kind):
     cell = make_cell(kind, I, H)
     x, _, _ = cell_inputs(kind, True, False)
     zeros = t64(np.zeros((B, H)))
-    hx = (zeros, zeros) if kind == "lstm" else zeros
+    hx = pack_hx(kind, [zeros, zeros])
     for g, w in zip(as_tuple(cell(x)), as_tuple(cell(x, hx))):
         np.testing.assert_array_equal(g._data, w._data)
 
