@@ -202,13 +202,16 @@ def at_edge(c, edge):
     c = {**c, **EDGES[edge]}
     if c["lengths"] is not None:
         lengths = [min(n, c["T"]) for n in c["lengths"]][:c["B"]]
-        c["lengths"] = np.array(lengths, dtype=np.int64)  # an int array even when empty
+        c["lengths"] = np.array(lengths, dtype=np.int64)  # np.array([]) would be float64, refused as lengths
     return c
 
 
-def edge_cases(c, prefix=""):
-    """{name: configuration} of c at every edge."""
-    return {prefix + edge: at_edge(c, edge) for edge in EDGES}
+def edge_cases(c, prefix="", edges=tuple(EDGES)):
+    """{name: configuration} of c at each of the edges."""
+    return {prefix + edge: at_edge(c, edge) for edge in edges}
+
+
+NONEMPTY_EDGES = tuple(e for e in EDGES if e != "B0")  # where B=0 is undefined (kernels, PyTorch's packing)
 
 
 # ------------------------------------------------------------------------------------ NumPy references

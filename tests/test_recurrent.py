@@ -172,6 +172,15 @@ def test_gradgradcheck_unrolled_deep_bidir_lengths(kind):
                             atol=1e-7, rtol=RTOL, mode="projection", n_projections=2)
 
 
+@pytest.mark.parametrize("edge", list(edge_cases(cfg())))
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradgradcheck_unrolled_at_edges(kind, edge):
+    c = at_edge(cfg(T=3, B=2, I=2, H=2, bidirectional=True, lengths=[3, 2]), edge)
+    m, x, states, lengths = build(kind, "unrolled", c, seed=5)
+    assert tg.gradgradcheck(objective(kind, m, x, states, lengths), [x, *states, *m.parameters()],
+                            atol=1e-7, rtol=RTOL, mode="projection", n_projections=2)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_unrolled_hessian_vector_product_matches_finite_differences(kind):
     """d/dε ∇L(θ + εv) = H v, the second-order method use case, through the whole sequence."""

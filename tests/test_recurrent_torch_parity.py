@@ -9,8 +9,9 @@ from tinygrad_rnn import autograd
 torch = pytest.importorskip("torch")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
-from recurrent_table import (IMPLS, KINDS, at_edge, cell_arrays, cfg, edge_cases, layer_arrays, layer_from_cfg,  # noqa: E402
-                             make_cell, make_layer, pack_hx, states_list, t64, th, torch_module, torch_twin)
+from recurrent_table import (IMPLS, KINDS, NONEMPTY_EDGES, at_edge, cell_arrays, cfg, edge_cases,  # noqa: E402
+                             layer_arrays, layer_from_cfg, make_cell, make_layer, pack_hx, states_list, t64, th,
+                             torch_module, torch_twin)
 
 TOL = 1e-10
 
@@ -92,6 +93,8 @@ CASES = {
                                                  lengths=[3, 6, 1, 5], h0=True),
     "lengths_all_full": parity_cfg(T=4, B=2, bidirectional=True, lengths=[4, 4]),
     **edge_cases(parity_cfg(num_layers=2, bidirectional=True, batch_first=True, h0=True), "bidir_deep_"),
+    **edge_cases(parity_cfg(T=6, B=4, num_layers=2, bidirectional=True, lengths=[3, 6, 1, 5], h0=True),
+                 "lengths_bidir_deep_", NONEMPTY_EDGES),  # PyTorch cannot pack an empty batch
 }
 
 
