@@ -1,5 +1,5 @@
 """The recurrent table: one row per built-in recurrent kind, shared by the recurrent tests (layers,
-cells, kernels, PyTorch parity, errors, packing, curvature, export).
+cells, kernels, PyTorch parity, errors, packing, curvature, seq2seq, ONNX export).
 
 A row (Kind) names the kind, its gate count, our layer and cell classes with the keyword arguments
 that select the kind, and its NumPy step: PyTorch's equations on gi = x W_ihᵀ + b_ih and
@@ -282,7 +282,7 @@ def twin(m, impl):
     """Our layer of m's architecture and weights in the given impl (dropout 0)."""
     other = make_layer(kind_of(m), m.input_size, m.hidden_size, impl, dtype=next(m.parameters()).dtype,
                        num_layers=m.num_layers, bidirectional=m.bidirectional, batch_first=m.batch_first,
-                       bias=m.bias)
+                       bias=m.bias, **({"proj_size": m.proj_size} if m.proj_size else {}))
     other.load_state_dict(m.state_dict())
     return other
 
@@ -314,7 +314,7 @@ def torch_twin(m):
     is_cell = not hasattr(m, "num_layers")
     if not is_cell:
         kw.update(num_layers=m.num_layers, batch_first=m.batch_first, dropout=m.dropout,
-                  bidirectional=m.bidirectional)
+                  bidirectional=m.bidirectional, **({"proj_size": m.proj_size} if m.proj_size else {}))
     theirs = torch_module(kind_of(m), m.input_size, m.hidden_size, cell=is_cell, **kw)
     theirs.to(torch.from_numpy(np.zeros(0, next(m.parameters()).dtype)).dtype)
     load_into_torch(m, theirs)
