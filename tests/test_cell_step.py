@@ -4,19 +4,17 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn
 from tinygrad_rnn.ops.cell_step import gru_cell_step, lstm_cell_step
+
+from recurrent_table import cell_arrays, make_cell, pack_hx, states_list, t64
 
 B, I, H = 3, 4, 5
 
 
 def setup(kind, scale=1.0, seed=0):
-    rng = np.random.default_rng(seed)
-    cell = (nn.LSTMCell if kind == "lstm" else nn.GRUCell)(I, H, dtype=np.float64)
-    x = tg.tensor(scale * rng.standard_normal((B, I)), dtype=tg.float64, requires_grad=True)
-    states = [tg.tensor(rng.standard_normal((B, H)), dtype=tg.float64, requires_grad=True)
-              for _ in range(2 if kind == "lstm" else 1)]
-    return cell, x, states
+    cell = make_cell(kind, I, H)
+    x, states = cell_arrays(kind, B, I, H, np.random.default_rng(seed))
+    return cell, t64(scale * x, True), [t64(s, True) for s in states]
 
 
 def fused(kind, cell, x, states):
@@ -25,8 +23,7 @@ def fused(kind, cell, x, states):
 
 
 def composed(kind, cell, x, states):
-    out = cell(x, tuple(states) if kind == "lstm" else states[0])
-    return out if kind == "lstm" else (out,)
+    return tuple(states_list(kind, cell(x, pack_hx(kind, states))))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

@@ -5,18 +5,19 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import autograd, curvature
-from tinygrad_rnn.nn import GRU, LSTM, RNN
+from tinygrad_rnn.nn import RNN
 from tinygrad_rnn.nn import functional as F
 
-KINDS = ["rnn", "lstm", "gru"]
+from recurrent_table import make_layer, t64, torch_twin
+
+KINDS = ["rnn_tanh", "lstm", "gru"]
 EPS = 1e-6
 TOL = dict(rtol=1e-6, atol=1e-8)
 
 
 def make(kind):
-    layer = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind](3, 4, impl="unrolled", dtype=np.float64)
-    x = tg.tensor(np.random.default_rng(1).standard_normal((5, 2, 3)), dtype=np.float64, requires_grad=True)
-    return layer, x
+    layer = make_layer(kind, 3, 4, "unrolled")
+    return layer, t64(np.random.default_rng(1).standard_normal((5, 2, 3)), True)
 
 
 def outputs_of(layer):
@@ -224,10 +225,10 @@ def test_fused_layers_refuse_second_order_products_naming_unrolled():
 
 
 # --- torch.func -------------------------------------------------------------------------------------
-def torch_twin(kind, layer):
+def torch_function(layer):
+    """PyTorch's twin of layer as fn(*params, x) -> (output, h_n), with torch."""
     torch = pytest.importorskip("torch")
-    twin = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](3, 4).double()
-    twin.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in layer.state_dict().items()})
+    twin = torch_twin(layer)
     names = [n for n, _ in layer.named_parameters()]
 
     def fn(*args):
@@ -239,7 +240,7 @@ def torch_twin(kind, layer):
 @pytest.mark.parametrize("kind", KINDS)
 def test_products_match_torch_func(kind):
     layer, x = make(kind)
-    torch, tfn = torch_twin(kind, layer)
+    torch, tfn = torch_function(layer)
     ins = inputs_of(layer, x)
     primals = tuple(torch.tensor(t.detach().numpy()) for t in ins)
     vs = random_like(ins)

@@ -11,44 +11,13 @@ from hypothesis import given, strategies as st
 
 from tinygrad_rnn.kernels import elman, fastmath, gru, lstm, workspace
 
+from recurrent_table import EDGES, GATES, NONEMPTY_EDGES, ref_direction, sigmoid
+
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 I, H = 3, 4
 
 
-def sig(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
-def reference(cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse):
-    """Each sequence alone, one step at a time, in float64: (out, h_n, c_n or None)."""
-    x, w_ih, w_hh, h0, c0 = (np.asarray(a, np.float64) for a in (x, w_ih, w_hh, h0, c0))
-    T, B, _ = x.shape
-    b_i = 0.0 if b_ih is None else np.asarray(b_ih, np.float64)
-    b_h = 0.0 if b_hh is None else np.asarray(b_hh, np.float64)
-    out, h_n, c_n = np.zeros((T, B, H)), h0.copy(), c0.copy()
-    for b in range(B):
-        n = T if lengths is None else lengths[b]
-        h, c = h0[b], c0[b]
-        for t in (reversed(range(n)) if reverse else range(n)):
-            gi, gh = w_ih @ x[t, b] + b_i, w_hh @ h + b_h
-            if cell == "lstm":
-                a = gi + gh
-                c = sig(a[H:2 * H]) * c + sig(a[:H]) * np.tanh(a[2 * H:3 * H])
-                h = sig(a[3 * H:]) * np.tanh(c)
-            elif cell == "gru":
-                r, z = sig(gi[:H] + gh[:H]), sig(gi[H:2 * H] + gh[H:2 * H])
-                nn = np.tanh(gi[2 * H:] + r * gh[2 * H:])
-                h = (1 - z) * nn + z * h
-            else:
-                a = gi + gh
-                h = np.tanh(a) if cell == "rnn_tanh" else np.maximum(a, 0.0)
-            out[t, b] = h
-        h_n[b], c_n[b] = h, c
-    return out, h_n, (c_n if cell == "lstm" else None)
-
-
-def make(cell, T, B, bias=True, dtype=np.float64, seed=0):
+def make(cell, T, B, bias=True, dtype=np.float64, seed=0, I=I, H=H):
     """Random inputs: dict with x, w_ih, w_hh, b_ih, b_hh, h0, c0."""
     rng = np.random.default_rng(seed)
     G = GATES[cell] * H
@@ -59,6 +28,12 @@ def make(cell, T, B, bias=True, dtype=np.float64, seed=0):
     if not bias:
         p["b_ih"] = p["b_hh"] = None
     return {k: None if v is None else v.astype(dtype) for k, v in p.items()}
+
+
+def edge_sizes(edge, T=6, B=3):
+    """(T, B, I, H) with one of them at its edge."""
+    sizes = {**dict(T=T, B=B, I=I, H=H), **EDGES[edge]}
+    return sizes["T"], sizes["B"], sizes["I"], sizes["H"]
 
 
 def forward(cell, p, lengths=None, reverse=False):
@@ -100,7 +75,7 @@ def random_lengths(T, B, seed=1):
 
 # ---------------------------------------------------------------- helpers: fastmath and workspace
 
-@pytest.mark.parametrize("fn, ref", [(fastmath.tanh, np.tanh), (fastmath.sigmoid, sig)])
+@pytest.mark.parametrize("fn, ref", [(fastmath.tanh, np.tanh), (fastmath.sigmoid, sigmoid)])
 def test_fastmath_accuracy_and_range(fn, ref):
     xs = np.concatenate([np.linspace(-12, 12, 2001), [-1e4, 1e4, -1e30, 1e30, 0.0]])
     with np.errstate(over="ignore"):
@@ -151,10 +126,23 @@ def test_workspace_reuses_and_is_bounded(monkeypatch):
                                                    (False, True, True)])
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_forward_matches_reference(cell, T, B, bias, varlen, reverse, dtype, tol):
-    p = make(cell, T, B, bias, dtype)
+    assert_forward_matches_reference(cell, make(cell, T, B, bias, dtype), varlen, reverse, dtype, tol)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("edge", NONEMPTY_EDGES)  # the layers handle B=0 before the kernels
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_forward_matches_reference_at_edges(cell, edge, reverse, dtype, tol):
+    T, B, I, H = edge_sizes(edge)
+    assert_forward_matches_reference(cell, make(cell, T, B, True, dtype, I=I, H=H), True, reverse, dtype, tol)
+
+
+def assert_forward_matches_reference(cell, p, varlen, reverse, dtype, tol):
+    T, B, _ = p["x"].shape
     lengths = random_lengths(T, B) if varlen else None
     outs = run(cell, p, lengths, reverse)
-    expect = reference(cell, *p.values(), lengths, reverse)
+    expect = ref_direction(cell, *p.values(), lengths, reverse)
     for got, ref in zip(outs, expect):
         assert got.dtype == dtype
         np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
@@ -208,7 +196,19 @@ def objective(cell, p, lengths, reverse, weights):
                                                          (6, 3, True, True, False),
                                                          (6, 3, True, True, True)])
 def test_backward_matches_finite_differences(cell, T, B, bias, varlen, reverse):
-    p = make(cell, T, B, bias, seed=T + B)
+    assert_backward_matches_finite_differences(cell, make(cell, T, B, bias, seed=T + B), varlen, reverse)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("edge", NONEMPTY_EDGES)  # the layers handle B=0 before the kernels
+def test_backward_matches_finite_differences_at_edges(cell, edge):
+    T, B, I, H = edge_sizes(edge, T=4, B=2)
+    assert_backward_matches_finite_differences(cell, make(cell, T, B, seed=T + B, I=I, H=H), True, True)
+
+
+def assert_backward_matches_finite_differences(cell, p, varlen, reverse):
+    """Every gradient (x, weights, biases, h0, c0) against central differences of a random projection."""
+    T, B, _ = p["x"].shape
     lengths = random_lengths(T, B) if varlen else None
     outs, saved = forward(cell, p, lengths, reverse)
     rng = np.random.default_rng(3)
@@ -300,6 +300,6 @@ def test_long_sequence(cell):
     outs, saved = forward(cell, p, None, True)
     grads = backward(cell, saved, [np.ones_like(o) for o in outs])
     release(cell, saved)
-    expect = reference(cell, *p.values(), None, True)
+    expect = ref_direction(cell, *p.values(), None, True)
     np.testing.assert_allclose(outs[0], expect[0], rtol=1e-10, atol=1e-10)
     assert all(np.all(np.isfinite(g)) for g in grads.values())

@@ -8,14 +8,14 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.apps.charlm import CharLM
 
+from recurrent_table import KINDS, make_layer, n_states as state_count
+
 
 onnx = pytest.importorskip("onnx", reason="the onnx extra is absent (pip install 'tinygrad_rnn[onnx]')")
 ort = pytest.importorskip("onnxruntime", reason="the onnxruntime extra is absent (pip install onnxruntime)")
 from tinygrad_rnn.onnx import OPSET, export  # noqa: E402
 
 TOL = 1e-5
-LAYERS = {"rnn_tanh": (nn.RNN, {}), "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}), "lstm": (nn.LSTM, {}),
-          "gru": (nn.GRU, {})}
 
 
 def exported(model, example, tmp_path):
@@ -49,14 +49,13 @@ def randn(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (3, False), (2, True)])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_recurrent_layers_run_in_onnxruntime_like_ours(kind, num_layers, bidirectional, with_state, tmp_path):
-    cls, kw = LAYERS[kind]
-    model = cls(4, 6, num_layers, bidirectional=bidirectional, **kw)
+    model = make_layer(kind, 4, 6, dtype=None, num_layers=num_layers, bidirectional=bidirectional)
     model.eval()
-    n_states = (2 if kind == "lstm" else 1) if with_state else 0
+    n_states = state_count(kind) if with_state else 0
     S = num_layers * (1 + bidirectional)
 
     def args(T, B, seed):
@@ -69,19 +68,18 @@ def test_recurrent_layers_run_in_onnxruntime_like_ours(kind, num_layers, bidirec
     feeds, example = args(5, 3, 0)
     proto, session = exported(model, example if len(example) > 1 else example[0], tmp_path)
     ops = [n.op_type for n in proto.graph.node]
-    assert ops.count(cls.__name__) == num_layers and "Loop" not in ops and "Scan" not in ops
+    assert ops.count(type(model).__name__) == num_layers and "Loop" not in ops and "Scan" not in ops
     assert_matches(session, feeds, ours(model, *example))
     feeds, example = args(9, 2, 5)  # another length and batch: the axes are dynamic
     assert_matches(session, feeds, ours(model, *example))
 
 
-@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("with_state", [False, True])
 def test_lengths_become_sequence_lens_with_our_semantics(kind, with_state, tmp_path):
     """Zeros past each length, h_n at each sequence's own end, the reverse direction from that end."""
-    cls, kw = LAYERS[kind]
-    model = cls(3, 5, 2, bidirectional=True, batch_first=True, **kw)
-    n_states = 2 if kind == "lstm" else 1
+    model = make_layer(kind, 3, 5, dtype=None, num_layers=2, bidirectional=True, batch_first=True)
+    n_states = state_count(kind)
 
     def run(B, T, lengths, seed):
         x = randn(B, T, 3, seed=seed)

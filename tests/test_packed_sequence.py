@@ -11,6 +11,9 @@ from tinygrad_rnn.nn.utils.rnn import (PackedSequence, pack_padded_sequence, pac
 torch = pytest.importorskip("torch")
 from torch.nn.utils import rnn as trnn  # noqa: E402
 
+from recurrent_table import (IMPLS, NONEMPTY_EDGES, at_edge, cfg, input_shape, layer_from_cfg, make_layer,  # noqa: E402
+                             pack_hx, state_shape, torch_twin)
+
 TOL = 1e-12
 UNSORTED = [3, 5, 1, 4]  # distinct, so the sorted order is unambiguous in both libraries
 
@@ -97,25 +100,34 @@ def test_packing_gathers_pass_gradcheck():
     assert tg.gradcheck(lambda x: pad_sequence([x[:3, 0], x[:, 1]], batch_first=True), (x,))
 
 
-def build(kind, **kw):
-    ours = {"rnn": tg.nn.RNN, "lstm": tg.nn.LSTM, "gru": tg.nn.GRU}[kind](3, 4, dtype=np.float64, **kw)
-    kw.pop("impl", None)
-    theirs = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](3, 4, dtype=torch.float64, **kw)
-    theirs.load_state_dict({k: torch.from_numpy(v.detach().numpy().copy()) for k, v in ours.state_dict().items()})
-    return ours, theirs
-
-
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("bidirectional,num_layers,batch_first", [(False, 1, False), (True, 2, True)])
 @pytest.mark.parametrize("lengths,enforce_sorted", [([5, 4, 2, 1], True), (UNSORTED, False)])
 def test_recurrent_layers_on_packed_sequences_match_torch(kind, impl, bidirectional, num_layers, batch_first,
                                                           lengths, enforce_sorted):
-    ours, theirs = build(kind, impl=impl, bidirectional=bidirectional, num_layers=num_layers,
-                         batch_first=batch_first)
-    x, tx = pair((4, 5, 3) if batch_first else (5, 4, 3))
-    h0, th0 = pair(((1 + bidirectional) * num_layers, 4, 4), seed=2)
-    hx, thx = ((h0, h0 * 0.5), (th0, th0 * 0.5)) if kind == "lstm" else (h0, th0)
+    c = cfg(T=5, B=4, I=3, H=4, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
+            lengths=lengths)
+    assert_packed_layer_matches_torch(kind, impl, c, enforce_sorted)
+
+
+@pytest.mark.parametrize("edge", NONEMPTY_EDGES)  # PyTorch cannot pack an empty batch
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("impl", IMPLS)
+def test_recurrent_layers_on_packed_sequences_match_torch_at_edges(kind, impl, edge):
+    c = at_edge(cfg(T=5, B=4, I=3, H=4, num_layers=2, bidirectional=True, batch_first=True, lengths=UNSORTED), edge)
+    lengths = list(c["lengths"])
+    assert_packed_layer_matches_torch(kind, impl, c, enforce_sorted=lengths == sorted(lengths, reverse=True))
+
+
+def assert_packed_layer_matches_torch(kind, impl, c, enforce_sorted):
+    """Packed output layout, final states and every gradient of our layer and its PyTorch twin."""
+    lengths, batch_first = c["lengths"], c["batch_first"]
+    ours = layer_from_cfg(kind, impl, c)
+    theirs = torch_twin(ours)
+    x, tx = pair(input_shape(c))
+    h0, th0 = pair(state_shape(c), seed=2)
+    hx, thx = pack_hx(kind, [h0, h0 * 0.5]), pack_hx(kind, [th0, th0 * 0.5])
     out, state = ours(pack_padded_sequence(x, lengths, batch_first, enforce_sorted), hx)
     tout, tstate = theirs(trnn.pack_padded_sequence(tx, torch.tensor(lengths), batch_first, enforce_sorted), thx)
     assert isinstance(out, PackedSequence)
@@ -139,9 +151,9 @@ def test_packed_input_and_lengths_together_are_refused():
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+@pytest.mark.parametrize("impl", IMPLS)
 def test_packed_forward_passes_gradcheck(kind, impl):
-    layer = {"lstm": tg.nn.LSTM, "gru": tg.nn.GRU}[kind](2, 3, bidirectional=True, impl=impl, dtype=np.float64)
+    layer = make_layer(kind, 2, 3, impl, bidirectional=True)
     x = tg.tensor(np.random.default_rng(4).standard_normal((4, 3, 2)), requires_grad=True)
 
     def run(x, *params):

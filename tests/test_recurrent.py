@@ -17,68 +17,13 @@ from tinygrad_rnn import autograd
 
 from tinygrad_rnn.nn import GRU, LSTM, RNN
 
-KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
-IMPLS = ["fused", "unrolled"]
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+from recurrent_table import (GATES, IMPLS, KINDS, at_edge, build, cfg, edge_cases, make_layer, n_states, pack_hx,
+                             ref_layer, sigmoid, t64, to_time_major, twin, unpack)
+
 ATOL, RTOL = 1e-8, 1e-6  # finite differences in float64 are good to ~1e-10 at these sizes
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-def make_layer(kind, input_size, hidden_size, impl="fused", **kwargs):
-    if kind.startswith("rnn"):
-        return RNN(input_size, hidden_size, nonlinearity=kind[4:], impl=impl, dtype=np.float64, **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[kind](input_size, hidden_size, impl=impl, dtype=np.float64, **kwargs)
-
-
-def t64(a, requires_grad=False):
-    return tg.tensor(np.array(a, dtype=np.float64), dtype=np.float64, requires_grad=requires_grad)
-
-
-def n_states(kind):
-    return 2 if kind == "lstm" else 1
-
-
-def unpack(kind, result):
-    """(output, [h_n] or [h_n, c_n]) from what a layer returns."""
-    out, hn = result
-    if kind == "lstm":
-        assert isinstance(hn, tuple) and len(hn) == 2
-        return out, list(hn)
-    assert isinstance(hn, tg.Tensor)
-    return out, [hn]
-
-
-def pack_hx(kind, states):
-    if not states:
-        return None
-    return tuple(states) if kind == "lstm" else states[0]
-
-
-def cfg(T=2, B=2, I=2, H=2, num_layers=1, bidirectional=False, batch_first=False, lengths=None,
-        h0=True, bias=True):
-    """A layer configuration; B=None means unbatched input (T, I)."""
-    return dict(T=T, B=B, I=I, H=H, num_layers=num_layers, bidirectional=bidirectional,
-                batch_first=batch_first, lengths=lengths, h0=h0, bias=bias)
-
-
-def build(kind, impl, c, seed=0):
-    """(module, x, [h0, c0] leaf tensors (maybe empty), lengths) for configuration c."""
-    tg.manual_seed(seed)
-    m = make_layer(kind, c["I"], c["H"], impl, num_layers=c["num_layers"], bidirectional=c["bidirectional"],
-                   batch_first=c["batch_first"], bias=c["bias"])
-    rng = np.random.default_rng(seed + 1)
-    T, B = c["T"], c["B"]
-    if B is None:
-        xshape = (T, c["I"])
-    else:
-        xshape = (B, T, c["I"]) if c["batch_first"] else (T, B, c["I"])
-    x = t64(rng.standard_normal(xshape), True)
-    L = c["num_layers"] * (2 if c["bidirectional"] else 1)
-    sshape = (L, c["H"]) if B is None else (L, B, c["H"])
-    states = [t64(0.5 * rng.standard_normal(sshape), True) for _ in range(n_states(kind))] if c["h0"] else []
-    return m, x, states, c["lengths"]
-
-
 def objective(kind, m, x, states, lengths):
     """fn(*inputs) -> (output, h_n[, c_n]) for gradcheck (it perturbs the inputs in place)."""
     def fn(*args):
@@ -113,75 +58,6 @@ def assert_close(a, b, tol=1e-10, what=""):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
 
 
-def twin(m, impl):
-    """A module of the same architecture and weights with the other implementation."""
-    kind = {"RNN": "rnn_" + m.nonlinearity, "LSTM": "lstm", "GRU": "gru"}[type(m).__name__]
-    other = make_layer(kind, m.input_size, m.hidden_size, impl, num_layers=m.num_layers,
-                       bidirectional=m.bidirectional, batch_first=m.batch_first, bias=m.bias)
-    other.load_state_dict(m.state_dict())
-    return other
-
-
-# --- a NumPy reference, one sequence at a time ---------------------------------------------------
-def sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
-
-
-def ref_step(kind, x, h, c, w_ih, w_hh, b_ih, b_hh):
-    gi, gh = w_ih @ x + b_ih, w_hh @ h + b_hh
-    H = h.shape[0]
-    if kind == "rnn_tanh":
-        return np.tanh(gi + gh), None
-    if kind == "rnn_relu":
-        return np.maximum(gi + gh, 0.0), None
-    if kind == "lstm":
-        a = gi + gh
-        i, f, g, o = sigmoid(a[:H]), sigmoid(a[H:2 * H]), np.tanh(a[2 * H:3 * H]), sigmoid(a[3 * H:])
-        c = f * c + i * g
-        return o * np.tanh(c), c
-    r, z = sigmoid(gi[:H] + gh[:H]), sigmoid(gi[H:2 * H] + gh[H:2 * H])
-    n = np.tanh(gi[2 * H:] + r * gh[2 * H:])
-    return (1 - z) * n + z * h, None
-
-
-def reference(kind, m, x, states, lengths):
-    """PyTorch's equations for input x (T, B, I) and states (L*D, B, H) arrays, each sequence alone,
-    up to its own length. Returns output (T, B, D*H) with zeros past each length and final states."""
-    T, B, _ = x.shape
-    H, D = m.hidden_size, 2 if m.bidirectional else 1
-    lengths = [T] * B if lengths is None else list(lengths)
-    sd = {k: v._data for k, v in m.state_dict().items()}
-    h_n, c_n = np.zeros((m.num_layers * D, B, H)), np.zeros((m.num_layers * D, B, H))
-    layer_in = x
-    for layer in range(m.num_layers):
-        out = np.zeros((T, B, D * H))
-        for d in range(D):
-            k, sfx = layer * D + d, f"_l{layer}" + ("_reverse" if d else "")
-            w_ih, w_hh = sd["weight_ih" + sfx], sd["weight_hh" + sfx]
-            b_ih = sd["bias_ih" + sfx] if m.bias else 0.0
-            b_hh = sd["bias_hh" + sfx] if m.bias else 0.0
-            for b in range(B):
-                n = lengths[b]
-                h = states[0][k, b] if states else np.zeros(H)
-                c = states[1][k, b] if len(states) > 1 else np.zeros(H)
-                steps = range(n - 1, -1, -1) if d else range(n)
-                for t in steps:
-                    h, c = ref_step(kind, layer_in[t, b], h, c, w_ih, w_hh, b_ih, b_hh)
-                    out[t, b, d * H:(d + 1) * H] = h
-                h_n[k, b] = h
-                if kind == "lstm":
-                    c_n[k, b] = c
-        layer_in = out
-    return [layer_in, h_n] + ([c_n] if kind == "lstm" else [])
-
-
-def to_time_major(c, a):
-    """An input or output array in (T, B, ...) layout, whatever the configuration's layout."""
-    if c["B"] is None:
-        return a[:, None]
-    return np.swapaxes(a, 0, 1) if c["batch_first"] else a
-
-
 REFERENCE_CASES = {
     "plain": cfg(T=5, B=3, I=3, H=4),
     "no_h0_nobias": cfg(T=4, B=2, I=2, H=3, h0=False, bias=False),
@@ -189,6 +65,8 @@ REFERENCE_CASES = {
                                           batch_first=True, lengths=[6, 2, 4]),
     "unbatched_deep_bidir": cfg(T=4, B=None, I=3, H=2, num_layers=2, bidirectional=True),
 }
+REFERENCE_CASES.update(edge_cases(REFERENCE_CASES["plain"], "plain_"))
+REFERENCE_CASES.update(edge_cases(REFERENCE_CASES["deep_bidir_lengths_batch_first"], "deep_bidir_lengths_"))
 
 
 @pytest.mark.parametrize("case", list(REFERENCE_CASES))
@@ -204,7 +82,7 @@ def test_layer_forward_matches_numpy_reference(kind, impl, case):
     for f in finals:
         assert f.shape == ((L, c["H"]) if c["B"] is None else (L, c["B"], c["H"])) and f.dtype == np.float64
     ref_states = [s._data if c["B"] is not None else s._data[:, None] for s in states]
-    want = reference(kind, m, to_time_major(c, x._data), ref_states, lengths)
+    want = ref_layer(kind, m, to_time_major(c, x._data), ref_states, lengths)
     assert_close(to_time_major(c, out._data), want[0], 1e-12, "output")
     for f, w in zip(finals, want[1:]):
         assert_close(f._data if c["B"] is not None else f._data[:, None], w, 1e-12, "final state")
@@ -222,6 +100,7 @@ FULL_CASES = {
     "lengths": cfg(T=3, B=3, I=1, lengths=[3, 1, 2]),
     "unbatched": cfg(T=2, B=None),
     "no_bias": cfg(T=2, bias=False),
+    **edge_cases(cfg(T=3, bidirectional=True, lengths=[3, 2]), "bidir_lengths_"),
 }
 
 
@@ -293,6 +172,15 @@ def test_gradgradcheck_unrolled_deep_bidir_lengths(kind):
                             atol=1e-7, rtol=RTOL, mode="projection", n_projections=2)
 
 
+@pytest.mark.parametrize("edge", list(edge_cases(cfg())))
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradgradcheck_unrolled_at_edges(kind, edge):
+    c = at_edge(cfg(T=3, B=2, I=2, H=2, bidirectional=True, lengths=[3, 2]), edge)
+    m, x, states, lengths = build(kind, "unrolled", c, seed=5)
+    assert tg.gradgradcheck(objective(kind, m, x, states, lengths), [x, *states, *m.parameters()],
+                            atol=1e-7, rtol=RTOL, mode="projection", n_projections=2)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_unrolled_hessian_vector_product_matches_finite_differences(kind):
     """d/dε ∇L(θ + εv) = H v, the second-order method use case, through the whole sequence."""
@@ -357,6 +245,18 @@ def layer_configs(draw):
 @pytest.mark.parametrize("kind", KINDS)
 @given(c=layer_configs(), seed=st.integers(0, 2 ** 16))
 def test_fused_equals_unrolled(kind, c, seed):
+    assert_fused_equals_unrolled(kind, c, seed)
+
+
+@pytest.mark.parametrize("edge", list(edge_cases(cfg())))
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_equals_unrolled_at_edges(kind, edge):
+    c = cfg(T=4, B=3, I=3, H=3, num_layers=2, bidirectional=True, batch_first=True, lengths=[4, 1, 3])
+    assert_fused_equals_unrolled(kind, at_edge(c, edge), seed=1)
+
+
+def assert_fused_equals_unrolled(kind, c, seed):
+    """Both impls: the same values and every gradient (input, states, parameters) to 1e-10."""
     m, x, states, lengths = build(kind, "fused", c, seed=seed)
     u = twin(m, "unrolled")
     xu, su = t64(x._data, True), [t64(s._data, True) for s in states]
@@ -380,6 +280,7 @@ LENGTH_CASES = {
     "bidir_deep": cfg(T=6, B=4, I=3, H=3, num_layers=2, bidirectional=True, lengths=[3, 6, 1, 4]),
     "bidir_batch_first": cfg(T=5, B=3, I=2, H=2, bidirectional=True, batch_first=True, lengths=[2, 5, 4]),
 }
+LENGTH_CASES.update(edge_cases(LENGTH_CASES["bidir_deep"], "bidir_deep_"))
 
 
 @pytest.mark.parametrize("case", list(LENGTH_CASES))
@@ -396,7 +297,8 @@ def test_lengths_padding_is_exactly_zero(kind, impl, case):
         assert (out[n:, b] == 0).all() and (gx[n:, b] == 0).all()
         if kind != "rnn_relu":  # (a relu state may be all zero at some step)
             assert (np.abs(out[:n, b]).sum(-1) > 0).all() and (np.abs(gx[:n, b]).sum(-1) > 0).all()
-        assert np.abs(out[:n, b]).sum() > 0 and np.abs(gx[:n, b]).sum() > 0
+        if kind != "rnn_relu" or H > 1:  # (a single relu unit may be dead along a whole short sequence)
+            assert np.abs(out[:n, b]).sum() > 0 and np.abs(gx[:n, b]).sum() > 0
         # h_n is the state at each sequence's own end: the forward direction's last output, the
         # reverse direction's output at position 0 (where it ends)
         top = (c["num_layers"] - 1) * D
@@ -594,12 +496,9 @@ def test_float32_layers(kind, default_dtype):
     float32 rounding; .double() converts a module, after which float64 input is what it takes."""
     default_dtype(np.float32)
     tg.manual_seed(0)
-    kw = dict(num_layers=2, bidirectional=True)
-    m = RNN(3, 4, nonlinearity=kind[4:], **kw) if kind.startswith("rnn") else \
-        {"lstm": LSTM, "gru": GRU}[kind](3, 4, **kw)
+    m = make_layer(kind, 3, 4, dtype=None, num_layers=2, bidirectional=True)
     assert all(p.dtype == np.float32 for p in m.parameters())
-    u = type(m)(3, 4, impl="unrolled", **kw, **({"nonlinearity": m.nonlinearity} if kind.startswith("rnn") else {}))
-    u.load_state_dict(m.state_dict())
+    u = twin(m, "unrolled")
     xs = np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32)
     results = []
     for module in (m, u):

@@ -7,20 +7,15 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.nn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell
+from tinygrad_rnn.nn import GRU, LSTM, LSTMCell, RNN, RNNCell
 
-LAYERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
-CELLS = {"RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
-IMPLS = ["fused", "unrolled"]
+from recurrent_table import CELL_CLASSES as CELLS, IMPLS, LAYER_CLASSES as LAYERS, kind_of, pack_hx
+
 I, H, L, T, B = 32, 4, 2, 5, 3
 
 
 def z(*shape, dtype=np.float64):
     return tg.zeros(*shape, dtype=dtype)
-
-
-def hx_for(name, *states):
-    return tuple(states) if name == "LSTM" else states[0]
 
 
 def snapshot(module):
@@ -81,7 +76,7 @@ def test_float32_input_into_float64_module(layer):
     with raises(TypeError, name, "input", "float64", "float32"):
         m(z(T, B, I, dtype=np.float32))
     with raises(TypeError, name, "h0", "float64", "float32"):
-        m(z(T, B, I), hx_for(name, z(2 * L, B, H, dtype=np.float32), z(2 * L, B, H)))
+        m(z(T, B, I), pack_hx(kind_of(m), [z(2 * L, B, H, dtype=np.float32), z(2 * L, B, H)]))
 
 
 def test_input_must_be_a_tensor(layer):
@@ -96,16 +91,16 @@ def test_wrong_h0_shape(layer, bad):
     name, m = layer
     good = z(2 * L, B, H)
     with raises(ValueError, name, "h0", str(bad)):
-        m(z(T, B, I), hx_for(name, z(*bad), good))
+        m(z(T, B, I), pack_hx(kind_of(m), [z(*bad), good]))
     if bad[-1] == H:  # right size, wrong shape: the expected shape is in the message
         with raises(ValueError, f"expected h0 of shape {(2 * L, B, H)}, got {bad}"):
-            m(z(T, B, I), hx_for(name, z(*bad), good))
+            m(z(T, B, I), pack_hx(kind_of(m), [z(*bad), good]))
 
 
 def test_wrong_h0_shape_unbatched(layer):
     name, m = layer
     with raises(ValueError, name, f"expected h0 of shape {(2 * L, H)}, got {(2 * L, 1, H)}"):
-        m(z(T, I), hx_for(name, z(2 * L, 1, H), z(2 * L, H)))
+        m(z(T, I), pack_hx(kind_of(m), [z(2 * L, 1, H), z(2 * L, H)]))
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -235,10 +230,6 @@ def cell(request):
     assert_unchanged(c, before)
 
 
-def cell_hx(name, *states):
-    return tuple(states) if name == "LSTMCell" else states[0]
-
-
 def test_cell_wrong_input(cell):
     name, c = cell
     with raises(ValueError, f"{name} expected input of size 32 in its last dim, got shape (3, 16)"):
@@ -254,7 +245,7 @@ def test_cell_wrong_hx_shape(cell, x_shape, bad):
     name, c = cell
     good = z(*x_shape[:-1], H)
     with raises(ValueError, name, "hx", str(bad)):
-        c(z(*x_shape), cell_hx(name, z(*bad), good))
+        c(z(*x_shape), pack_hx(kind_of(c), [z(*bad), good]))
     if name == "LSTMCell":  # the cell state is checked alike
         with raises(ValueError, name, "hx", str(bad)):
             c(z(*x_shape), (good, z(*bad)))
@@ -264,7 +255,7 @@ def test_cell_hx_dtype(cell):
     name, c = cell
     h32 = z(B, H, dtype=np.float32)
     with raises(TypeError, name, "hx", "float64", "float32"):
-        c(z(B, I), cell_hx(name, h32, h32))
+        c(z(B, I), pack_hx(kind_of(c), [h32, h32]))
 
 
 def test_lstm_cell_state_must_be_a_pair():

@@ -5,21 +5,21 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn, optim
+from tinygrad_rnn import optim
 from tinygrad_rnn.apps import charlm
 from tinygrad_rnn.nn import functional as F
 
-LAYERS = [nn.RNN, nn.LSTM, nn.GRU]
-IMPLS = ["fused", "unrolled"]
+from recurrent_table import IMPLS, KINDS, LAYER_CLASSES, make_layer, unpack
+
+LAYERS = list(LAYER_CLASSES.values())
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("cls", LAYERS)
-def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(cls, impl):
-    m = cls(3, 4, num_layers=2, bidirectional=True, dtype=np.float64, impl=impl)
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(kind, impl):
+    m = make_layer(kind, 3, 4, impl, num_layers=2, bidirectional=True)
     x = tg.randn(5, 0, 3, dtype=np.float64, requires_grad=True)
-    out, state = m(x, lengths=np.zeros(0, dtype=np.int64))
-    h = state[0] if cls is nn.LSTM else state
+    out, (h, *_) = unpack(kind, m(x, lengths=np.zeros(0, dtype=np.int64)))
     assert out.shape == (5, 0, 8) and h.shape == (4, 0, 4)
     (out.sum() + h.sum()).backward()
     assert x.grad.shape == (5, 0, 3)
@@ -28,9 +28,9 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(cls, impl):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("cls", LAYERS)
-def test_an_empty_sequence_is_refused_by_both_impls(cls, impl):
-    m = cls(3, 4, dtype=np.float64, impl=impl)
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_sequence_is_refused_by_both_impls(kind, impl):
+    m = make_layer(kind, 3, 4, impl)
     for shape in [(0, 2, 3), (0, 3)]:
         with pytest.raises(ValueError, match=r"at least one time step, got input of shape \(0,"):
             m(tg.zeros(*shape, dtype=np.float64))

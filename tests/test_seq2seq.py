@@ -6,6 +6,8 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 
+from recurrent_table import make_layer
+
 SRC_VOCAB, TGT_VOCAB, E, H = 7, 6, 3, 4
 SOURCE = np.array([[1, 2, 3, 4], [5, 6, 0, 0], [2, 0, 0, 0]])
 LENGTHS = [4, 2, 1]
@@ -14,8 +16,7 @@ INPUTS = np.array([[1, 2, 3], [4, 5, 1], [2, 2, 2]])
 
 def make_model(rnn="lstm", cell="lstm", score="general", bidirectional=True, summary=True, impl="fused",
                decoder_impl="fused"):
-    layer = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[rnn](E, H, bidirectional=bidirectional, impl=impl,
-                                                                  dtype=np.float64)
+    layer = make_layer(rnn, E, H, impl, bidirectional=bidirectional)
     encoder = nn.Encoder(layer, nn.Embedding(SRC_VOCAB, E, dtype=np.float64))
     size = encoder.output_size
     decoder = nn.AttentionDecoder(TGT_VOCAB, E, H, size, summary_size=size if summary else None, cell=cell,
@@ -25,7 +26,7 @@ def make_model(rnn="lstm", cell="lstm", score="general", bidirectional=True, sum
 
 @pytest.mark.parametrize("decoder_impl", ["fused", "unrolled"])
 @pytest.mark.parametrize("rnn, cell, score, bidirectional", [
-    ("lstm", "lstm", "general", True), ("gru", "gru", "additive", False), ("rnn", "lstm", "dot", False),
+    ("lstm", "lstm", "general", True), ("gru", "gru", "additive", False), ("rnn_tanh", "lstm", "dot", False),
     ("gru", "lstm", "additive", True)])
 def test_gradcheck_every_parameter(rnn, cell, score, bidirectional, decoder_impl):
     model = make_model(rnn, cell, score, bidirectional, decoder_impl=decoder_impl)  # dot: one direction
