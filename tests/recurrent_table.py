@@ -202,7 +202,7 @@ def at_edge(c, edge):
     c = {**c, **EDGES[edge]}
     if c["lengths"] is not None:
         lengths = [min(n, c["T"]) for n in c["lengths"]][:c["B"]]
-        c["lengths"] = np.array(lengths, dtype=np.int64)  # np.array([]) would be float64, refused as lengths
+        c["lengths"] = np.array(lengths, dtype=np.int64)
     return c
 
 

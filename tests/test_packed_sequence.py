@@ -161,3 +161,10 @@ def test_packed_forward_passes_gradcheck(kind, impl):
         return tg.cat([out.data.reshape(-1), (tg.stack(state) if kind == "lstm" else state).reshape(-1)])
 
     assert tg.gradcheck(run, (x, *layer.parameters()), mode="projection")
+
+
+@pytest.mark.parametrize("shape", [(4, 0, 3), (0, 2, 3)])
+def test_packing_an_empty_batch_is_refused_as_in_pytorch(shape):
+    with pytest.raises(ValueError, match="cannot pack an empty batch") as err:
+        pack_padded_sequence(tg.zeros(*shape), np.zeros(shape[1], np.int64))
+    assert isinstance(err.value, RuntimeError)  # PyTorch raises RuntimeError("Cannot pack empty tensors")

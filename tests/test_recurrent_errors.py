@@ -264,3 +264,12 @@ def test_lstm_cell_state_must_be_a_pair():
         c(z(B, I), z(B, H))
     with raises(ValueError, "LSTMCell", "hx", "(h, c)", "1 tensors"):
         c(z(B, I), (z(B, H),))
+
+
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+def test_an_empty_batch_takes_an_empty_list_of_lengths(impl):
+    lstm = tg.nn.LSTM(3, 4, impl=impl)
+    out, (h, c) = lstm(tg.zeros(5, 0, 3), lengths=[])
+    assert out.shape == (5, 0, 4) and h.shape == c.shape == (1, 0, 4)
+    with pytest.raises(TypeError, match="lengths must be integers"):
+        lstm(tg.zeros(5, 1, 3), lengths=[2.0])

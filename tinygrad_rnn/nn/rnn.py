@@ -35,7 +35,7 @@ def check_lengths(name, lengths, T, B, batched):
     if not batched:
         raise ValueError(f"{name}: lengths needs batched input (T, B, I), got unbatched input")
     arr = lengths.detach().numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in "iu" and arr.size:  # an empty list reads as float64: no element is one
         raise TypeError(f"{name}: lengths must be integers, got {arr.dtype}")
     if arr.shape != (B,):
         raise ValueError(f"{name}: expected lengths of shape ({B},), one per sequence, got {arr.shape}")

@@ -10,7 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from ...ops import cat, getitem
-from ...tensor import Tensor
+from ...tensor import ShapeError, Tensor
 
 
 def _ints(values, arg, name):
@@ -130,6 +130,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise ValueError(f"pack_padded_sequence: input must have at least 2 dims (T, B, *), got shape {input.shape}")
     x = input.transpose(0, 1) if batch_first else input
     T, B = x.shape[0], x.shape[1]
+    if B == 0 or T == 0:  # as PyTorch, which cannot pack empty tensors either
+        raise ShapeError(f"pack_padded_sequence: cannot pack an empty batch, got input of shape {input.shape}")
     lengths = _ints(lengths, "lengths", "pack_padded_sequence")
     if lengths.shape != (B,):
         raise ValueError(f"pack_padded_sequence: expected lengths of shape ({B},), one per sequence, "
