@@ -1,11 +1,12 @@
-"""python -m benchmarks [engine|recurrent|programs|ctc|seq2seq|curvature|cell|all] [--quick] [--no-save]"""
+"""python -m benchmarks [engine|recurrent|programs|ctc|seq2seq|curvature|cell|threads|all] [--quick] [--no-save]"""
 import argparse
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["engine", "recurrent", "programs", "ctc", "seq2seq", "curvature", "cell", "all"])
+                        choices=["engine", "recurrent", "programs", "ctc", "seq2seq", "curvature", "cell", "threads",
+                                 "all"])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and configurations")
     parser.add_argument("--no-save", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
@@ -30,6 +31,9 @@ def main(argv=None):
     if args.which in ("cell", "all"):
         from . import custom_cell
         custom_cell.main(quick=args.quick, save=not args.no_save)
+    if args.which in ("threads", "all"):
+        from . import blas_threads
+        blas_threads.main(quick=args.quick, save=not args.no_save)
 
 
 if __name__ == "__main__":

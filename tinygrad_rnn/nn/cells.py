@@ -47,7 +47,7 @@ def gru_step(xp, h, w_hh_t, b_hh):
 
 
 def make_weights(module, suffix, input_size, hidden_size, gates, bias, dtype, proj_size=0):
-    """Register weight_ih{suffix} (G·H, I), weight_hh{suffix} (G·H, H, or P with a projection),
+    """Register weight_ih{suffix} (gates·H, I), weight_hh{suffix} (gates·H, H, or P with a projection),
     biases, and weight_hr{suffix} (P, H) when proj_size = P > 0; all U(-1/√H, 1/√H)."""
     names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
     shapes = [(gates * hidden_size, input_size), (gates * hidden_size, proj_size or hidden_size)]
