@@ -8,21 +8,21 @@ import numpy as np
 from numba import njit
 
 from .fastmath import tanh_gate
-from .sequence_parts import copy_inputs, full_lengths, previous_state_grads, stacked_grads, transpose_into
+from .sequence_parts import (full_lengths, input_projection, previous_state_grads, stacked_grads,
+                             transpose_into)
 from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t, out, hw):
-    """Run every step. h: initial state, updated in place to the final one. Fills states (T,B,H) with
-    the new states, xh (T,B,I+H) with [x, h before the step] of each position (zero where padded),
-    w_hh_t with W_hh^T, and out; hw (B,H) is scratch."""
+def _forward(x, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t, out, hw):
+    """Run every step, after input_projection: states (T,B,H) holds x W_ih^T and xh (T,B,I+H) x (zero
+    where padded). h: initial state, updated in place to the final one. Fills states with the new
+    states, the h part of xh with the state before each position, w_hh_t with W_hh^T, and out; hw
+    (B,H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
     zero = x.dtype.type(0.0)
-    np.dot(x.reshape(T * B, I), w_ih.T, states.reshape(T * B, H))
     transpose_into(w_hh, w_hh_t)
-    copy_inputs(x, lengths, xh)
     for s in range(lengths.max()):
         np.dot(h, w_hh_t, hw)
         for b in range(B):
@@ -44,10 +44,10 @@ def _forward(x, w_ih, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t,
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, lengths, reverse, relu, states, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
+def _backward(lengths, reverse, relu, states, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. dgates (T,B,H) receives the
     pre-activation gradients by position (through g (B,H) unless all rows are at the same position);
-    dhw_t (H,B) is scratch. Returns dx, dw_ih, dw_hh, db."""
+    dhw_t (H,B) is scratch. Returns db; dx and the weight gradients are stacked_grads of dgates."""
     T, B, H = states.shape
     one, zero = states.dtype.type(1.0), states.dtype.type(0.0)
     db = np.zeros(H, states.dtype)
@@ -75,8 +75,7 @@ def _backward(w_ih, lengths, reverse, relu, states, xh, w_hh_t, d_out, dh, dgate
             if not uniform:
                 dgates[p, b] = gb
         previous_state_grads(w_hh_t, gs, dhw_t, dh, lengths, s)
-    dx, dw_ih, dw_hh = stacked_grads(dgates, xh, w_ih)
-    return dx, dw_ih, dw_hh, db
+    return db
 
 
 def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity):
@@ -91,7 +90,8 @@ def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity):
     out = np.empty((T, B, H), dt) if lengths.min() == T else np.zeros((T, B, H), dt)
     bufs = [take((T, B, H), dt), take((T, B, x.shape[2] + H), dt), take((H, H), dt)]
     hw = take((B, H), dt)
-    _forward(x, w_ih, w_hh, bias, h, lengths, bool(reverse), relu, *bufs, out, hw)
+    input_projection(x, lengths, bufs[1], w_ih, bufs[0])
+    _forward(x, w_hh, bias, h, lengths, bool(reverse), relu, *bufs, out, hw)
     give(hw)
     return out, h, (bufs, w_ih, lengths, bool(reverse), relu, b_ih is not None)
 
@@ -106,8 +106,8 @@ def rnn_backward(saved, d_out, d_hn):
     dt = w_ih.dtype
     dh = np.array(d_hn, dt, order="C")
     dgates, g, dhw_t = take((T, B, H), dt), take((B, H), dt), take((H, B), dt)
-    dx, dw_ih, dw_hh, db = _backward(w_ih, lengths, reverse, relu, *bufs,
-                                     np.ascontiguousarray(d_out, dt), dh, dgates, g, dhw_t)
+    db = _backward(lengths, reverse, relu, *bufs, np.ascontiguousarray(d_out, dt), dh, dgates, g, dhw_t)
+    dx, dw_ih, dw_hh = stacked_grads(dgates, bufs[1], w_ih)
     for a in (dgates, g, dhw_t):
         give(a)
     db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)

@@ -5,28 +5,27 @@ PyTorch ``nn.GRU`` semantics, rows stacked r|z|n in ``w_ih`` (3H, I) and ``w_hh`
     n = tanh(W_in x + b_in + r * u),  u = W_hn h + b_hn;   h' = (1 - z) * n + z * h
 Because r multiplies u, the input and hidden projections get different gradients in the n rows
 (dn_pre and dn_pre * r), so the backward pass keeps one (T, B, 3H) buffer for each; otherwise the
-layout is the one described in ``rnn.py`` (projection before the loop, one product per step, dx and
-the weight gradients as single products after it).
+layout is the one described in ``sequence_parts`` (projection before the loop, one product per step,
+dx and the weight gradients as single products after it).
 """
 import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh
-from .sequence_parts import copy_inputs, full_lengths, transpose_into
+from .sequence_parts import full_lengths, input_projection, transpose_into
 from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, gates, us, xs, hprev, w_hh_t, out, hw):
-    """Run every step; b_rz = b_ir|b_iz + b_hr|b_hz. h: initial state, updated in place to the final
-    one. Fills gates (T,B,3H) with r|z|n, us (T,B,H) with u = W_hn h + b_hn, xs (T,B,I) with x and
-    hprev (T,B,H) with the states before each position (both zero where padded), w_hh_t with W_hh^T,
-    and out (T,B,H); hw (B,3H) is scratch."""
+def _forward(x, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, gates, us, xs, hprev, w_hh_t, out, hw):
+    """Run every step, after input_projection: gates (T,B,3H) holds x W_ih^T and xs (T,B,I) x (zero
+    where padded); b_rz = b_ir|b_iz + b_hr|b_hz. h: initial state, updated in place to the final
+    one. Fills gates with r|z|n, us (T,B,H) with u = W_hn h + b_hn, hprev (T,B,H) with the states
+    before each position (zero where padded), w_hh_t with W_hh^T, and out (T,B,H); hw (B,3H) is
+    scratch."""
     T, B, I = x.shape
     H = h.shape[1]
-    np.dot(x.reshape(T * B, I), w_ih.T, gates.reshape(T * B, 3 * H))
     transpose_into(w_hh, w_hh_t)
-    copy_inputs(x, lengths, xs)
     for b in range(B):
         hprev[lengths[b]:, b] = 0
     for s in range(lengths.max()):
@@ -53,10 +52,10 @@ def _forward(x, w_ih, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, gates, us, xs
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh, g, dhw_t):
+def _backward(lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. gx, gh (T,B,3H) receive the
     gradients of the input and hidden projections by position (gh through g (B,3H) unless all rows
-    are at the same position); dhw_t (H,B) is scratch. Returns dx, dw_ih, dw_hh, db_ih, db_hh."""
+    are at the same position); dhw_t (H,B) is scratch. Returns db_ih, db_hh (_weight_grads does the rest)."""
     T, B, I = xs.shape
     H = dh.shape[1]
     one = xs.dtype.type(1.0)
@@ -100,11 +99,15 @@ def _backward(w_ih, lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, g
                 dhb = dh[b]
                 for j in range(H):
                     dhb[j] += dhw_t[j, b]
-    gxm = gx.reshape(T * B, 3 * H)
-    dx = np.dot(gxm, w_ih).reshape(T, B, I)
-    dw_ih = np.dot(gxm.T, xs.reshape(T * B, I))
-    dw_hh = np.dot(gh.reshape(T * B, 3 * H).T, hprev.reshape(T * B, H))
-    return dx, dw_ih, dw_hh, db_ih, db_hh
+    return db_ih, db_hh
+
+
+def _weight_grads(gx, gh, xs, hprev, w_ih):
+    """dx = Gx W_ih, dW_ih = Gx^T X, dW_hh = Gh^T H_prev: NumPy's BLAS, after the kernel."""
+    T, B, G = gx.shape
+    gxm = gx.reshape(T * B, G)
+    return (np.dot(gxm, w_ih).reshape(T, B, xs.shape[2]), np.dot(gxm.T, xs.reshape(T * B, xs.shape[2])),
+            np.dot(gh.reshape(T * B, G).T, hprev.reshape(T * B, hprev.shape[2])))
 
 
 def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse):
@@ -122,7 +125,8 @@ def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse):
     bufs = [take((T, B, 3 * H), dt), take((T, B, H), dt), take(x.shape, dt), take((T, B, H), dt),
             take((H, 3 * H), dt)]
     hw = take((B, 3 * H), dt)
-    _forward(x, w_ih, w_hh, *biases, h, lengths, bool(reverse), *bufs, out, hw)
+    input_projection(x, lengths, bufs[2], w_ih, bufs[0])
+    _forward(x, w_hh, *biases, h, lengths, bool(reverse), *bufs, out, hw)
     give(hw)
     return out, h, (bufs, w_ih, lengths, bool(reverse), b_ih is not None)
 
@@ -138,8 +142,8 @@ def gru_backward(saved, d_out, d_hn):
     dh = np.array(d_hn, dt, order="C")
     gx, gh = take((T, B, 3 * H), dt), take((T, B, 3 * H), dt)
     g, dhw_t = take((B, 3 * H), dt), take((H, B), dt)
-    dx, dw_ih, dw_hh, db_ih, db_hh = _backward(w_ih, lengths, reverse, *bufs,
-                                               np.ascontiguousarray(d_out, dt), dh, gx, gh, g, dhw_t)
+    db_ih, db_hh = _backward(lengths, reverse, *bufs, np.ascontiguousarray(d_out, dt), dh, gx, gh, g, dhw_t)
+    dx, dw_ih, dw_hh = _weight_grads(gx, gh, bufs[2], bufs[3], w_ih)
     for a in (gx, gh, g, dhw_t):
         give(a)
     if not has_bias:

@@ -16,21 +16,20 @@ import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh, tanh_gate
-from .sequence_parts import copy_inputs, full_lengths, previous_state_grads, stacked_grads, transpose_into
+from .sequence_parts import (full_lengths, input_projection, previous_state_grads, stacked_grads,
+                             transpose_into)
 from .workspace import give, take
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t, out, hw):
-    """Run every step. h, c: initial states, updated in place to the final ones. Fills gates (T,B,4H)
-    with the gate activations, cs (T,B,H) with the cell state after each position, xh (T,B,I+H) with
-    [x, h before the step] of each position (zero where padded), w_hh_t with W_hh^T, and out; hw
-    (B,4H) is scratch."""
+def _forward(x, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t, out, hw):
+    """Run every step, after input_projection: gates (T,B,4H) holds x W_ih^T and xh (T,B,I+H) x (zero
+    where padded). h, c: initial states, updated in place to the final ones. Fills gates with the
+    gate activations, cs (T,B,H) with the cell state after each position, the h part of xh with the
+    state before each position, w_hh_t with W_hh^T, and out; hw (B,4H) is scratch."""
     T, B, I = x.shape
     H = h.shape[1]
-    np.dot(x.reshape(T * B, I), w_ih.T, gates.reshape(T * B, 4 * H))
     transpose_into(w_hh, w_hh_t)
-    copy_inputs(x, lengths, xh)
     for s in range(lengths.max()):
         np.dot(h, w_hh_t, hw)
         for b in range(B):
@@ -57,11 +56,11 @@ def _forward(x, w_ih, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t,
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(w_ih, c0, lengths, reverse, gates, cs, xh, w_hh_t, d_out, dh, dc, dgates, g, dhw_t):
+def _backward(c0, lengths, reverse, gates, cs, xh, w_hh_t, d_out, dh, dc, dgates, g, dhw_t):
     """BPTT over every step. dh, dc: incoming d_hn, d_cn, updated in place to dh0, dc0. dgates
     (T,B,4H) receives the gate pre-activation gradients by position (directly when all rows are at
     the same position, else through g (B,4H)); dhw_t (H,B) is scratch.
-    Returns dx, dw_ih, dw_hh, db."""
+    Returns db; dx and the weight gradients are stacked_grads of dgates after it."""
     T, B, G = gates.shape
     H = G // 4
     one = gates.dtype.type(1.0)
@@ -97,8 +96,7 @@ def _backward(w_ih, c0, lengths, reverse, gates, cs, xh, w_hh_t, d_out, dh, dc, 
             if not uniform:
                 dgates[p, b] = gb
         previous_state_grads(w_hh_t, gs, dhw_t, dh, lengths, s)
-    dx, dw_ih, dw_hh = stacked_grads(dgates, xh, w_ih)
-    return dx, dw_ih, dw_hh, db
+    return db
 
 
 def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse):
@@ -114,7 +112,8 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse):
     bufs = [take((T, B, 4 * H), dt), take((T, B, H), dt), take((T, B, x.shape[2] + H), dt),
             take((H, 4 * H), dt)]
     hw = take((B, 4 * H), dt)
-    _forward(x, w_ih, w_hh, bias, h, c, lengths, bool(reverse), *bufs, out, hw)
+    input_projection(x, lengths, bufs[2], w_ih, bufs[0])
+    _forward(x, w_hh, bias, h, c, lengths, bool(reverse), *bufs, out, hw)
     give(hw)
     return out, h, c, (bufs, w_ih, np.array(c0, dt, order="C"), lengths, bool(reverse), b_ih is not None)
 
@@ -129,8 +128,8 @@ def lstm_backward(saved, d_out, d_hn, d_cn):
     dt = w_ih.dtype
     dh, dc = np.array(d_hn, dt, order="C"), np.array(d_cn, dt, order="C")
     dgates, g, dhw_t = take((T, B, 4 * H), dt), take((B, 4 * H), dt), take((H, B), dt)
-    dx, dw_ih, dw_hh, db = _backward(w_ih, c0, lengths, reverse, *bufs,
-                                     np.ascontiguousarray(d_out, dt), dh, dc, dgates, g, dhw_t)
+    db = _backward(c0, lengths, reverse, *bufs, np.ascontiguousarray(d_out, dt), dh, dc, dgates, g, dhw_t)
+    dx, dw_ih, dw_hh = stacked_grads(dgates, bufs[2], w_ih)
     for a in (dgates, g, dhw_t):
         give(a)
     db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)

@@ -45,10 +45,21 @@ def copy_inputs(x, lengths, xh):
                 xhr[:] = 0
 
 
-@njit(cache=True, error_model="numpy")
+def input_projection(x, lengths, inputs, w_ih, out):
+    """Copy x into the saved `inputs` buffer (its first I columns; zero at padded positions, so that
+    whatever padding x holds, NaN included, reaches nothing), then out (T, B, G) = inputs W_ih^T for
+    all T*B rows at once, by NumPy's BLAS: outside the kernels it keeps its threads while the time
+    loop runs on one (see blas_threads)."""
+    T, B, I = x.shape
+    copy_inputs(x, lengths, inputs)
+    rows = inputs.reshape(T * B, inputs.shape[2])[:, :I]
+    np.dot(rows, w_ih.T, out.reshape(T * B, out.shape[2]))
+
+
 def stacked_grads(dgates, xh, w_ih):
     """dx = D W_ih and [dW_ih | dW_hh] = D^T [X | H_prev] as one product, with D the (T*B, G)
-    pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh."""
+    pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh; NumPy's BLAS
+    (called from Python, after the kernel)."""
     T, B, G = dgates.shape
     I = w_ih.shape[1]
     gm = dgates.reshape(T * B, G)
