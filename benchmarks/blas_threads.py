@@ -1,13 +1,13 @@
 """The BLAS thread policy (tinygrad_rnn/blas_threads.py) against its alternatives, training steps.
 
 Columns, each the same step: "policy" as shipped (SciPy's BLAS, the kernels', on one thread while a
-sequence kernel runs when its per-step product is small; NumPy's keeps its threads), "threads kept"
-(no limit: both pools at their default), and "one thread" (every BLAS on one thread, the command
-line's choice). Rows: the hand-written LSTM kernel (nn.LSTM), the kernel generated from LSTMCell and
+sequence kernel runs when its per-step product is small; NumPy's keeps its threads), "both pools"
+(the same rule, limiting NumPy's BLAS too), "threads kept" (no limit: both pools at their default),
+and "one thread" (every BLAS on one thread, the command line's choice). Rows: the hand-written LSTM kernel (nn.LSTM), the kernel generated from LSTMCell and
 from LayerNormLSTMCell (nn.Recurrent), at configs b, c and d of the recurrent benchmark.
 """
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from .common import block_medians, fmt, mse_training_step, record, table
 from .custom_cell import _lstm_cell_step
@@ -46,10 +46,18 @@ def _variants(step):
         finally:
             blas_threads.SMALL_STEP = small
 
+    def both_pools():
+        every_blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        ours, blas_threads._kernel_blas = blas_threads._kernel_blas, every_blas
+        try:
+            step()
+        finally:
+            blas_threads._kernel_blas = ours
+
     def one_thread():
         with threadpool_limits(limits=1, user_api="blas"):
             step()
-    return {"policy": step, "threads kept": threads_kept, "one thread": one_thread}
+    return {"policy": step, "both pools": both_pools, "threads kept": threads_kept, "one thread": one_thread}
 
 
 def main(quick=False, save=True):
@@ -61,11 +69,12 @@ def main(quick=False, save=True):
         for kind in ("hand-written LSTM", "generated LSTM", "LayerNormLSTM"):
             ms = {k: v * 1e3 for k, v in block_medians(_variants(_step(kind, cfg)), 6 if quick else 24,
                                                         rounds=3 if quick else 6).items()}
-            rows.append([f"{name} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}", kind, fmt(ms["policy"]),
-                         fmt(ms["threads kept"]), fmt(ms["one thread"]), fmt(ms["policy"] / ms["threads kept"], 2),
+            rows.append([f"{name} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}", kind,
+                         *(fmt(ms[k]) for k in ms), fmt(ms["policy"] / ms["threads kept"], 2),
                          fmt(ms["policy"] / ms["one thread"], 2)])
     record("BLAS thread policy: training step ms (float32, 2 cores, median of alternating blocks)",
-           table(["config", "layer", "policy", "threads kept", "one thread", "policy / kept", "policy / one"], rows),
+           table(["config", "layer", "policy", "both pools", "threads kept", "one thread", "policy / kept",
+                  "policy / one"], rows),
            save)
 
 
