@@ -37,6 +37,18 @@ def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def optional_torch(threads=None):
+    """PyTorch (set to `threads` threads when given), or None with a note that its columns stay empty."""
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch not installed: its columns are left empty")
+        return None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch
+
+
 def mse_training_step(layer, opt, x, target):
     """One step: forward over T, MSE loss, backward, optimizer step; the same code drives our layers
     and PyTorch's (layer(x) -> (output, state))."""

@@ -6,7 +6,7 @@ CPU kernel splits the batch over its intra-op threads, so it is timed with 1 and
 """
 import numpy as np
 
-from .common import block_medians, record, table, fmt
+from .common import block_medians, fmt, optional_torch, record, table
 
 CONFIGS = [dict(T=100, N=32, C=20, S=30), dict(T=500, N=16, C=60, S=100)]
 
@@ -43,12 +43,7 @@ def theirs(cfg, threads):
 
 
 def main(quick=False, save=True):
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("PyTorch not installed: its columns are left empty")
+    have_torch = optional_torch() is not None
     rows = []
     for cfg in CONFIGS[:1] if quick else CONFIGS:
         fns = {"ours": ours(cfg)}

@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 
-from .common import block_medians, fmt, mse_training_step, record, table
+from .common import block_medians, fmt, mse_training_step, optional_torch, record, table
 
 CFG = dict(B=32, I=64, H=128, T=100)
 
@@ -112,14 +112,10 @@ def compile_times():
 def main(quick=False, save=True):
     cold, warm = compile_times()
     fns = {"fused": ours("fused"), "unrolled": ours("unrolled")}
-    try:
-        import torch
-        torch.set_num_threads(2)
+    if optional_torch(threads=2) is not None:
         fns["torch eager loop"] = torch_loop()
         if os.environ.get("TINYGRAD_RNN_BENCH_TORCH_COMPILE") == "1":
             fns["torch.compile"] = torch_loop(compiled=True)
-    except ImportError:
-        print("PyTorch not installed: its columns are left empty")
     med = block_medians(fns, 3 if quick else 15)
     ms = {k: v * 1e3 for k, v in med.items()}
     torch_ms = ms.get("torch eager loop")

@@ -55,7 +55,8 @@ def hips_autograd(n_ops):
     return lambda: g(x0)
 
 
-def main(repeats=30, save=True):
+def main(quick=False, save=True):
+    repeats = 5 if quick else 30
     fns = {"tinygrad_rnn fwd+bwd": ours(N_OPS), "tinygrad_rnn fwd only (no_grad)": ours(N_OPS, grad=False)}
     for name, make in (("PyTorch eager fwd+bwd", torch_eager), ("HIPS autograd fwd+bwd", hips_autograd)):
         try:

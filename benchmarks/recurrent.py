@@ -6,7 +6,7 @@ in the same run (a training step is ~3 forward passes of matrix products: 6·T·
 """
 import numpy as np
 
-from .common import block_medians, fmt, mse_training_step, record, table
+from .common import block_medians, fmt, mse_training_step, optional_torch, record, table
 
 CONFIGS = {
     "a": dict(mode="LSTM", B=1, I=65, H=128, T=100),
@@ -83,13 +83,7 @@ def step_flops(cfg):
 
 
 def main(quick=False, save=True):
-    try:
-        import torch
-        torch.set_num_threads(2)
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("PyTorch not installed: its columns are left empty")
+    have_torch = optional_torch(threads=2) is not None
     peak = gemm_peak()
     names = ["a", "b"] if quick else list(CONFIGS)
     rows = []

@@ -11,7 +11,7 @@ attention scores with masked_fill(-inf) and multiplies with bmm: the idiomatic e
 import numpy as np
 
 
-from .common import block_medians, record, table, fmt
+from .common import block_medians, fmt, optional_torch, record, table
 
 LETTERS, PHONEMES, EMB, ENC_H, DEC_H, BATCH = 29, 42, 32, 64, 128, 64
 CONFIGS = {"median word": dict(S=8, T=9), "long word": dict(S=14, T=13)}
@@ -103,12 +103,8 @@ def theirs(cfg):
 def main(quick=False, save=True):
     import scipy.linalg.cython_blas  # noqa: F401  (numba's kernels call SciPy's BLAS: load it before limiting it)
     from threadpoolctl import threadpool_limits
-    try:
-        import torch
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("PyTorch not installed: its column is left empty")
+    torch = optional_torch()
+    have_torch = torch is not None
     rows = []
     for threads in (1, 2):
         if have_torch:
