@@ -186,3 +186,13 @@ def test_bench_needs_a_source_checkout(tmp_path, monkeypatch):
     result = run_capture(["bench"])
     assert_one_line_error(result, 2)
     assert "python -m benchmarks all --quick" in result[2] and "does not ship" in result[2]
+
+
+@pytest.mark.parametrize("argv, pinned", [(["--help"], False), (["bench"], False), (["train", "--steps", "abc"], False),
+                                          (["task", "adding", "--steps", "1", "--T", "4", "--hidden", "2"], True)])
+def test_one_blas_thread_only_for_commands_that_train(monkeypatch, tmp_path, argv, pinned):
+    calls = []
+    monkeypatch.setattr("tinygrad_rnn.blas_threads.one_thread_everywhere", lambda: calls.append(1))
+    monkeypatch.setattr(tg, "__file__", str(tmp_path / "tinygrad_rnn" / "__init__.py"))  # bench: no checkout
+    run_capture(argv)
+    assert calls == ([1] if pinned else [])
