@@ -17,6 +17,8 @@ hoisted input products.
 """
 import re
 
+import numpy as np
+
 from .trace import Ref
 
 _FORWARD = {
@@ -132,7 +134,7 @@ def _loop_invariants(body, tag):
                 hoisted.append(f"{names[e]} = {e}")
             return names[e]
         expr = _ELEMENT.sub(local, expr)
-        if op == "+=" and invariant(target):
+        if op == "+=" and invariant(target) and "[" in target:
             acc = f"a{tag}_{len(sums)}"
             hoisted.append(f"{acc} = c0")
             sums.append(f"{target} += {acc}")
@@ -149,7 +151,7 @@ def _refs(node):
 # rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
 _DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"})'
 _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
-MAX_WRITES = 2  # arrays written per loop: beyond this LLVM's runtime alias checks keep the loop scalar
+_EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 
 
 def _fits(run, node, width):
@@ -160,7 +162,7 @@ def _fits(run, node, width):
         return False
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
         return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
-    return node.op == "sum" or sum(n.op != "sum" for n in nodes) < MAX_WRITES
+    return True
 
 
 def groups(plan):
@@ -185,8 +187,10 @@ def groups(plan):
 
 
 def backward_runs(runs):
-    """The runs split further for the backward loops, each writing at most MAX_WRITES + 1 gradient
-    arrays (a sub-run of a run is a run, and reversing the sub-runs keeps the reverse order)."""
+    """The runs split further for the backward loops, each writing at most one argument array: LLVM
+    checks at run time that it does not overlap the arrays the loop reads, and gives up beyond a
+    few such checks; the kernel's own arrays need none (a sub-run of a run is a run, and reversing
+    the sub-runs keeps the reverse order)."""
     out = []
     for kind, width, nodes in runs:
         if kind != "loop":
@@ -194,8 +198,8 @@ def backward_runs(runs):
             continue
         part, written = [], set()
         for node in nodes:
-            targets = {r.buf for r in node.args if _grad_name(r.buf) is not None} | {node.out}
-            if part and len(written | targets) > MAX_WRITES + 1:
+            targets = {r.buf for r in node.args if r.buf[0] in _EXTERNAL}
+            if part and len(written | targets) > 1:
                 out.append((kind, width, part))
                 part, written = [], set()
             part.append(node)
@@ -268,7 +272,7 @@ def _vjp_lines(node):
     return lines, []
 
 
-def _emit_backward_run(w, run):
+def _emit_backward_run(w, run, layout):
     kind, width, nodes = run
     node = nodes[0]
     if kind == "matmul":
@@ -291,7 +295,8 @@ def _emit_backward_run(w, run):
             lines, finals = _vjp_lines(nd)
             body += lines
             after += finals
-        w.rows(2, width, body, after)
+        before = [f"gl{nd.out[1]} = c0" for nd in nodes if nd.out[1] in layout.local_grads]
+        w.rows(2, width, body, after, before)
 
 
 def saved_nodes(plan):
@@ -313,33 +318,108 @@ def saved_nodes(plan):
     return need
 
 
+class Layout:
+    """Which arrays the kernels take as arguments, and where the packed ones keep each value.
+
+    Every step value v12 and every gradient g12 is a (B, w) array the kernel allocates itself: LLVM
+    knows such arrays do not overlap, so their loops vectorise, and numba compiles an array argument
+    slowly (~20 ms each; LN-LSTM's kernels took 180 of them before). What must cross the kernels'
+    boundary is packed: the values the backward reads go into columns of one saved array VS (T, B, ·),
+    copied there once per step, and the frontier vectors p3 are pieces of one pv (their gradients of
+    one dpv). Column offsets arrive at run time in ``offs``, so the kernels stay independent of the
+    sizes; ``pack`` rewrites the logical reads (p3[j], and v12[b, j] in the backward) onto them.
+    """
+
+    def __init__(self, plan):
+        self.saved = sorted(saved_nodes(plan))
+        runs = groups(plan)
+        outputs = {r.buf for r in plan.outputs}
+        self.local_values = _locals(plan, runs) - set(self.saved) - {n for _, n in outputs}
+        self.local_grads = _locals(plan, backward_runs(runs)) - {n for _, n in outputs}
+        self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
+
+    def offsets(self, plan, vector_sizes):
+        """(offs, widths): the int64 offsets in ``names`` order and the packed arrays' widths."""
+        width = {n.out[1]: plan.sizes.get(n.width, 1) for n in plan.nodes if n.out[0] == "v"}
+        saved = np.cumsum([0] + [width[n] for n in self.saved])
+        vectors = np.cumsum([0] + list(vector_sizes))
+        offs = np.concatenate([saved[:-1], vectors]).astype(np.int64)
+        return offs, {"saved": int(saved[-1]), "vector": int(vectors[-1])}
+
+    def pack(self, source, backward):
+        """source with the logical reads of vectors (and, in the backward, of saved values) packed,
+        and the values (forward) or gradients (backward) that never leave their loop as locals."""
+        local, kind, name = (self.local_grads, "g", "gl") if backward else (self.local_values, "v", "t")
+        source = re.sub(rf"\b{kind}(\d+)\[b, j\]", lambda m: f"{name}{m.group(1)}" if int(m.group(1)) in local
+                        else m.group(0), source)
+        source = re.sub(r"\bp(\d+)\[([^\]]*)\]", lambda m: f"pv[q{m.group(1)} + {m.group(2)}]", source)
+        if backward:
+            source = re.sub(r"\bv(\d+)\[b, ([^\]]*)\]", lambda m: f"vs[b, o{m.group(1)} + {m.group(2)}]", source)
+        return source.replace(" + 0]", "]")
+
+
+def _locals(plan, runs):
+    """Nodes whose every use is in their own loop at the column being computed: in the forward
+    their values, in the backward their gradients, can be scalars instead of (B, w) arrays."""
+    run_of = {nd.out: i for i, (kind, width, nodes) in enumerate(runs) if kind == "loop" and width != "1"
+              for nd in nodes}
+    width = {nd.out: nd.width for nd in plan.nodes}
+    ok = {buf for buf in run_of if buf[0] == "v" and width[buf] == runs[run_of[buf]][1]}
+    for i, (kind, _, nodes) in enumerate(runs):
+        for nd in nodes:
+            for r in _refs(nd):
+                if r.buf in ok and (run_of[r.buf] != i or r.off != "0" or r.width != width[r.buf]):
+                    ok.discard(r.buf)
+    return {buf[1] for buf in ok}
+
+
 def signature(plan):
     """Argument names of the forward and backward kernels, in order."""
-    saved = saved_nodes(plan)
-    v_all = [n.out[1] for n in plan.nodes if n.out[0] == "v"]
-    v = [f"V{n}" if n in saved else f"v{n}" for n in v_all]
     S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
-    P, M = range(len(plan.vecs)), range(len(plan.steps))
-    common = (["sz", "cst", "lengths", "xs"] + [f"hx{k}" for k in H])
-    forward = (common + [f"w{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
-               + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out"] + v)
-    backward = (common + [f"wt{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
+    M = range(len(plan.steps))
+    common = ["sz", "cst", "offs", "lengths", "xs"] + [f"hx{k}" for k in H]
+    forward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S] + [f"sv{k}" for k in S]
+               + [f"mm{k}" for k in M] + ["out", "VS"])
+    backward = (common + [f"wt{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S]
                 + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
-                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M] + [f"am{k}" for k in M]
-                + [f"dp{k}" for k in P] + ["dxs"] + [f"V{n}" for n in v_all if n in saved] + [f"g{n}" for n in v_all]
-                + [f"gs{k}" for k in S] + [f"tk{k}" for k in M])
+                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M] + [f"am{k}" for k in M] + ["dpv", "dxs", "VS"])
     return forward, backward
 
 
-def _prologue(w, plan, names, backward):
+def _allocate(w, plan, layout, backward):
+    """The kernel's own arrays: step values (forward) or gradients, state gradients and products' dA."""
+    rows = lambda width: f"(B, {width}), xs.dtype"  # noqa: E731
+    local = layout.local_grads if backward else layout.local_values
+    for node in plan.nodes:
+        if node.out[0] == "v" and node.out[1] not in local:
+            w(1, f"{'g' if backward else 'v'}{node.out[1]} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
+    if not backward:
+        return
+    for k, ref in enumerate(plan.outputs):
+        w(1, f"gs{k} = np.zeros({rows(ref.width)})")
+    for node in plan.nodes:
+        if node.out[0] == "mm":
+            w(1, f"tk{node.out[1]} = np.empty({rows(node.args[0].width)})")
+    for k in range(len(plan.vecs)):
+        w(1, f"dp{k} = np.zeros(q{k + 1} - q{k}, xs.dtype)")
+
+
+def _prologue(w, plan, layout, backward):
     w(1, "B = lengths.shape[0]")
     for i, name in enumerate(sorted(plan.sizes, key=lambda s: int(s[1:]))):
         w(1, f"{name} = sz[{i}]")
+    for i, name in enumerate(layout.names):
+        w(1, f"{name} = offs[{i}]")
     used = {r.buf[1] for n in plan.nodes for r in [*n.args, *(v for v in n.attrs.values() if isinstance(v, Ref))]
             if r.buf[0] == "c"} | {0, 1, 2}
     for k in sorted(used):
         w(1, f"c{k} = cst[{k}]")
-    loop = "range(lengths.max() - 1, -1, -1)" if backward else "range(lengths.max())"
+    _allocate(w, plan, layout, backward)
+    w(1, "L = 0")  # the longest length (lengths.max() costs numba a second more to compile)
+    w(1, "for b in range(B):")
+    w(2, "if lengths[b] > L:")
+    w(3, "L = lengths[b]")
+    loop = "range(L - 1, -1, -1)" if backward else "range(L)"
     w(1, f"for s in {loop}:")
     w(2, "xt = xs[s]")
     for k in range(len(plan.state_sizes)):
@@ -348,9 +428,8 @@ def _prologue(w, plan, names, backward):
         w(2, f"hx{k}s = hx{k}[s]")
     for k in range(len(plan.steps)):
         w(2, f"mm{k}s = mm{k}[s]")
-    for n in sorted(saved_nodes(plan)):
-        w(2, f"v{n} = V{n}[s]")
     if backward:
+        w(2, "vs = VS[s]")
         w(2, "gxt = dxs[s]")
         for k in range(len(plan.hoisted)):
             w(2, f"ghx{k}s = ghx{k}[s]")
@@ -360,39 +439,42 @@ def _prologue(w, plan, names, backward):
 
 def generate(plan):
     """Module source with forward(...) and backward(...) for this plan (argument names: signature())."""
+    layout = Layout(plan)
     fwd_args, bwd_args = signature(plan)
+    head = ['"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""', "import numpy as np",
+            "from numba import njit", "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh", "", ""]
     w = _Writer()
-    w(0, '"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""')
-    w(0, "import numpy as np")
-    w(0, "from numba import njit")
-    w(0, "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh")
-    w(0, "")
-    w(0, "")
     w(0, _DECORATOR)
     w(0, f"def forward({', '.join(fwd_args)}):")
-    _prologue(w, plan, fwd_args, backward=False)
+    _prologue(w, plan, layout, backward=False)
     runs = groups(plan)
     for run in runs:
         _emit_forward_run(w, run)
-    _emit_commit(w, plan)
+    _emit_commit(w, plan, layout)
     w(0, "")
     w(0, "")
+    forward = layout.pack("\n".join(w.lines), backward=False)
+    w = _Writer()
     w(0, _DECORATOR)
     w(0, f"def backward({', '.join(bwd_args)}):")
-    _prologue(w, plan, bwd_args, backward=True)
+    _prologue(w, plan, layout, backward=True)
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
     for run in reversed(backward_runs(runs)):
-        _emit_backward_run(w, run)
+        _emit_backward_run(w, run, layout)
     for k, ref in enumerate(plan.outputs):
         w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
+    for k in range(len(plan.vecs)):  # a loop, not a slice assignment (whose error messages numba compiles slowly)
+        w(1, f"for j in range(q{k + 1} - q{k}):")
+        w(2, f"dpv[q{k} + j] = dp{k}[j]")
     w(0, "")
-    return "\n".join(w.lines)
+    return "\n".join(head) + "\n" + forward + "\n" + layout.pack("\n".join(w.lines), backward=True)
 
 
-def _emit_commit(w, plan):
-    """Each row's new states (and output) where it is active; inactive rows keep their state."""
+def _emit_commit(w, plan, layout):
+    """Each row's new states (and output) where it is active, and the values the backward reads;
+    inactive rows keep their state."""
     w(2, "for b in range(B):")
     w(3, "if s < lengths[b]:")
     for k, ref in enumerate(plan.outputs):
@@ -400,6 +482,10 @@ def _emit_commit(w, plan):
         w(5, f"sv{k}[s, b, j] = {_val(ref)}")
     w(4, f"for j in range({plan.outputs[0].width}):")
     w(5, "out[s, b, j] = sv0[s, b, j]")
+    width = {n.out[1]: n.width for n in plan.nodes if n.out[0] == "v"}
+    for n in layout.saved:
+        w(4, f"for j in range({width[n]}):")
+        w(5, f"VS[s, b, o{n} + j] = v{n}[b, j]")
     w(3, "else:")
     for k, ref in enumerate(plan.outputs):
         w(4, f"for j in range({ref.width}):")
