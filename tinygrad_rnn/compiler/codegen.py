@@ -56,12 +56,21 @@ def _grad_name(buf):
             "p": f"dp{buf[-1]}", "c": None}[kind]
 
 
+def _col(ref, j="j"):
+    """The column of ref that loop index j reads."""
+    return ref.off if ref.width == "1" else (j if ref.off == "0" else f"{ref.off} + {j}")
+
+
 def _at(ref, name, j="j"):
     """The element of ref at column j of the current row b."""
     if ref.buf[0] == "c":
         return name
-    col = ref.off if ref.width == "1" else (j if ref.off == "0" else f"{ref.off} + {j}")
-    return f"{name}[{col}]" if ref.buf[0] == "p" else f"{name}[b, {col}]"
+    return f"{name}[{_col(ref, j)}]" if ref.buf[0] == "p" else f"{name}[b, {_col(ref, j)}]"
+
+
+def _save(ref, saved):
+    """The statement keeping a value the backward reads in VS (none for the others)."""
+    return [f"VS[s, b, o{ref.buf[1]} + {_col(ref)}] = {_val(ref)}"] if ref.buf[1] in saved else []
 
 
 def _val(ref):
@@ -154,7 +163,7 @@ _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
 _EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 
 
-def _fits(run, node, width):
+def _fits(run, node, width, saved):
     """Whether node may join the run's loop (see groups)."""
     kind, run_width, nodes, made = run
     if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
@@ -162,14 +171,16 @@ def _fits(run, node, width):
         return False
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
         return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
-    return True
+    # one store into VS per loop: LLVM cannot tell two column blocks of one argument apart
+    return (width == "1" or node.op == "sum" or node.out[1] not in saved
+            or not any(n.op != "sum" and n.out[1] in saved for n in nodes))
 
 
-def groups(plan):
+def groups(plan, saved):
     """Nodes in runs that share one loop over j: a node joins the current run when its loop width
     matches and it reads values made in the run only at the same column (so, in reverse, every
     gradient it adds to lands at the column being processed), and the loop stays vectorisable (at
-    most one activation, MAX_WRITES arrays written). Products and cats stand alone; a sum accumulates
+    most one activation, one store into VS). Products and cats stand alone; a sum accumulates
     in the loop and its value exists only after it."""
     runs, current = [], None
     for node in plan.nodes:
@@ -178,7 +189,7 @@ def groups(plan):
             current = None
             continue
         width = node.args[0].width if node.op == "sum" else node.width
-        if current is None or not _fits(current, node, width):
+        if current is None or not _fits(current, node, width, saved):
             current = ("loop", width, [], {})
             runs.append(current)
         current[2].append(node)
@@ -222,7 +233,7 @@ def _elementwise_expr(node):
     return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
 
 
-def _emit_forward_run(w, run):
+def _emit_forward_run(w, run, saved):
     kind, width, nodes = run
     node = nodes[0]
     if kind == "matmul":
@@ -231,7 +242,8 @@ def _emit_forward_run(w, run):
     elif kind == "cat":
         out = _value_name(node.out)
         for part, off in zip(node.args, node.attrs["offsets"]):
-            w.rows(2, part.width, [f"{_at(Ref(node.out, off, part.width), out)} = {_val(part)}"])
+            piece = Ref(node.out, off, part.width)
+            w.rows(2, part.width, [f"{_at(piece, out)} = {_val(part)}"] + _save(piece, saved))
     else:
         body, before, after = [], [], []
         for nd in nodes:
@@ -239,22 +251,34 @@ def _emit_forward_run(w, run):
             if nd.op == "sum":
                 before.append(f"acc{nd.out[1]} = c0")
                 body.append(f"acc{nd.out[1]} += {_val(nd.args[0])}")
-                after.append(f"{out}[b, 0] = acc{nd.out[1]}")
+                after += [f"{out}[b, 0] = acc{nd.out[1]}"] + _save(Ref(nd.out, "0", "1"), saved)
             else:
-                body.append(f"{out}[b, j] = {_elementwise_expr(nd)}")
+                body += [f"{out}[b, j] = {_elementwise_expr(nd)}"] + _save(Ref(nd.out, "0", nd.width), saved)
         w.rows(2, width, body, after, before)
 
 
-def _vjp_lines(node):
-    """Statements adding node's vector-Jacobian product to its operands' gradients, then zeroing its own."""
+def _vjp_lines(node, local, started):
+    """Statements adding node's vector-Jacobian product to its operands' gradients, then zeroing its
+    own. A gradient in ``local`` is a scalar gl{n}: its first contribution (``started`` records
+    which have one) assigns it, and nothing zeroes it."""
     op, args = node.op, node.args
+
+    def add(ref, expr):
+        n = ref.buf[1] if ref.buf[0] == "v" else None
+        if n not in local:
+            return f"{_at(ref, _grad_name(ref.buf))} += {expr}"
+        first = n not in started
+        started.add(n)
+        return f"gl{n} {'=' if first else '+='} {expr}"
+
     g = _grad_name(node.out)
     if op == "sum":
         src = args[0]
-        lines = [] if _grad_name(src.buf) is None else [f"{_at(src, _grad_name(src.buf))} += {g}[b, 0]"]
-        return lines, [f"{g}[b, 0] = c0"]
+        return ([] if _grad_name(src.buf) is None else [add(src, f"{g}[b, 0]")]), [f"{g}[b, 0] = c0"]
+    n = node.out[1]
+    gy = (f"gl{n}" if n in started else "c0") if n in local else f"gy{n}"
     values = {_LETTERS[i]: _val(r) for i, r in enumerate(args)}
-    values.update(y=f"{_value_name(node.out)}[b, j]", gy=f"gy{node.out[1]}")
+    values.update(y=f"{_value_name(node.out)}[b, j]", gy=gy)
     if op == "pow":
         rules = {0: _pow_vjp(node.attrs["p"])}
     elif op == "clamp":
@@ -263,13 +287,11 @@ def _vjp_lines(node):
         rules = {0: f"(gy if {' and '.join(tests)} else c0)"}
     else:
         rules = _VJP[op]
-    lines = [f"gy{node.out[1]} = {g}[b, j]"]
+    lines = [] if n in local else [f"gy{n} = {g}[b, j]"]
     for i, rule in rules.items():
-        target = _grad_name(args[i].buf)
-        if target is not None:
-            lines.append(f"{_at(args[i], target)} += {_substitute(rule, values)}")
-    lines.append(f"{g}[b, j] = c0")
-    return lines, []
+        if _grad_name(args[i].buf) is not None:
+            lines.append(add(args[i], _substitute(rule, values)))
+    return lines + ([] if n in local else [f"{g}[b, j] = c0"]), []
 
 
 def _emit_backward_run(w, run, layout):
@@ -290,13 +312,12 @@ def _emit_backward_run(w, run, layout):
             body = [] if _grad_name(part.buf) is None else [f"{_at(part, _grad_name(part.buf))} += {src}"]
             w.rows(2, part.width, body + [f"{src} = c0"])
     else:
-        body, after = [], []
+        body, after, started = [], [], set()
         for nd in reversed(nodes):
-            lines, finals = _vjp_lines(nd)
+            lines, finals = _vjp_lines(nd, layout.local_grads, started)
             body += lines
             after += finals
-        before = [f"gl{nd.out[1]} = c0" for nd in nodes if nd.out[1] in layout.local_grads]
-        w.rows(2, width, body, after, before)
+        w.rows(2, width, body, after)
 
 
 def saved_nodes(plan):
@@ -325,16 +346,16 @@ class Layout:
     knows such arrays do not overlap, so their loops vectorise, and numba compiles an array argument
     slowly (~20 ms each; LN-LSTM's kernels took 180 of them before). What must cross the kernels'
     boundary is packed: the values the backward reads go into columns of one saved array VS (T, B, ·),
-    copied there once per step, and the frontier vectors p3 are pieces of one pv (their gradients of
+    stored there as they are computed, and the frontier vectors p3 are pieces of one pv (their gradients of
     one dpv). Column offsets arrive at run time in ``offs``, so the kernels stay independent of the
     sizes; ``pack`` rewrites the logical reads (p3[j], and v12[b, j] in the backward) onto them.
     """
 
     def __init__(self, plan):
         self.saved = sorted(saved_nodes(plan))
-        runs = groups(plan)
+        runs = groups(plan, self.saved)
         outputs = {r.buf for r in plan.outputs}
-        self.local_values = _locals(plan, runs) - set(self.saved) - {n for _, n in outputs}
+        self.local_values = _locals(plan, runs) - {n for _, n in outputs}
         self.local_grads = _locals(plan, backward_runs(runs)) - {n for _, n in outputs}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
 
@@ -347,15 +368,20 @@ class Layout:
         return offs, {"saved": int(saved[-1]), "vector": int(vectors[-1])}
 
     def pack(self, source, backward):
-        """source with the logical reads of vectors (and, in the backward, of saved values) packed,
-        and the values (forward) or gradients (backward) that never leave their loop as locals."""
-        local, kind, name = (self.local_grads, "g", "gl") if backward else (self.local_values, "v", "t")
-        source = re.sub(rf"\b{kind}(\d+)\[b, j\]", lambda m: f"{name}{m.group(1)}" if int(m.group(1)) in local
-                        else m.group(0), source)
+        """source with the logical reads of vectors and (in the backward) of saved values packed, the
+        forward values that never leave their loop as scalars t{n}, and unused prologue reads dropped."""
         source = re.sub(r"\bp(\d+)\[([^\]]*)\]", lambda m: f"pv[q{m.group(1)} + {m.group(2)}]", source)
         if backward:
             source = re.sub(r"\bv(\d+)\[b, ([^\]]*)\]", lambda m: f"vs[b, o{m.group(1)} + {m.group(2)}]", source)
-        return source.replace(" + 0]", "]")
+        else:
+            source = re.sub(r"\bv(\d+)\[b, j\]", lambda m: f"t{m.group(1)}" if int(m.group(1)) in self.local_values
+                            else m.group(0), source)
+        source = source.replace(" + 0]", "]")
+        lines = source.split("\n")
+        words = re.findall(r"\w+", source)
+        used = {w_: words.count(w_) for w_ in set(words)}
+        unused = re.compile(r"    (\w+) = (sz|offs|cst)\[\d+\]$")
+        return "\n".join(line for line in lines if not (unused.match(line) and used[unused.match(line).group(1)] == 1))
 
 
 def _locals(plan, runs):
@@ -447,10 +473,10 @@ def generate(plan):
     w(0, _DECORATOR)
     w(0, f"def forward({', '.join(fwd_args)}):")
     _prologue(w, plan, layout, backward=False)
-    runs = groups(plan)
+    runs = groups(plan, layout.saved)
     for run in runs:
-        _emit_forward_run(w, run)
-    _emit_commit(w, plan, layout)
+        _emit_forward_run(w, run, layout.saved)
+    _emit_commit(w, plan)
     w(0, "")
     w(0, "")
     forward = layout.pack("\n".join(w.lines), backward=False)
@@ -472,9 +498,8 @@ def generate(plan):
     return "\n".join(head) + "\n" + forward + "\n" + layout.pack("\n".join(w.lines), backward=True)
 
 
-def _emit_commit(w, plan, layout):
-    """Each row's new states (and output) where it is active, and the values the backward reads;
-    inactive rows keep their state."""
+def _emit_commit(w, plan):
+    """Each row's new states (and output) where it is active; inactive rows keep their state."""
     w(2, "for b in range(B):")
     w(3, "if s < lengths[b]:")
     for k, ref in enumerate(plan.outputs):
@@ -482,10 +507,6 @@ def _emit_commit(w, plan, layout):
         w(5, f"sv{k}[s, b, j] = {_val(ref)}")
     w(4, f"for j in range({plan.outputs[0].width}):")
     w(5, "out[s, b, j] = sv0[s, b, j]")
-    width = {n.out[1]: n.width for n in plan.nodes if n.out[0] == "v"}
-    for n in layout.saved:
-        w(4, f"for j in range({width[n]}):")
-        w(5, f"VS[s, b, o{n} + j] = v{n}[b, j]")
     w(3, "else:")
     for k, ref in enumerate(plan.outputs):
         w(4, f"for j in range({ref.width}):")
