@@ -163,12 +163,16 @@ _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
 _EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 
 
-def _fits(run, node, width, saved):
+def _fits(run, node, width, saved, backward):
     """Whether node may join the run's loop (see groups)."""
     kind, run_width, nodes, made = run
     if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
                                      for r in _refs(node)):
         return False
+    if backward:  # each gradient array written at one column offset; one argument array written per loop
+        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] != "c"}
+        return (len({buf for buf, _ in written}) == len(written)
+                and len({buf for buf, _ in written if buf[0] in _EXTERNAL}) <= 1)
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
         return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
     # one store into VS per loop: LLVM cannot tell two column blocks of one argument apart
@@ -176,12 +180,14 @@ def _fits(run, node, width, saved):
             or not any(n.op != "sum" and n.out[1] in saved for n in nodes))
 
 
-def groups(plan, saved):
+def groups(plan, saved, backward=False):
     """Nodes in runs that share one loop over j: a node joins the current run when its loop width
     matches and it reads values made in the run only at the same column (so, in reverse, every
-    gradient it adds to lands at the column being processed), and the loop stays vectorisable (at
-    most one activation, one store into VS). Products and cats stand alone; a sum accumulates
-    in the loop and its value exists only after it."""
+    gradient it adds to lands at the column being processed), and the loop stays vectorisable
+    (forward: at most one activation, one store into VS; backward, swept in reverse: one argument
+    array written, each array at one column offset: LLVM cannot tell two column blocks of one array
+    apart, but needs no checks between the kernel's own arrays). Products and cats stand alone; a sum
+    accumulates in the loop and its value exists only after it."""
     runs, current = [], None
     for node in plan.nodes:
         if node.op in ("matmul", "cat"):
@@ -189,34 +195,12 @@ def groups(plan, saved):
             current = None
             continue
         width = node.args[0].width if node.op == "sum" else node.width
-        if current is None or not _fits(current, node, width, saved):
+        if current is None or not _fits(current, node, width, saved, backward):
             current = ("loop", width, [], {})
             runs.append(current)
         current[2].append(node)
         current[3][node.out] = node.op != "sum"
     return [(kind, width, nodes) for kind, width, nodes, _ in runs]
-
-
-def backward_runs(runs):
-    """The runs split further for the backward loops, each writing at most one argument array: LLVM
-    checks at run time that it does not overlap the arrays the loop reads, and gives up beyond a
-    few such checks; the kernel's own arrays need none (a sub-run of a run is a run, and reversing
-    the sub-runs keeps the reverse order)."""
-    out = []
-    for kind, width, nodes in runs:
-        if kind != "loop":
-            out.append((kind, width, nodes))
-            continue
-        part, written = [], set()
-        for node in nodes:
-            targets = {r.buf for r in node.args if r.buf[0] in _EXTERNAL}
-            if part and len(written | targets) > 1:
-                out.append((kind, width, part))
-                part, written = [], set()
-            part.append(node)
-            written |= targets
-        out.append((kind, width, part))
-    return out
 
 
 def _elementwise_expr(node):
@@ -300,9 +284,10 @@ def _emit_backward_run(w, run, layout):
     if kind == "matmul":
         if node.out[0] == "mm":
             k, a = node.out[1], node.args[0]
-            w(2, "for b in range(B):")
-            w(3, f"for j in range({a.width}):")
-            w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
+            if k not in layout.state_operands:  # a state's dW comes from sv itself (see sequence.py)
+                w(2, "for b in range(B):")
+                w(3, f"for j in range({a.width}):")
+                w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
             w(2, f"np.dot(gmm{k}s, wt{node.attrs['mat']}, tk{k})")
             w.rows(2, a.width, [f"{_at(a, _grad_name(a.buf))} += tk{k}[b, j]"])
     elif kind == "cat":
@@ -356,7 +341,9 @@ class Layout:
         runs = groups(plan, self.saved)
         outputs = {r.buf for r in plan.outputs}
         self.local_values = _locals(plan, runs) - {n for _, n in outputs}
-        self.local_grads = _locals(plan, backward_runs(runs)) - {n for _, n in outputs}
+        self.local_grads = _locals(plan, groups(plan, self.saved, backward=True)) - {n for _, n in outputs}
+        self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
+                               if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
 
     def offsets(self, plan, vector_sizes):
@@ -399,7 +386,7 @@ def _locals(plan, runs):
     return {buf[1] for buf in ok}
 
 
-def signature(plan):
+def signature(plan, layout):
     """Argument names of the forward and backward kernels, in order."""
     S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
     M = range(len(plan.steps))
@@ -408,7 +395,8 @@ def signature(plan):
                + [f"mm{k}" for k in M] + ["out", "VS"])
     backward = (common + [f"wt{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S]
                 + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
-                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M] + [f"am{k}" for k in M] + ["dpv", "dxs", "VS"])
+                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M]
+                + [f"am{k}" for k in M if k not in layout.state_operands] + ["dpv", "dxs", "VS"])
     return forward, backward
 
 
@@ -466,7 +454,7 @@ def _prologue(w, plan, layout, backward):
 def generate(plan):
     """Module source with forward(...) and backward(...) for this plan (argument names: signature())."""
     layout = Layout(plan)
-    fwd_args, bwd_args = signature(plan)
+    fwd_args, bwd_args = signature(plan, layout)
     head = ['"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""', "import numpy as np",
             "from numba import njit", "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh", "", ""]
     w = _Writer()
@@ -487,7 +475,7 @@ def generate(plan):
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
-    for run in reversed(backward_runs(runs)):
+    for run in reversed(groups(plan, layout.saved, backward=True)):
         _emit_backward_run(w, run, layout)
     for k, ref in enumerate(plan.outputs):
         w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])

@@ -73,7 +73,7 @@ class CompiledSequence(Function):
         finals = [s[L - 1].copy() for s in sv]
         if order is not None:
             out = out[order]
-        ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, kernels, lengths, order
+        ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, (kernels, layout), lengths, order
         ctx.arrays = (sz, cst, offs, widths, xs, hx, mats, pv, h0, sv, mm, VS)
         on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
         if on_free is not None:
@@ -84,7 +84,7 @@ class CompiledSequence(Function):
     def backward(ctx, d_out, *d_finals):
         if ctx.empty:
             return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
-        plan, kernels, lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
+        plan, (kernels, layout), lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
         sz, cst, offs, widths, xs, hx, mats, pv, h0, sv, mm, VS = ctx.arrays
         T, B, I = xs.shape
         dt = xs.dtype
@@ -95,7 +95,7 @@ class CompiledSequence(Function):
         wt = [np.ascontiguousarray(mats[m].T) for m in plan.steps]
         ghx = _taken([h.shape for h in hx], dt, zero=True)
         gmm = _taken([m.shape for m in mm], dt, zero=True)
-        am = _taken([(T, B, mats[m].shape[0]) for m in plan.steps], dt)
+        am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
         with blas_threads(B):
@@ -107,8 +107,15 @@ class CompiledSequence(Function):
                 g2 = ghx[k][:L].reshape(L * B, -1)
                 d_mats[m] = np.dot(x2.T, g2)
                 dxs[:L] += np.dot(g2, mats[m].T).reshape(L, B, I)
+            operands = iter(am)
             for k, m in enumerate(plan.steps):
-                d_mats[m] = np.dot(am[k][:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
+                if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]
+                    i = layout.state_operands[k]
+                    d_mats[m] = np.dot(h0[i].T, gmm[k][0])
+                    if L > 1:
+                        d_mats[m] += np.dot(sv[i][:L - 1].reshape((L - 1) * B, -1).T, gmm[k][1:L].reshape((L - 1) * B, -1))
+                else:
+                    d_mats[m] = np.dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
         _release(ghx + gmm + am)
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):
