@@ -64,7 +64,8 @@ class CompiledSequence(Function):
         with blas_threads(B):
             hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
             sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
-            mm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)
+            mm = _taken([((T,) if k in layout.kept_products else ()) + (B, mats[m].shape[1])
+                         for k, m in enumerate(plan.steps)], dt)
             VS = take((T, B, widths["saved"]), dt)
             out = np.zeros((T, B, plan.state_sizes[0]), dt)
             kernels.forward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
@@ -92,19 +93,20 @@ class CompiledSequence(Function):
         dos = d_out.detach().numpy()
         dos = np.ascontiguousarray(dos[order] if order is not None else dos, dtype=dt)
         dst = [np.array(g.detach().numpy(), dtype=dt, order="C") for g in d_finals]
-        wt = [np.ascontiguousarray(mats[m].T) for m in plan.steps]
-        ghx = _taken([h.shape for h in hx], dt, zero=True)
-        gmm = _taken([m.shape for m in mm], dt, zero=True)
+        gmm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt, zero=True)
+        own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
+        ghx = dict(zip(own, _taken([hx[k].shape for k in own], dt, zero=True)))
         am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
         with blas_threads(B):
-            kernels.backward(sz, cst, offs, lengths, xs, *hx, *wt, pv, *h0, *sv, *mm, dos, *dst, *ghx, *gmm, *am,
+            kernels.backward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm, dos, *dst, *ghx.values(), *gmm, *am,
                              dpv, dxs, VS)
             d_mats = [None] * len(mats)
             x2 = xs[:L].reshape(L * B, I)
             for k, m in enumerate(plan.hoisted):
-                g2 = ghx[k][:L].reshape(L * B, -1)
+                shared = layout.shared.get(("hx", k))
+                g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
                 d_mats[m] = np.dot(x2.T, g2)
                 dxs[:L] += np.dot(g2, mats[m].T).reshape(L, B, I)
             operands = iter(am)
@@ -116,7 +118,7 @@ class CompiledSequence(Function):
                         d_mats[m] += np.dot(sv[i][:L - 1].reshape((L - 1) * B, -1).T, gmm[k][1:L].reshape((L - 1) * B, -1))
                 else:
                     d_mats[m] = np.dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
-        _release(ghx + gmm + am)
+        _release([*ghx.values(), *gmm, *am])
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):
             d_frontier[i] = d_mats[m] if d_frontier[i] is None else d_frontier[i] + d_mats[m]
