@@ -344,8 +344,11 @@ class Layout:
         self.saved = sorted(saved_nodes(plan))
         runs = groups(plan, self.saved)
         outputs = {r.buf for r in plan.outputs}
+        backward_runs = groups(plan, self.saved, backward=True)
         self.local_values = _locals(plan, runs) - {n for _, n in outputs}
-        self.local_grads = _locals(plan, groups(plan, self.saved, backward=True)) - {n for _, n in outputs}
+        self.local_grads = _locals(plan, backward_runs) - {n for _, n in outputs}
+        self.row_values = _row_scalars(plan, runs) - {n for _, n in outputs}
+        self.row_grads = _row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
         self.shared = _shared_gradients(plan)
         self.kept_products = saved_nodes(plan, "mm")  # per-step products kept (T, B, w); the others (B, w)
         self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
@@ -362,19 +365,45 @@ class Layout:
 
     def pack(self, source, backward):
         """source with the logical reads of vectors and (in the backward) of saved values packed, the
-        forward values that never leave their loop as scalars t{n}, and unused prologue reads dropped."""
+        values that never leave their loop as scalars t{n}, the (B, 1) values (rv{n}) and gradients
+        (rg{n}) that never leave their pass over the rows as scalars, and unused prologue reads dropped."""
         source = re.sub(r"\bp(\d+)\[([^\]]*)\]", lambda m: f"pv[q{m.group(1)} + {m.group(2)}]", source)
         if backward:
             source = re.sub(r"\bv(\d+)\[b, ([^\]]*)\]", lambda m: f"vs[b, o{m.group(1)} + {m.group(2)}]", source)
+            source = _rename(source, r"\bg(\d+)\[b, 0\]", self.row_grads, "rg")
         else:
-            source = re.sub(r"\bv(\d+)\[b, j\]", lambda m: f"t{m.group(1)}" if int(m.group(1)) in self.local_values
-                            else m.group(0), source)
+            source = _rename(source, r"\bv(\d+)\[b, j\]", self.local_values, "t")
+            source = _rename(source, r"\bv(\d+)\[b, 0\]", self.row_values, "rv")
         source = source.replace(" + 0]", "]")
         lines = source.split("\n")
         words = re.findall(r"\w+", source)
         used = {w_: words.count(w_) for w_ in set(words)}
         unused = re.compile(r"    (\w+) = (sz|offs|cst)\[\d+\]$")
         return "\n".join(line for line in lines if not (unused.match(line) and used[unused.match(line).group(1)] == 1))
+
+
+def _rename(source, pattern, nodes, prefix):
+    """source with the element accesses matched by pattern (group 1: a node) of the given nodes
+    replaced by the scalar prefix{n}."""
+    return re.sub(pattern, lambda m: f"{prefix}{m.group(1)}" if int(m.group(1)) in nodes else m.group(0), source)
+
+
+def _row_scalars(plan, runs):
+    """Width-1 nodes whose every use is in the pass over rows b that makes them (runs in the order
+    they are written; each per-step product ends a pass): scalars per row instead of (B, 1) arrays."""
+    segment, seg = {}, 0
+    for kind, _, nodes in runs:
+        product = kind == "matmul" and nodes[0].out[0] == "mm"
+        seg += product
+        for nd in nodes:
+            segment[nd.out] = None if product else seg
+    ok = {buf for buf, g in segment.items() if buf[0] == "v" and g is not None
+          and next(nd.width for nd in plan.nodes if nd.out == buf) == "1"}
+    for nd in plan.nodes:
+        for r in _refs(nd):
+            if r.buf in ok and segment[nd.out] != segment[r.buf]:
+                ok.discard(r.buf)
+    return {buf[1] for buf in ok}
 
 
 def _shared_gradients(plan):
@@ -432,9 +461,13 @@ def _allocate(w, plan, layout, backward):
     """The kernel's own arrays: step values (forward) or gradients, state gradients and products' dA."""
     rows = lambda width: f"(B, {width}), xs.dtype"  # noqa: E731
     local = layout.local_grads if backward else layout.local_values
+    row = layout.row_grads if backward else layout.row_values
     for node in plan.nodes:
-        if node.out[0] == "v" and node.out[1] not in local:
-            w(1, f"{'g' if backward else 'v'}{node.out[1]} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
+        n = node.out[1]
+        if node.out[0] == "v" and n in row:
+            w(1, f"{'rg' if backward else 'rv'}{n} = c0")
+        elif node.out[0] == "v" and n not in local:
+            w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
     if not backward:
         return
     for k, ref in enumerate(plan.outputs):
