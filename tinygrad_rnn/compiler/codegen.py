@@ -415,11 +415,12 @@ def _shared_gradients(plan):
         for i, r in enumerate(_refs(node)):
             uses.setdefault(r.buf, []).append((node, i, r))
     outputs = {r.buf for r in plan.outputs}
+    width = {nd.out: nd.width for nd in plan.nodes}
 
     def root(buf):
         while buf not in outputs and len(uses.get(buf, [])) == 1:
-            node, i, r = uses[buf][0]
-            if node.op not in ("add", "copy") or r.off != "0" or r.width != node.width:
+            node, i, r = uses[buf][0]  # the whole buffer, not broadcast: its gradient is node's
+            if node.op not in ("add", "copy") or r.off != "0" or r.width != width[buf] or (r.width == "1") != (node.width == "1"):
                 break
             buf = node.out
         return buf
@@ -510,7 +511,8 @@ def _prologue(w, plan, layout, backward):
         w(2, "vs = VS[s]")
         w(2, "gxt = dxs[s]")
         for k in range(len(plan.hoisted)):
-            w(2, f"ghx{k}s = ghx{k}[s]")
+            if ("hx", k) not in layout.shared:
+                w(2, f"ghx{k}s = ghx{k}[s]")
         for k in range(len(plan.steps)):
             w(2, f"gmm{k}s = gmm{k}[s]")
 
