@@ -1,19 +1,22 @@
 """Python source of the whole-sequence forward and BPTT kernels for a traced Plan.
 
 Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"})`` functions with the time
-loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) buffer written by
-a loop over the active rows; a slice or chunk is a view (a column offset), not a copy.
+loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) array the kernel
+allocates, written by a loop over the active rows, or a scalar when it never leaves its loop; a
+slice or chunk is a column offset, not a copy. What compile time and speed taught (see Layout,
+groups): few array arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops
+vectorise without run-time checks), each array written at one column offset per loop.
 
 The backward is not derived by differentiating the engine's backward formulas (create_graph=True):
 those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
 Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
 (the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
 (``_VJP``), evaluated on values the forward saved for every position: only those a rule reads
-(``saved_nodes``; the rest live in reused scratch rows). Saving measured faster than recomputing
+(``saved_nodes``; stored into one packed array VS). Saving measured faster than recomputing
 the step in the backward (214 -> 175 ms per LN-LSTM step here) and halves the code numba compiles.
 The backward sweeps each step's graph in reverse; per-step products give da = g Wᵀ (one BLAS call)
-and keep (a, g) per step, so that dW = Σ aᵀ g is one product after the loop, as is dx for the
-hoisted input products.
+and keep g (and a, unless a is a state, which the forward kept anyway) per step, so that
+dW = Σ aᵀ g is one product after the loop, as is dx for the hoisted input products.
 """
 import re
 
@@ -420,7 +423,8 @@ def _shared_gradients(plan):
     def root(buf):
         while buf not in outputs and len(uses.get(buf, [])) == 1:
             node, i, r = uses[buf][0]  # the whole buffer, not broadcast: its gradient is node's
-            if node.op not in ("add", "copy") or r.off != "0" or r.width != width[buf] or (r.width == "1") != (node.width == "1"):
+            if (node.op not in ("add", "copy") or r.off != "0" or r.width != width[buf]
+                    or (r.width == "1") != (node.width == "1")):
                 break
             buf = node.out
         return buf

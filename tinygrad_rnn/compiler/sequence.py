@@ -100,8 +100,8 @@ class CompiledSequence(Function):
         dpv = np.zeros(widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
         with blas_threads(B):
-            kernels.backward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm, dos, *dst, *ghx.values(), *gmm, *am,
-                             dpv, dxs, VS)
+            kernels.backward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
+                             dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, VS)
             d_mats = [None] * len(mats)
             x2 = xs[:L].reshape(L * B, I)
             for k, m in enumerate(plan.hoisted):
@@ -115,7 +115,8 @@ class CompiledSequence(Function):
                     i = layout.state_operands[k]
                     d_mats[m] = np.dot(h0[i].T, gmm[k][0])
                     if L > 1:
-                        d_mats[m] += np.dot(sv[i][:L - 1].reshape((L - 1) * B, -1).T, gmm[k][1:L].reshape((L - 1) * B, -1))
+                        rows = (L - 1) * B
+                        d_mats[m] += np.dot(sv[i][:L - 1].reshape(rows, -1).T, gmm[k][1:L].reshape(rows, -1))
                 else:
                     d_mats[m] = np.dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
         _release([*ghx.values(), *gmm, *am])

@@ -1,7 +1,8 @@
 """Multi-layer, optionally bidirectional RNN, LSTM and GRU layers with PyTorch's semantics.
 
 impl="fused" (default) runs each layer and direction as one numba kernel call (forward and BPTT;
-with proj_size the kernels are generated from the step by tinygrad_rnn.compiler); impl="unrolled" builds one small graph per time step from the cells' step functions, so BPTT is just
+with proj_size the kernels are generated from the step by tinygrad_rnn.compiler); impl="unrolled"
+builds one small graph per time step from the cells' step functions, so BPTT is just
 backward() over that graph and second derivatives work. The two agree to rounding.
 
 Variable lengths: positions past a sequence's length output zeros and get no gradient; h_n is each
