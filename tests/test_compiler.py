@@ -58,6 +58,26 @@ class SwapCell(nn.Module):
         return c, h + self.lin(x)
 
 
+class ProductsCell(nn.Module):
+    """Products the compiler treats specially: of the second state (dW from the saved states), whose
+    value a gradient rule reads (kept for every step), and a hoisted plus a per-step product added
+    (one shared gradient buffer)."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(6)
+        p = lambda *s: nn.Parameter(0.5 * rng.standard_normal(s))  # noqa: E731
+        self.w_c, self.w_x, self.w_h = p(H + 1, H), p(I, H), p(H, H)
+        self.state_size = (H, H + 1)
+
+    def forward(self, x, state):
+        h, c = state
+        a = (c @ self.w_c + x @ self.w_x).tanh()
+        m = h @ self.w_h
+        h_new = a * h + m * m * 0.1
+        return h_new, c * 0.9 + h_new.sum(dim=-1, keepdim=True)
+
+
 class BuiltinCell(nn.Module):
     """nn.LSTMCell/GRUCell/RNNCell with the Recurrent protocol: the built-in steps, compiled."""
 
@@ -77,6 +97,7 @@ CELLS = {
     "indrnn": lambda I, H: nn.IndRNNCell(I, H, dtype=np.float64),
     "kitchen_sink": KitchenSinkCell,
     "swap": SwapCell,
+    "products": ProductsCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
     "builtin_rnn": lambda I, H: BuiltinCell("rnn", I, H),

@@ -101,6 +101,39 @@ def test_unrolled_layer_gradcheck(name):
     tg.gradcheck(fn, (x, *as_tuple(state), *cell.parameters()), atol=1e-7, rtol=1e-5)
 
 
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+@pytest.mark.parametrize("name", ["layernorm_lstm", "mgu"])
+def test_unbatched_input_runs_as_a_batch_of_one(name, impl):
+    """(T, I) input with (H,) states, as nn.LSTM takes it: the same numbers and gradients as the
+    (T, 1, I) batch, with the batch dim dropped from the output (T, H) and the final states (H,)."""
+    rng = np.random.default_rng(7)
+    cell = CELLS[name](3, 4)
+    layer = nn.Recurrent(cell, reverse=True, batch_first=True, impl=impl)  # batch_first does not apply
+    x = rng.standard_normal((5, 3))
+    state = tuple(rng.standard_normal(s) for s in as_tuple(cell.state_size))
+    runs = []
+    for batched in (False, True):
+        xs = t64(x[:, None] if batched else x, True)
+        states = tuple(t64(s[None] if batched else s, True) for s in state)
+        out, final = layer(xs.transpose(0, 1) if batched else xs,  # batched and batch_first: (B, T, I)
+                           states if len(states) > 1 else states[0])
+        loss = (out * out).sum() + sum((f * 0.5).sum() for f in as_tuple(final))
+        loss.backward()
+        runs.append((out.detach().numpy(), [f.detach().numpy() for f in as_tuple(final)],
+                     xs.grad.numpy(), [s.grad.numpy() for s in states]))
+    (out_u, finals_u, gx_u, gs_u), (out_b, finals_b, gx_b, gs_b) = runs
+    assert out_u.shape == (5, 4) and all(f.shape == (s,) for f, s in zip(finals_u, as_tuple(cell.state_size)))
+    np.testing.assert_allclose(out_u, out_b[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gx_u, gx_b[:, 0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(finals_u + gs_u, finals_b + gs_b):
+        np.testing.assert_allclose(a, b[0], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="lengths needs batched input"):
+        layer(t64(x), lengths=[5])
+    with pytest.raises(ValueError, match=r"state 0 of shape \(4,\)"):
+        layer(t64(x), tuple(t64(np.zeros((1, s))) for s in as_tuple(cell.state_size)) if len(state) > 1
+              else t64(np.zeros((1, 4))))
+
+
 def test_cell_without_state_size_is_refused():
     with pytest.raises(TypeError, match="state_size"):
         nn.Recurrent(nn.LSTMCell(2, 3))
@@ -121,7 +154,7 @@ def test_bad_arguments_name_what_was_expected():
     with pytest.raises(ValueError, match="lengths must be in"):
         layer(x, lengths=[5, 1])
     with pytest.raises(ValueError, match="3 dims"):
-        layer(t64(np.zeros((4, 2))))
+        layer(t64(np.zeros(4)))
     with pytest.raises(TypeError, match="dtype float64 .the cell's weight_ih., got float32"):
         layer(tg.zeros(4, 2, 2, dtype=np.float32))
 

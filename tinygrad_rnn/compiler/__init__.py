@@ -5,7 +5,7 @@ element-wise work; codegen.py writes the forward and BPTT kernels as Python sour
 them on disk so numba's cache holds across processes; sequence.py is the Function that runs them.
 """
 from .cache import cache_dir, load
-from .codegen import generate, saved_nodes
+from .codegen import Layout, generate
 from .sequence import SECOND_ORDER, CompiledSequence
 from .trace import trace
 
@@ -22,6 +22,6 @@ def compiled_sequence(step, x, states, lengths, reverse):
     key = plan.structure()
     kernels = _kernels.get(key)
     if kernels is None:
-        kernels = _kernels[key] = (load(generate(plan)), saved_nodes(plan))
+        kernels = _kernels[key] = (load(generate(plan)), Layout(plan))
     outs = CompiledSequence.apply(x, *states, *plan.frontier, plan, kernels, lengths, reverse)
     return outs[0], tuple(outs[1:])

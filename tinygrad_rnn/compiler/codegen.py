@@ -1,21 +1,26 @@
 """Python source of the whole-sequence forward and BPTT kernels for a traced Plan.
 
 Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"})`` functions with the time
-loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) buffer written by
-a loop over the active rows; a slice or chunk is a view (a column offset), not a copy.
+loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) array the kernel
+allocates, written by a loop over the active rows, or a scalar when it never leaves its loop; a
+slice or chunk is a column offset, not a copy. What compile time and speed taught (see Layout,
+groups): few array arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops
+vectorise without run-time checks), each array written at one column offset per loop.
 
 The backward is not derived by differentiating the engine's backward formulas (create_graph=True):
 those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
 Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
 (the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
 (``_VJP``), evaluated on values the forward saved for every position: only those a rule reads
-(``saved_nodes``; the rest live in reused scratch rows). Saving measured faster than recomputing
+(``saved_nodes``; stored into one packed array VS). Saving measured faster than recomputing
 the step in the backward (214 -> 175 ms per LN-LSTM step here) and halves the code numba compiles.
 The backward sweeps each step's graph in reverse; per-step products give da = g Wᵀ (one BLAS call)
-and keep (a, g) per step, so that dW = Σ aᵀ g is one product after the loop, as is dx for the
-hoisted input products.
+and keep g (and a, unless a is a state, which the forward kept anyway) per step, so that
+dW = Σ aᵀ g is one product after the loop, as is dx for the hoisted input products.
 """
 import re
+
+import numpy as np
 
 from .trace import Ref
 
@@ -54,12 +59,21 @@ def _grad_name(buf):
             "p": f"dp{buf[-1]}", "c": None}[kind]
 
 
+def _col(ref, j="j"):
+    """The column of ref that loop index j reads."""
+    return ref.off if ref.width == "1" else (j if ref.off == "0" else f"{ref.off} + {j}")
+
+
 def _at(ref, name, j="j"):
     """The element of ref at column j of the current row b."""
     if ref.buf[0] == "c":
         return name
-    col = ref.off if ref.width == "1" else (j if ref.off == "0" else f"{ref.off} + {j}")
-    return f"{name}[{col}]" if ref.buf[0] == "p" else f"{name}[b, {col}]"
+    return f"{name}[{_col(ref, j)}]" if ref.buf[0] == "p" else f"{name}[b, {_col(ref, j)}]"
+
+
+def _save(ref, saved):
+    """The statement keeping a value the backward reads in VS (none for the others)."""
+    return [f"VS[s, b, o{ref.buf[1]} + {_col(ref)}] = {_val(ref)}"] if ref.buf[1] in saved else []
 
 
 def _val(ref):
@@ -132,7 +146,7 @@ def _loop_invariants(body, tag):
                 hoisted.append(f"{names[e]} = {e}")
             return names[e]
         expr = _ELEMENT.sub(local, expr)
-        if op == "+=" and invariant(target):
+        if op == "+=" and invariant(target) and "[" in target:
             acc = f"a{tag}_{len(sums)}"
             hoisted.append(f"{acc} = c0")
             sums.append(f"{target} += {acc}")
@@ -149,26 +163,34 @@ def _refs(node):
 # rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
 _DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"})'
 _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
-MAX_WRITES = 2  # arrays written per loop: beyond this LLVM's runtime alias checks keep the loop scalar
+_EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 
 
-def _fits(run, node, width):
+def _fits(run, node, width, saved, backward):
     """Whether node may join the run's loop (see groups)."""
     kind, run_width, nodes, made = run
     if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
                                      for r in _refs(node)):
         return False
+    if backward:  # each gradient array written at one column offset; one argument array written per loop
+        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] != "c"}
+        return (len({buf for buf, _ in written}) == len(written)
+                and len({buf for buf, _ in written if buf[0] in _EXTERNAL}) <= 1)
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
         return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
-    return node.op == "sum" or sum(n.op != "sum" for n in nodes) < MAX_WRITES
+    # one store into VS per loop: LLVM cannot tell two column blocks of one argument apart
+    return (width == "1" or node.op == "sum" or node.out[1] not in saved
+            or not any(n.op != "sum" and n.out[1] in saved for n in nodes))
 
 
-def groups(plan):
+def groups(plan, saved, backward=False):
     """Nodes in runs that share one loop over j: a node joins the current run when its loop width
     matches and it reads values made in the run only at the same column (so, in reverse, every
-    gradient it adds to lands at the column being processed), and the loop stays vectorisable (at
-    most one activation, MAX_WRITES arrays written). Products and cats stand alone; a sum accumulates
-    in the loop and its value exists only after it."""
+    gradient it adds to lands at the column being processed), and the loop stays vectorisable
+    (forward: at most one activation, one store into VS; backward, swept in reverse: one argument
+    array written, each array at one column offset: LLVM cannot tell two column blocks of one array
+    apart, but needs no checks between the kernel's own arrays). Products and cats stand alone; a sum
+    accumulates in the loop and its value exists only after it."""
     runs, current = [], None
     for node in plan.nodes:
         if node.op in ("matmul", "cat"):
@@ -176,32 +198,12 @@ def groups(plan):
             current = None
             continue
         width = node.args[0].width if node.op == "sum" else node.width
-        if current is None or not _fits(current, node, width):
+        if current is None or not _fits(current, node, width, saved, backward):
             current = ("loop", width, [], {})
             runs.append(current)
         current[2].append(node)
         current[3][node.out] = node.op != "sum"
     return [(kind, width, nodes) for kind, width, nodes, _ in runs]
-
-
-def backward_runs(runs):
-    """The runs split further for the backward loops, each writing at most MAX_WRITES + 1 gradient
-    arrays (a sub-run of a run is a run, and reversing the sub-runs keeps the reverse order)."""
-    out = []
-    for kind, width, nodes in runs:
-        if kind != "loop":
-            out.append((kind, width, nodes))
-            continue
-        part, written = [], set()
-        for node in nodes:
-            targets = {r.buf for r in node.args if _grad_name(r.buf) is not None} | {node.out}
-            if part and len(written | targets) > MAX_WRITES + 1:
-                out.append((kind, width, part))
-                part, written = [], set()
-            part.append(node)
-            written |= targets
-        out.append((kind, width, part))
-    return out
 
 
 def _elementwise_expr(node):
@@ -218,7 +220,7 @@ def _elementwise_expr(node):
     return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
 
 
-def _emit_forward_run(w, run):
+def _emit_forward_run(w, run, saved):
     kind, width, nodes = run
     node = nodes[0]
     if kind == "matmul":
@@ -227,7 +229,8 @@ def _emit_forward_run(w, run):
     elif kind == "cat":
         out = _value_name(node.out)
         for part, off in zip(node.args, node.attrs["offsets"]):
-            w.rows(2, part.width, [f"{_at(Ref(node.out, off, part.width), out)} = {_val(part)}"])
+            piece = Ref(node.out, off, part.width)
+            w.rows(2, part.width, [f"{_at(piece, out)} = {_val(part)}"] + _save(piece, saved))
     else:
         body, before, after = [], [], []
         for nd in nodes:
@@ -235,22 +238,37 @@ def _emit_forward_run(w, run):
             if nd.op == "sum":
                 before.append(f"acc{nd.out[1]} = c0")
                 body.append(f"acc{nd.out[1]} += {_val(nd.args[0])}")
-                after.append(f"{out}[b, 0] = acc{nd.out[1]}")
+                after += [f"{out}[b, 0] = acc{nd.out[1]}"] + _save(Ref(nd.out, "0", "1"), saved)
             else:
-                body.append(f"{out}[b, j] = {_elementwise_expr(nd)}")
+                body += [f"{out}[b, j] = {_elementwise_expr(nd)}"] + _save(Ref(nd.out, "0", nd.width), saved)
         w.rows(2, width, body, after, before)
 
 
-def _vjp_lines(node):
-    """Statements adding node's vector-Jacobian product to its operands' gradients, then zeroing its own."""
-    op, args = node.op, node.args
+def _vjp_lines(node, layout, started):
+    """Statements adding node's vector-Jacobian product to its operands' gradients, then zeroing its
+    own. A gradient in ``layout.local_grads`` is a scalar gl{n}: its first contribution (``started``
+    records which have one) assigns it, and nothing zeroes it; one in ``layout.shared`` is not written."""
+    op, args, local = node.op, node.args, layout.local_grads
+
+    def add(ref, expr):
+        if ref.buf in layout.shared:
+            return None
+        n = ref.buf[1] if ref.buf[0] == "v" else None
+        if n not in local:
+            return f"{_at(ref, _grad_name(ref.buf))} += {expr}"
+        first = n not in started
+        started.add(n)
+        return f"gl{n} {'=' if first else '+='} {expr}"
+
     g = _grad_name(node.out)
     if op == "sum":
         src = args[0]
-        lines = [] if _grad_name(src.buf) is None else [f"{_at(src, _grad_name(src.buf))} += {g}[b, 0]"]
-        return lines, [f"{g}[b, 0] = c0"]
+        line = None if _grad_name(src.buf) is None else add(src, f"{g}[b, 0]")
+        return ([] if line is None else [line]), [f"{g}[b, 0] = c0"]
+    n = node.out[1]
+    gy = (f"gl{n}" if n in started else "c0") if n in local else f"gy{n}"
     values = {_LETTERS[i]: _val(r) for i, r in enumerate(args)}
-    values.update(y=f"{_value_name(node.out)}[b, j]", gy=f"gy{node.out[1]}")
+    values.update(y=f"{_value_name(node.out)}[b, j]", gy=gy)
     if op == "pow":
         rules = {0: _pow_vjp(node.attrs["p"])}
     elif op == "clamp":
@@ -259,26 +277,26 @@ def _vjp_lines(node):
         rules = {0: f"(gy if {' and '.join(tests)} else c0)"}
     else:
         rules = _VJP[op]
-    lines = [f"gy{node.out[1]} = {g}[b, j]"]
+    lines = [] if n in local else [f"gy{n} = {g}[b, j]"]
     for i, rule in rules.items():
-        target = _grad_name(args[i].buf)
-        if target is not None:
-            lines.append(f"{_at(args[i], target)} += {_substitute(rule, values)}")
-    lines.append(f"{g}[b, j] = c0")
-    return lines, []
+        line = None if _grad_name(args[i].buf) is None else add(args[i], _substitute(rule, values))
+        lines += [] if line is None else [line]
+    return lines + ([] if n in local else [f"{g}[b, j] = c0"]), []
 
 
-def _emit_backward_run(w, run):
+def _emit_backward_run(w, run, layout):
     kind, width, nodes = run
     node = nodes[0]
     if kind == "matmul":
         if node.out[0] == "mm":
             k, a = node.out[1], node.args[0]
-            w(2, "for b in range(B):")
-            w(3, f"for j in range({a.width}):")
-            w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
-            w(2, f"np.dot(gmm{k}s, wt{node.attrs['mat']}, tk{k})")
-            w.rows(2, a.width, [f"{_at(a, _grad_name(a.buf))} += tk{k}[b, j]"])
+            if k not in layout.state_operands:  # a state's dW comes from sv itself (see sequence.py)
+                w(2, "for b in range(B):")
+                w(3, f"for j in range({a.width}):")
+                w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
+            # da = g Wᵀ computed as (W gᵀ)ᵀ: OpenBLAS runs this shape faster (62 -> 49 µs at B=32, H=128)
+            w(2, f"np.dot(w{node.attrs['mat']}, gmm{k}s.T, tk{k})")
+            w.rows(2, a.width, [f"{_at(a, _grad_name(a.buf))} += tk{k}[j, b]"])
     elif kind == "cat":
         g = _grad_name(node.out)
         for part, off in zip(node.args, node.attrs["offsets"]):
@@ -286,18 +304,18 @@ def _emit_backward_run(w, run):
             body = [] if _grad_name(part.buf) is None else [f"{_at(part, _grad_name(part.buf))} += {src}"]
             w.rows(2, part.width, body + [f"{src} = c0"])
     else:
-        body, after = [], []
+        body, after, started = [], [], set()
         for nd in reversed(nodes):
-            lines, finals = _vjp_lines(nd)
+            lines, finals = _vjp_lines(nd, layout, started)
             body += lines
             after += finals
         w.rows(2, width, body, after)
 
 
-def saved_nodes(plan):
-    """Indices of the nodes whose values the backward reads (an operand or result its VJP rule uses,
-    or a per-step product's left operand): the forward keeps those for every position (T, B, w);
-    the others live in one (B, w) scratch row block, reused at every step."""
+def saved_nodes(plan, kind="v"):
+    """Indices of the nodes (kind "v"; or of the per-step products, kind "mm") whose values the
+    backward reads (an operand or result its VJP rule uses, or a per-step product's left operand):
+    the forward keeps those for every position; the others live in (B, w) rows reused at every step."""
     need = set()
     for node in plan.nodes:
         if node.op == "matmul":
@@ -309,37 +327,179 @@ def saved_nodes(plan):
             letters = set(re.findall(r"\b(A|B|C|y)\b", rule))
             refs = [node.args[_LETTERS.index(x)] for x in letters - {"y"}]
             refs += [Ref(node.out, "0", node.width)] if "y" in letters else []
-        need |= {r.buf[1] for r in refs if r.buf[0] == "v"}
+        need |= {r.buf[1] for r in refs if r.buf[0] == kind}
     return need
 
 
-def signature(plan):
+class Layout:
+    """Which arrays the kernels take as arguments, and where the packed ones keep each value.
+
+    Every step value v12 and every gradient g12 is a (B, w) array the kernel allocates itself: LLVM
+    knows such arrays do not overlap, so their loops vectorise, and numba compiles an array argument
+    slowly (~20 ms each; LN-LSTM's kernels took 180 of them before). What must cross the kernels'
+    boundary is packed: the values the backward reads go into columns of one saved array VS (T, B, ·),
+    stored there as they are computed, and the frontier vectors p3 are pieces of one pv (their gradients of
+    one dpv). Column offsets arrive at run time in ``offs``, so the kernels stay independent of the
+    sizes; ``pack`` rewrites the logical reads (p3[j], and v12[b, j] in the backward) onto them.
+    """
+
+    def __init__(self, plan):
+        self.saved = sorted(saved_nodes(plan))
+        runs = groups(plan, self.saved)
+        outputs = {r.buf for r in plan.outputs}
+        backward_runs = groups(plan, self.saved, backward=True)
+        self.local_values = _locals(plan, runs) - {n for _, n in outputs}
+        self.local_grads = _locals(plan, backward_runs) - {n for _, n in outputs}
+        self.row_values = _row_scalars(plan, runs) - {n for _, n in outputs}
+        self.row_grads = _row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
+        self.shared = _shared_gradients(plan)
+        self.kept_products = saved_nodes(plan, "mm")  # per-step products kept (T, B, w); the others (B, w)
+        self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
+                               if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
+        self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
+
+    def offsets(self, plan, vector_sizes):
+        """(offs, widths): the int64 offsets in ``names`` order and the packed arrays' widths."""
+        width = {n.out[1]: plan.sizes.get(n.width, 1) for n in plan.nodes if n.out[0] == "v"}
+        saved = np.cumsum([0] + [width[n] for n in self.saved])
+        vectors = np.cumsum([0] + list(vector_sizes))
+        offs = np.concatenate([saved[:-1], vectors]).astype(np.int64)
+        return offs, {"saved": int(saved[-1]), "vector": int(vectors[-1])}
+
+    def pack(self, source, backward):
+        """source with the logical reads of vectors and (in the backward) of saved values packed, the
+        values that never leave their loop as scalars t{n}, the (B, 1) values (rv{n}) and gradients
+        (rg{n}) that never leave their pass over the rows as scalars, and unused prologue reads dropped."""
+        source = re.sub(r"\bp(\d+)\[([^\]]*)\]", lambda m: f"pv[q{m.group(1)} + {m.group(2)}]", source)
+        if backward:
+            source = re.sub(r"\bv(\d+)\[b, ([^\]]*)\]", lambda m: f"vs[b, o{m.group(1)} + {m.group(2)}]", source)
+            source = _rename(source, r"\bg(\d+)\[b, 0\]", self.row_grads, "rg")
+        else:
+            source = _rename(source, r"\bv(\d+)\[b, j\]", self.local_values, "t")
+            source = _rename(source, r"\bv(\d+)\[b, 0\]", self.row_values, "rv")
+        source = source.replace(" + 0]", "]")
+        lines = source.split("\n")
+        words = re.findall(r"\w+", source)
+        used = {w_: words.count(w_) for w_ in set(words)}
+        unused = re.compile(r"    (\w+) = (sz|offs|cst)\[\d+\]$")
+        return "\n".join(line for line in lines if not (unused.match(line) and used[unused.match(line).group(1)] == 1))
+
+
+def _rename(source, pattern, nodes, prefix):
+    """source with the element accesses matched by pattern (group 1: a node) of the given nodes
+    replaced by the scalar prefix{n}."""
+    return re.sub(pattern, lambda m: f"{prefix}{m.group(1)}" if int(m.group(1)) in nodes else m.group(0), source)
+
+
+def _row_scalars(plan, runs):
+    """Width-1 nodes whose every use is in the pass over rows b that makes them (runs in the order
+    they are written; each per-step product ends a pass): scalars per row instead of (B, 1) arrays."""
+    segment, seg = {}, 0
+    for kind, _, nodes in runs:
+        product = kind == "matmul" and nodes[0].out[0] == "mm"
+        seg += product
+        for nd in nodes:
+            segment[nd.out] = None if product else seg
+    ok = {buf for buf, g in segment.items() if buf[0] == "v" and g is not None
+          and next(nd.width for nd in plan.nodes if nd.out == buf) == "1"}
+    for nd in plan.nodes:
+        for r in _refs(nd):
+            if r.buf in ok and segment[nd.out] != segment[r.buf]:
+                ok.discard(r.buf)
+    return {buf[1] for buf in ok}
+
+
+def _shared_gradients(plan):
+    """{("hx", k): ("mm", j)} for each hoisted product whose gradient is exactly a per-step product's:
+    both reach the same node through single-use add/copy nodes (a = x W + h U + b, as in every gated
+    cell), so the kernel writes gmm_j only and dW, dx of the hoisted product are taken from it."""
+    uses = {}
+    for node in plan.nodes:
+        for i, r in enumerate(_refs(node)):
+            uses.setdefault(r.buf, []).append((node, i, r))
+    outputs = {r.buf for r in plan.outputs}
+    width = {nd.out: nd.width for nd in plan.nodes}
+
+    def root(buf):
+        while buf not in outputs and len(uses.get(buf, [])) == 1:
+            node, i, r = uses[buf][0]  # the whole buffer, not broadcast: its gradient is node's
+            if (node.op not in ("add", "copy") or r.off != "0" or r.width != width[buf]
+                    or (r.width == "1") != (node.width == "1")):
+                break
+            buf = node.out
+        return buf
+
+    roots = {root(("mm", j)): ("mm", j) for j in range(len(plan.steps))}
+    return {("hx", k): roots[root(("hx", k))] for k in range(len(plan.hoisted)) if root(("hx", k)) in roots}
+
+
+def _locals(plan, runs):
+    """Nodes whose every use is in their own loop at the column being computed: in the forward
+    their values, in the backward their gradients, can be scalars instead of (B, w) arrays."""
+    run_of = {nd.out: i for i, (kind, width, nodes) in enumerate(runs) if kind == "loop" and width != "1"
+              for nd in nodes}
+    width = {nd.out: nd.width for nd in plan.nodes}
+    ok = {buf for buf in run_of if buf[0] == "v" and width[buf] == runs[run_of[buf]][1]}
+    for i, (kind, _, nodes) in enumerate(runs):
+        for nd in nodes:
+            for r in _refs(nd):
+                if r.buf in ok and (run_of[r.buf] != i or r.off != "0" or r.width != width[r.buf]):
+                    ok.discard(r.buf)
+    return {buf[1] for buf in ok}
+
+
+def signature(plan, layout):
     """Argument names of the forward and backward kernels, in order."""
-    saved = saved_nodes(plan)
-    v_all = [n.out[1] for n in plan.nodes if n.out[0] == "v"]
-    v = [f"V{n}" if n in saved else f"v{n}" for n in v_all]
     S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
-    P, M = range(len(plan.vecs)), range(len(plan.steps))
-    common = (["sz", "cst", "lengths", "xs"] + [f"hx{k}" for k in H])
-    forward = (common + [f"w{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
-               + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out"] + v)
-    backward = (common + [f"wt{m}" for m in plan.steps] + [f"p{k}" for k in P] + [f"h0{k}" for k in S]
+    M = range(len(plan.steps))
+    common = ["sz", "cst", "offs", "lengths", "xs"] + [f"hx{k}" for k in H]
+    forward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S] + [f"sv{k}" for k in S]
+               + [f"mm{k}" for k in M] + ["out", "VS"])
+    backward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S]
                 + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
-                + [f"ghx{k}" for k in H] + [f"gmm{k}" for k in M] + [f"am{k}" for k in M]
-                + [f"dp{k}" for k in P] + ["dxs"] + [f"V{n}" for n in v_all if n in saved] + [f"g{n}" for n in v_all]
-                + [f"gs{k}" for k in S] + [f"tk{k}" for k in M])
+                + [f"ghx{k}" for k in H if ("hx", k) not in layout.shared] + [f"gmm{k}" for k in M]
+                + [f"am{k}" for k in M if k not in layout.state_operands] + ["dpv", "dxs", "VS"])
     return forward, backward
 
 
-def _prologue(w, plan, names, backward):
+def _allocate(w, plan, layout, backward):
+    """The kernel's own arrays: step values (forward) or gradients, state gradients and products' dA."""
+    rows = lambda width: f"(B, {width}), xs.dtype"  # noqa: E731
+    local = layout.local_grads if backward else layout.local_values
+    row = layout.row_grads if backward else layout.row_values
+    for node in plan.nodes:
+        n = node.out[1]
+        if node.out[0] == "v" and n in row:
+            w(1, f"{'rg' if backward else 'rv'}{n} = c0")
+        elif node.out[0] == "v" and n not in local:
+            w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
+    if not backward:
+        return
+    for k, ref in enumerate(plan.outputs):
+        w(1, f"gs{k} = np.zeros({rows(ref.width)})")
+    for node in plan.nodes:
+        if node.out[0] == "mm":
+            w(1, f"tk{node.out[1]} = np.empty(({node.args[0].width}, B), xs.dtype)")
+    for k in range(len(plan.vecs)):
+        w(1, f"dp{k} = np.zeros(q{k + 1} - q{k}, xs.dtype)")
+
+
+def _prologue(w, plan, layout, backward):
     w(1, "B = lengths.shape[0]")
     for i, name in enumerate(sorted(plan.sizes, key=lambda s: int(s[1:]))):
         w(1, f"{name} = sz[{i}]")
+    for i, name in enumerate(layout.names):
+        w(1, f"{name} = offs[{i}]")
     used = {r.buf[1] for n in plan.nodes for r in [*n.args, *(v for v in n.attrs.values() if isinstance(v, Ref))]
             if r.buf[0] == "c"} | {0, 1, 2}
     for k in sorted(used):
         w(1, f"c{k} = cst[{k}]")
-    loop = "range(lengths.max() - 1, -1, -1)" if backward else "range(lengths.max())"
+    _allocate(w, plan, layout, backward)
+    w(1, "L = 0")  # the longest length (lengths.max() costs numba a second more to compile)
+    w(1, "for b in range(B):")
+    w(2, "if lengths[b] > L:")
+    w(3, "L = lengths[b]")
+    loop = "range(L - 1, -1, -1)" if backward else "range(L)"
     w(1, f"for s in {loop}:")
     w(2, "xt = xs[s]")
     for k in range(len(plan.state_sizes)):
@@ -347,48 +507,53 @@ def _prologue(w, plan, names, backward):
     for k in range(len(plan.hoisted)):
         w(2, f"hx{k}s = hx{k}[s]")
     for k in range(len(plan.steps)):
-        w(2, f"mm{k}s = mm{k}[s]")
-    for n in sorted(saved_nodes(plan)):
-        w(2, f"v{n} = V{n}[s]")
+        if k in layout.kept_products:
+            w(2, f"mm{k}s = mm{k}[s]")
+        elif not backward:
+            w(2, f"mm{k}s = mm{k}")
     if backward:
+        w(2, "vs = VS[s]")
         w(2, "gxt = dxs[s]")
         for k in range(len(plan.hoisted)):
-            w(2, f"ghx{k}s = ghx{k}[s]")
+            if ("hx", k) not in layout.shared:
+                w(2, f"ghx{k}s = ghx{k}[s]")
         for k in range(len(plan.steps)):
             w(2, f"gmm{k}s = gmm{k}[s]")
 
 
 def generate(plan):
     """Module source with forward(...) and backward(...) for this plan (argument names: signature())."""
-    fwd_args, bwd_args = signature(plan)
+    layout = Layout(plan)
+    fwd_args, bwd_args = signature(plan, layout)
+    head = ['"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""', "import numpy as np",
+            "from numba import njit", "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh", "", ""]
     w = _Writer()
-    w(0, '"""Generated by tinygrad_rnn.compiler from one traced step of a recurrent cell."""')
-    w(0, "import numpy as np")
-    w(0, "from numba import njit")
-    w(0, "from tinygrad_rnn.kernels.fastmath import sigmoid, tanh")
-    w(0, "")
-    w(0, "")
     w(0, _DECORATOR)
     w(0, f"def forward({', '.join(fwd_args)}):")
-    _prologue(w, plan, fwd_args, backward=False)
-    runs = groups(plan)
+    _prologue(w, plan, layout, backward=False)
+    runs = groups(plan, layout.saved)
     for run in runs:
-        _emit_forward_run(w, run)
+        _emit_forward_run(w, run, layout.saved)
     _emit_commit(w, plan)
     w(0, "")
     w(0, "")
+    forward = layout.pack("\n".join(w.lines), backward=False)
+    w = _Writer()
     w(0, _DECORATOR)
     w(0, f"def backward({', '.join(bwd_args)}):")
-    _prologue(w, plan, bwd_args, backward=True)
+    _prologue(w, plan, layout, backward=True)
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
-    for run in reversed(backward_runs(runs)):
-        _emit_backward_run(w, run)
+    for run in reversed(groups(plan, layout.saved, backward=True)):
+        _emit_backward_run(w, run, layout)
     for k, ref in enumerate(plan.outputs):
         w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
+    for k in range(len(plan.vecs)):  # a loop, not a slice assignment (whose error messages numba compiles slowly)
+        w(1, f"for j in range(q{k + 1} - q{k}):")
+        w(2, f"dpv[q{k} + j] = dp{k}[j]")
     w(0, "")
-    return "\n".join(w.lines)
+    return "\n".join(head) + "\n" + forward + "\n" + layout.pack("\n".join(w.lines), backward=True)
 
 
 def _emit_commit(w, plan):

@@ -38,7 +38,7 @@ class CompiledSequence(Function):
 
     @staticmethod
     def forward(ctx, x, *rest):
-        plan, (kernels, saved), lengths, reverse = rest[-4:]
+        plan, (kernels, layout), lengths, reverse = rest[-4:]
         n = len(plan.state_sizes)
         h0 = [np.ascontiguousarray(s) for s in rest[:n]]
         frontier = rest[n:-4]
@@ -57,72 +57,77 @@ class CompiledSequence(Function):
         sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
         cst = np.array(plan.consts, dt)
         mats = [np.ascontiguousarray(frontier[i], dtype=dt) for i in plan.mats]
-        vecs = [np.ascontiguousarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
+        vecs = [np.asarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
+        offs, widths = layout.offsets(plan, [v.size for v in vecs])
+        pv = np.concatenate(vecs) if vecs else np.zeros(0, dt)
         x2 = xs.reshape(T * B, I)
         with sequence_kernel(B, _step_width(plan, mats)):
             hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
             sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
-            mm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)
-            nodes = [nd for nd in plan.nodes if nd.out[0] == "v"]
-            vb = _taken([(T, B, plan.sizes.get(nd.width, 1)) if nd.out[1] in saved else (B, plan.sizes.get(nd.width, 1))
-                         for nd in nodes], dt)
+            mm = _taken([((T,) if k in layout.kept_products else ()) + (B, mats[m].shape[1])
+                         for k, m in enumerate(plan.steps)], dt)
+            VS = take((T, B, widths["saved"]), dt)
             out = np.zeros((T, B, plan.state_sizes[0]), dt)
-            kernels.forward(sz, cst, lengths, xs, *hx, *[mats[m] for m in plan.steps], *vecs, *h0, *sv, *mm,
-                            out, *vb)
+            kernels.forward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
+                            out, VS)
         L = int(lengths.max())
         finals = [s[L - 1].copy() for s in sv]
-        _release([a for a, nd in zip(vb, nodes) if nd.out[1] not in saved])
-        vb = [a for a, nd in zip(vb, nodes) if nd.out[1] in saved]
         if order is not None:
             out = out[order]
-        ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, kernels, lengths, order
-        ctx.arrays = (sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb)
+        ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, (kernels, layout), lengths, order
+        ctx.arrays = (sz, cst, offs, widths, xs, hx, mats, pv, h0, sv, mm, VS)
         on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
         if on_free is not None:
-            on_free(lambda: _release(sv + mm + vb))
+            on_free(lambda: _release(sv + mm + [VS]))
         return (out, *finals)
 
     @staticmethod
     def backward(ctx, d_out, *d_finals):
         if ctx.empty:
             return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
-        plan, kernels, lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
-        sz, cst, xs, hx, mats, vecs, h0, sv, mm, vb = ctx.arrays
+        plan, (kernels, layout), lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
+        sz, cst, offs, widths, xs, hx, mats, pv, h0, sv, mm, VS = ctx.arrays
         T, B, I = xs.shape
         dt = xs.dtype
         L = int(lengths.max())
         dos = d_out.detach().numpy()
         dos = np.ascontiguousarray(dos[order] if order is not None else dos, dtype=dt)
         dst = [np.array(g.detach().numpy(), dtype=dt, order="C") for g in d_finals]
-        wt = [np.ascontiguousarray(mats[m].T) for m in plan.steps]
-        ghx = _taken([h.shape for h in hx], dt, zero=True)
-        gmm = _taken([m.shape for m in mm], dt, zero=True)
-        am = _taken([(T, B, mats[m].shape[0]) for m in plan.steps], dt)
-        dp = [np.zeros(v.shape, dt) for v in vecs]
+        gmm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt, zero=True)
+        own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
+        ghx = dict(zip(own, _taken([hx[k].shape for k in own], dt, zero=True)))
+        am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
+        dpv = np.zeros(widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
-        widths = [(B, plan.sizes.get(nd.width, 1)) for nd in plan.nodes if nd.out[0] == "v"]
-        gb = _taken(widths, dt, zero=True)  # the kernel leaves gradients zeroed
-        gs = _taken([(B, s) for s in plan.state_sizes], dt, zero=True)
-        tk = _taken([(B, mats[m].shape[0]) for m in plan.steps], dt)
         with sequence_kernel(B, _step_width(plan, mats)):
-            kernels.backward(sz, cst, lengths, xs, *hx, *wt, *vecs, *h0, *sv, *mm, dos, *dst, *ghx, *gmm, *am,
-                             *dp, dxs, *vb, *gb, *gs, *tk)
+            kernels.backward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
+                             dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, VS)
             d_mats = [None] * len(mats)
             x2 = xs[:L].reshape(L * B, I)
             for k, m in enumerate(plan.hoisted):
-                g2 = ghx[k][:L].reshape(L * B, -1)
+                shared = layout.shared.get(("hx", k))
+                g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
                 d_mats[m] = np.dot(x2.T, g2)
                 dxs[:L] += np.dot(g2, mats[m].T).reshape(L, B, I)
+            operands = iter(am)
             for k, m in enumerate(plan.steps):
-                d_mats[m] = np.dot(am[k][:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
-        _release(gb + gs + tk + ghx + gmm + am)
+                if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]
+                    i = layout.state_operands[k]
+                    d_mats[m] = np.dot(h0[i].T, gmm[k][0])
+                    if L > 1:
+                        rows = (L - 1) * B
+                        d_mats[m] += np.dot(sv[i][:L - 1].reshape(rows, -1).T, gmm[k][1:L].reshape(rows, -1))
+                else:
+                    d_mats[m] = np.dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
+        _release([*ghx.values(), *gmm, *am])
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):
             d_frontier[i] = d_mats[m] if d_frontier[i] is None else d_frontier[i] + d_mats[m]
         frontier_shapes = [t.shape for t in ctx.inputs[1 + len(dst):-4]]
-        for (i, is_condition), g in zip(plan.vecs, dp):
+        starts = np.cumsum([0] + [int(np.prod(frontier_shapes[i])) for i, _ in plan.vecs])
+        for k, (i, is_condition) in enumerate(plan.vecs):
             if not is_condition:
-                g = g.reshape(frontier_shapes[i])
+                g = dpv[starts[k]:starts[k + 1]].reshape(frontier_shapes[i])
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
         dx = dxs[order] if order is not None else dxs
         return (dx, *dst, *d_frontier, None, None, None, None)

@@ -3,7 +3,8 @@
 A cell is a Module with ``forward(x, state) -> new_state`` (x (B, I); state a Tensor (B, H) or a
 tuple of them) and ``state_size`` (an int, or a tuple of ints, one per state Tensor). The layer
 returns ``(output, final_state)``: output (T, B, H_0) stacks the first state Tensor after each step,
-final_state has the structure of ``state``. ``lengths`` behaves as for nn.LSTM: padded positions
+final_state has the structure of ``state``. Unbatched input (T, I), as nn.LSTM takes it, runs as a
+batch of one: states are (H_k,) and the output (T, H_0). ``lengths`` behaves as for nn.LSTM: padded positions
 output zeros and get no gradient, each sequence's final state is its own last step's, and with
 ``reverse=True`` each sequence is read from its own end.
 
@@ -66,7 +67,7 @@ class Recurrent(Module):
         return ", ".join(f"{k}={getattr(self, k)!r}" for k, d in (("batch_first", False), ("reverse", False),
                                                                     ("impl", "fused")) if getattr(self, k) != d)
 
-    def _initial_states(self, state, B, sizes, as_tuple, dtype):
+    def _initial_states(self, state, B, sizes, as_tuple, dtype, batched):
         if state is None:
             return tuple(Tensor._make(np.zeros((B, s), dtype=dtype)) for s in sizes)
         if as_tuple != isinstance(state, (tuple, list)):
@@ -80,28 +81,33 @@ class Recurrent(Module):
                 raise TypeError(f"Recurrent: expected state {k} to be a Tensor, got {type(s).__name__}")
             if s.dtype != dtype:
                 raise TypeError(f"Recurrent: expected state {k} of dtype {dtype} (the input's), got {s.dtype}")
-            if s.shape != (B, size):
-                raise ValueError(f"Recurrent: expected state {k} of shape {(B, size)}, got {s.shape}")
-        return states
+            expected = (B, size) if batched else (size,)
+            if s.shape != expected:
+                raise ValueError(f"Recurrent: expected state {k} of shape {expected}, got {s.shape}")
+        return states if batched else tuple(s.unsqueeze(0) for s in states)
 
     def forward(self, input, state=None, lengths=None):
         if not isinstance(input, Tensor):
             raise TypeError(f"Recurrent: expected input to be a Tensor, got {type(input).__name__}")
-        if input.ndim != 3 or input.dtype.kind != "f":
+        if input.ndim not in (2, 3) or input.dtype.kind != "f":
             raise ValueError(f"Recurrent: expected a floating input of 3 dims "
-                             f"({'(B, T, I)' if self.batch_first else '(T, B, I)'}), got {input.dtype} {input.shape}")
+                             f"({'(B, T, I)' if self.batch_first else '(T, B, I)'}) or 2 (T, I), "
+                             f"got {input.dtype} {input.shape}")
         for name, p in self.cell.named_parameters():
             if p.dtype != input.dtype:
                 raise TypeError(f"Recurrent: expected input of dtype {p.dtype} (the cell's {name}), got {input.dtype}; "
                                 "convert with .to() on the input or the cell")
-        x = input.transpose(0, 1) if self.batch_first else input
+        batched = input.ndim == 3
+        x = input.unsqueeze(1) if not batched else input.transpose(0, 1) if self.batch_first else input
         T, B = x.shape[0], x.shape[1]
-        lens = check_lengths("Recurrent", lengths, T, B, True)
+        lens = check_lengths("Recurrent", lengths, T, B, batched)
         sizes, as_tuple = _state_sizes(self.cell)
-        states = self._initial_states(state, B, sizes, as_tuple, x.dtype)
+        states = self._initial_states(state, B, sizes, as_tuple, x.dtype, batched)
         step = make_step(self.cell, sizes, as_tuple)
         run = compiler.compiled_sequence if self.impl == "fused" else unrolled_sequence
         out, finals = run(step, x, states, lens, self.reverse)
-        if self.batch_first:
+        if not batched:
+            out, finals = out.squeeze(1), [f.squeeze(0) for f in finals]
+        elif self.batch_first:
             out = out.transpose(0, 1)
         return out, (tuple(finals) if as_tuple else finals[0])

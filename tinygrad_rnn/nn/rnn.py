@@ -1,7 +1,8 @@
 """Multi-layer, optionally bidirectional RNN, LSTM and GRU layers with PyTorch's semantics.
 
-impl="fused" (default) runs each layer and direction as one numba kernel call (forward and BPTT);
-impl="unrolled" builds one small graph per time step from the cells' step functions, so BPTT is just
+impl="fused" (default) runs each layer and direction as one numba kernel call (forward and BPTT;
+with proj_size the kernels are generated from the step by tinygrad_rnn.compiler); impl="unrolled"
+builds one small graph per time step from the cells' step functions, so BPTT is just
 backward() over that graph and second derivatives work. The two agree to rounding.
 
 Variable lengths: positions past a sequence's length output zeros and get no gradient; h_n is each
@@ -13,7 +14,7 @@ states; an empty sequence (T = 0) is a ValueError; dtypes other than float32/flo
 """
 import numpy as np
 
-from .. import ops
+from .. import compiler, ops
 from ..ops import fused_sequences
 from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
@@ -92,6 +93,19 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
 
     out, state = unrolled_sequence(step, x, tuple(state), lengths, reverse, project)
     return (out, *state)
+
+
+def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr):
+    """One layer and direction of an LSTM with proj_size: its step, h' = (o tanh(c')) W_hrᵀ included,
+    compiled into whole-sequence kernels (tinygrad_rnn.compiler; states (P, H))."""
+    w_ih_t, w_hh_t, w_hr_t = w_ih.transpose(0, 1), w_hh.transpose(0, 1), w_hr.transpose(0, 1)
+
+    def step(x_t, state):
+        xp = x_t @ w_ih_t
+        return lstm_step(xp if b_ih is None else xp + b_ih, state[0], state[1], w_hh_t, b_hh, w_hr_t)
+
+    out, finals = compiler.compiled_sequence(step, x, tuple(state), lengths, reverse)
+    return (out, *finals)
 
 
 def _fused(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
@@ -221,8 +235,8 @@ class RNNBase(Module):
             raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = check_lengths(name, lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
-        # the kernels need a row (B = 0 has no work) and have no projection (proj_size runs unrolled)
-        run = _fused if self.impl == "fused" and B > 0 and not self.proj_size else _unrolled
+        # the kernels need a row (B = 0 has no work); with proj_size the step is compiled
+        run = _unrolled if self.impl != "fused" or B == 0 else _compiled if self.proj_size else _fused
         finals = [[] for _ in states]
         for layer in range(self.num_layers):
             outs = []
