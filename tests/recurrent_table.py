@@ -8,6 +8,8 @@ gh = h W_hhᵀ + b_hh (rows i|f|g|o for LSTM, r|z|n for GRU). Around the table:
   references   one direction over a padded batch and a whole layer, each sequence alone up to its own
                length (zeros past it), and one cell step;
   twins        the same module in the other impl, and its PyTorch twin holding our weights;
+  cells        the shipped custom cells and the built-in cells with nn.Recurrent's protocol
+               (state_size), and their random states, for the compiler and Recurrent tests;
   EDGES        the edge shapes the table-driven tests also run: B=1, H=1, T=1, I=1 and B=0 (an empty
                batch, defined for layers and cells as empty outputs with zero parameter gradients;
                the kernels themselves take B >= 1).
@@ -124,6 +126,39 @@ def unpack(kind, result):
     else:
         assert isinstance(hn, tg.Tensor)
     return out, states_list(kind, hn)
+
+
+# ------------------------------------------------------------------------------------ cells for nn.Recurrent
+
+SHIPPED_CELLS = {
+    "layernorm_lstm": lambda I, H: tg.nn.LayerNormLSTMCell(I, H, dtype=np.float64),
+    "peephole_lstm": lambda I, H: tg.nn.PeepholeLSTMCell(I, H, dtype=np.float64),
+    "mgu": lambda I, H: tg.nn.MGUCell(I, H, dtype=np.float64),
+    "indrnn": lambda I, H: tg.nn.IndRNNCell(I, H, dtype=np.float64),
+}
+
+
+class BuiltinCell(tg.nn.Module):
+    """The float64 built-in cell of `kind` (nn.LSTMCell, GRUCell, RNNCell) with nn.Recurrent's
+    protocol: state_size, and forward(x, state) -> new state."""
+
+    def __init__(self, kind, I, H):
+        super().__init__()
+        self.inner = make_cell(kind, I, H)
+        self.state_size = (H, H) if n_states(kind) == 2 else H
+
+    def forward(self, x, state):
+        return self.inner(x, state)
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def random_state(cell, B, rng, requires_grad=False):
+    """A random float64 state of the structure cell.state_size says (a Tensor or a tuple of them)."""
+    states = tuple(t64(0.5 * rng.standard_normal((B, s)), requires_grad) for s in as_tuple(cell.state_size))
+    return states if isinstance(cell.state_size, tuple) else states[0]
 
 
 # ------------------------------------------------------------------------------------ float64 builders

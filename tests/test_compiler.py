@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 
+from recurrent_table import SHIPPED_CELLS, BuiltinCell, as_tuple, t64
+
 NO_JIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 
 
@@ -78,38 +80,15 @@ class ProductsCell(nn.Module):
         return h_new, c * 0.9 + h_new.sum(dim=-1, keepdim=True)
 
 
-class BuiltinCell(nn.Module):
-    """nn.LSTMCell/GRUCell/RNNCell with the Recurrent protocol: the built-in steps, compiled."""
-
-    def __init__(self, kind, I, H):
-        super().__init__()
-        self.inner = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}[kind](I, H, dtype=np.float64)
-        self.state_size = (H, H) if kind == "lstm" else H
-
-    def forward(self, x, state):
-        return self.inner(x, state)
-
-
 CELLS = {
-    "layernorm_lstm": lambda I, H: nn.LayerNormLSTMCell(I, H, dtype=np.float64),
-    "peephole_lstm": lambda I, H: nn.PeepholeLSTMCell(I, H, dtype=np.float64),
-    "mgu": lambda I, H: nn.MGUCell(I, H, dtype=np.float64),
-    "indrnn": lambda I, H: nn.IndRNNCell(I, H, dtype=np.float64),
+    **SHIPPED_CELLS,
     "kitchen_sink": KitchenSinkCell,
     "swap": SwapCell,
     "products": ProductsCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
-    "builtin_rnn": lambda I, H: BuiltinCell("rnn", I, H),
+    "builtin_rnn": lambda I, H: BuiltinCell("rnn_tanh", I, H),
 }
-
-
-def t64(a, requires_grad=False):
-    return tg.tensor(np.asarray(a, dtype=np.float64), dtype=np.float64, requires_grad=requires_grad)
-
-
-def as_tuple(state):
-    return state if isinstance(state, tuple) else (state,)
 
 
 def run(cell, impl, x, states, lengths, reverse, weights):

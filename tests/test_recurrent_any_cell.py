@@ -7,38 +7,9 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 
-CELLS = {
-    "layernorm_lstm": lambda I, H: nn.LayerNormLSTMCell(I, H, dtype=np.float64),
-    "peephole_lstm": lambda I, H: nn.PeepholeLSTMCell(I, H, dtype=np.float64),
-    "mgu": lambda I, H: nn.MGUCell(I, H, dtype=np.float64),
-    "indrnn": lambda I, H: nn.IndRNNCell(I, H, dtype=np.float64),
-}
+from recurrent_table import SHIPPED_CELLS, BuiltinCell, as_tuple, random_state, t64
 
-
-class WrappedLSTMCell(nn.Module):
-    """nn.LSTMCell with the Recurrent protocol (state_size)."""
-
-    def __init__(self, I, H):
-        super().__init__()
-        self.inner = nn.LSTMCell(I, H, dtype=np.float64)
-        self.state_size = (H, H)
-
-    def forward(self, x, state):
-        return self.inner(x, state)
-
-
-def t64(a, requires_grad=False):
-    return tg.tensor(np.asarray(a, dtype=np.float64), dtype=np.float64, requires_grad=requires_grad)
-
-
-def random_state(cell, B, rng, requires_grad=False):
-    sizes = cell.state_size if isinstance(cell.state_size, tuple) else (cell.state_size,)
-    states = tuple(t64(0.5 * rng.standard_normal((B, s)), requires_grad) for s in sizes)
-    return states if isinstance(cell.state_size, tuple) else states[0]
-
-
-def as_tuple(state):
-    return state if isinstance(state, tuple) else (state,)
+CELLS = SHIPPED_CELLS
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -69,7 +40,7 @@ def test_lengths_match_each_sequence_alone(name, reverse):
 def test_wrapped_lstm_cell_matches_nn_lstm(reverse):
     rng = np.random.default_rng(2)
     T, B, I, H = 6, 3, 3, 4
-    cell = WrappedLSTMCell(I, H)
+    cell = BuiltinCell("lstm", I, H)
     lstm = nn.LSTM(I, H, batch_first=True, bidirectional=reverse, dtype=np.float64)
     sfx = "_l0_reverse" if reverse else "_l0"
     with tg.no_grad():
