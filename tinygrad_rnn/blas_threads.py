@@ -2,15 +2,16 @@
 
 Two OpenBLAS builds are loaded in a process that uses this library: NumPy's (products called from
 Python) and SciPy's, which numba's ``np.dot`` calls inside the kernels. Each keeps its own pool of
-worker threads, and an idle worker spins for a while before it sleeps. A sequence kernel makes one
-small product per time step; with both pools awake on two cores the kernel's elementwise work runs
-beside spinning threads (benchmarks/RESULTS.md, "BLAS thread policy", has the measurements).
+worker threads, and an idle worker spins for a while before it sleeps: with both pools awake on two
+cores, a kernel runs beside spinning threads (benchmarks/RESULTS.md, "BLAS thread policy", has the
+measurements). So every product of a recurrent layer, per-step or not, runs in numba (the kernels
+and kernels.sequence_parts), in SciPy's pool alone.
 
 The policy:
-- ``sequence_kernel(batch, width)``: while a recurrent kernel runs its time loop, SciPy's BLAS uses
-  one thread if the per-step product is small (batch * width below ``SMALL_STEP``, width being the
-  product's inner size times its output size); the products outside the loop (input projections and
-  weight gradients, called from Python) keep NumPy's threads. The limit is process-wide, so threads
+- ``sequence_kernel(batch, width)``: while a recurrent layer's kernels run, SciPy's BLAS uses one
+  thread if the per-step product is small (batch * width below ``SMALL_STEP``, width being the
+  product's inner size times its output size), where a second thread gains little and its spinning
+  costs more. NumPy's BLAS is left alone. The limit is process-wide, so threads
   share it: the first in sets it, the last out restores it. (OpenBLAS 0.3.31 ignores a count set
   from another thread once the main thread has set one, so the limit is surest from the main thread.)
 - ``one_thread_everywhere()``: the command line's choice for its small training runs, unless the

@@ -11,6 +11,7 @@ import numpy as np
 from ..autograd import Function, once_differentiable
 from ..kernels.workspace import give, take
 from ..blas_threads import sequence_kernel
+from ..kernels.sequence_parts import dot
 
 SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
                 "supported; build it with impl=\"unrolled\" to differentiate twice (create_graph=True)")
@@ -62,7 +63,7 @@ class CompiledSequence(Function):
         pv = np.concatenate(vecs) if vecs else np.zeros(0, dt)
         x2 = xs.reshape(T * B, I)
         with sequence_kernel(B, _step_width(plan, mats)):
-            hx = [np.dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
+            hx = [dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
             sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
             mm = _taken([((T,) if k in layout.kept_products else ()) + (B, mats[m].shape[1])
                          for k, m in enumerate(plan.steps)], dt)
@@ -107,18 +108,18 @@ class CompiledSequence(Function):
             for k, m in enumerate(plan.hoisted):
                 shared = layout.shared.get(("hx", k))
                 g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
-                d_mats[m] = np.dot(x2.T, g2)
-                dxs[:L] += np.dot(g2, mats[m].T).reshape(L, B, I)
+                d_mats[m] = dot(x2.T, g2)
+                dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
             operands = iter(am)
             for k, m in enumerate(plan.steps):
                 if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]
                     i = layout.state_operands[k]
-                    d_mats[m] = np.dot(h0[i].T, gmm[k][0])
+                    d_mats[m] = dot(h0[i].T, gmm[k][0])
                     if L > 1:
                         rows = (L - 1) * B
-                        d_mats[m] += np.dot(sv[i][:L - 1].reshape(rows, -1).T, gmm[k][1:L].reshape(rows, -1))
+                        d_mats[m] += dot(sv[i][:L - 1].reshape(rows, -1).T, gmm[k][1:L].reshape(rows, -1))
                 else:
-                    d_mats[m] = np.dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
+                    d_mats[m] = dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
         _release([*ghx.values(), *gmm, *am])
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):

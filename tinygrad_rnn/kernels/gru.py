@@ -102,8 +102,9 @@ def _backward(lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh,
     return db_ih, db_hh
 
 
+@njit(cache=True, error_model="numpy")
 def _weight_grads(gx, gh, xs, hprev, w_ih):
-    """dx = Gx W_ih, dW_ih = Gx^T X, dW_hh = Gh^T H_prev: NumPy's BLAS, after the kernel."""
+    """dx = Gx W_ih, dW_ih = Gx^T X, dW_hh = Gh^T H_prev, after the kernel."""
     T, B, G = gx.shape
     gxm = gx.reshape(T * B, G)
     return (np.dot(gxm, w_ih).reshape(T, B, xs.shape[2]), np.dot(gxm.T, xs.reshape(T * B, xs.shape[2])),

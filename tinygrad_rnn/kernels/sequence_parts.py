@@ -1,5 +1,8 @@
 """Pieces every hand-written sequence kernel (Elman RNN, LSTM, GRU) shares.
 
+Every product here runs in numba, so in SciPy's BLAS: a recurrent layer's products, per-step or not,
+all use that one thread pool, and NumPy's stays asleep (see blas_threads for why it matters).
+
 The layout they serve: the input projection of all T*B rows is one product before the time loop;
 each step is one (B, H) x (H, G) product (G = H, 3H or 4H) plus short elementwise loops; the
 backward pass writes the pre-activation gradients of every position into one (T, B, G) buffer and,
@@ -45,27 +48,32 @@ def copy_inputs(x, lengths, xh):
                 xhr[:] = 0
 
 
+@njit(cache=True, error_model="numpy")
 def input_projection(x, lengths, inputs, w_ih, out):
-    """Copy x into the saved `inputs` buffer (its first I columns; zero at padded positions, so that
-    whatever padding x holds, NaN included, reaches nothing), then out (T, B, G) = inputs W_ih^T for
-    all T*B rows at once, by NumPy's BLAS: outside the kernels it keeps its threads while the time
-    loop runs on one (see blas_threads)."""
+    """Copy x into the saved `inputs` buffer (zero at padded positions, so that whatever padding x
+    holds, NaN included, reaches no weight gradient), then out (T, B, G) = x W_ih^T for all T*B rows
+    at once (padded rows are computed but never read)."""
     T, B, I = x.shape
     copy_inputs(x, lengths, inputs)
-    rows = inputs.reshape(T * B, inputs.shape[2])[:, :I]
-    np.dot(rows, w_ih.T, out.reshape(T * B, out.shape[2]))
+    np.dot(x.reshape(T * B, I), w_ih.T, out.reshape(T * B, out.shape[2]))
 
 
+@njit(cache=True, error_model="numpy")
 def stacked_grads(dgates, xh, w_ih):
     """dx = D W_ih and [dW_ih | dW_hh] = D^T [X | H_prev] as one product, with D the (T*B, G)
-    pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh; NumPy's BLAS
-    (called from Python, after the kernel)."""
+    pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh."""
     T, B, G = dgates.shape
     I = w_ih.shape[1]
     gm = dgates.reshape(T * B, G)
     dx = np.dot(gm, w_ih).reshape(T, B, I)
     dw = np.dot(gm.T, xh.reshape(T * B, xh.shape[2]))
     return dx, dw[:, :I].copy(), dw[:, I:].copy()
+
+
+@njit(cache=True, error_model="numpy")
+def dot(a, b):
+    """a b for 2-D contiguous (or transposed contiguous) arrays, by the BLAS the kernels use."""
+    return np.dot(a, b)
 
 
 @njit(cache=True, error_model="numpy")
