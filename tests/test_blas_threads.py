@@ -18,7 +18,7 @@ def _kernel_pools():
 def test_a_small_step_limits_only_the_kernels_blas_and_restores_it():
     before = _threads()
     kernel_pools = _kernel_pools()
-    with blas_threads.sequence_kernel(32, 128 * 512):
+    with blas_threads.sequence_kernel(1, 128 * 512):  # config a: B=1, H=128, 4 gates
         inside = _threads()
     assert _threads() == before
     for path, n in inside.items():

@@ -23,7 +23,7 @@ import threading
 
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-SMALL_STEP = 1 << 22  # batch * inner * outer of the per-step product below which one thread is used
+SMALL_STEP = 1 << 18  # batch * inner * outer of the per-step product below which one thread is used
 
 _lock = threading.Lock()
 _users = 0
