@@ -177,7 +177,7 @@ def _fits(run, node, width, saved, backward):
         return (len({buf for buf, _ in written}) == len(written)
                 and len({buf for buf, _ in written if buf[0] in _EXTERNAL}) <= 1)
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
-        return False  # two inlined activations in one loop defeat LLVM's vectoriser (measured 5x)
+        return False  # two inlined activations in one loop defeat LLVM's vectoriser
     # one store into VS per loop: LLVM cannot tell two column blocks of one argument apart
     return (width == "1" or node.op == "sum" or node.out[1] not in saved
             or not any(n.op != "sum" and n.out[1] in saved for n in nodes))

@@ -23,7 +23,7 @@ def _row_max(x, n):
 
 @njit(cache=True, error_model="numpy")
 def _row_sum(a, n):
-    """sum(a[n]) in float64, as four partial sums (one long dependency chain is ~3x slower)."""
+    """sum(a[n]) in float64, as four partial sums (one long dependency chain would keep the loop serial)."""
     C = a.shape[1]
     s0 = s1 = s2 = s3 = np.float64(0)
     for j in range(0, C - 3, 4):
