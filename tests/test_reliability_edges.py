@@ -145,7 +145,8 @@ def test_evaluate_and_generate_restore_training_mode_when_they_raise():
     assert model.training and all(m.training for m in model.modules())
 
 
-@pytest.mark.parametrize("fn", [tg.sigmoid, tg.tanh, tg.exp, tg.log, tg.sqrt])
+@pytest.mark.parametrize("fn", [tg.sigmoid, tg.tanh, tg.exp, tg.log, tg.sqrt, lambda z: z.mean(), lambda z: z.var(),
+                                lambda z: z.norm(), lambda z: z.logsumexp(dim=0)])
 def test_complex_input_is_refused_not_silently_made_real(fn):
     z = tg.tensor(np.array([1 + 2j, 0.5 - 1j]))
     with pytest.raises(TypeError, match="complex"):
