@@ -75,14 +75,10 @@ def unrolled_sequence(step, x, states, lengths, reverse, project=None):
     return (out[key] if reverse else out), states
 
 
-def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
-    """One layer and direction as a Python loop over time steps built from primitive ops."""
+def _step(mode, w_hh, nonlinearity, b_hh, w_hr):
+    """step(xp_t, states) -> new states of one layer and direction, given its input projection xp_t."""
     w_hh_t = w_hh.transpose(0, 1)
     w_hr_t = None if w_hr is None else w_hr.transpose(0, 1)
-
-    def project(x):
-        xp = x @ w_ih.transpose(0, 1)
-        return xp if b_ih is None else xp + b_ih
 
     def step(xp_t, state):
         if mode == "LSTM":
@@ -90,21 +86,27 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
         if mode == "GRU":
             return (gru_step(xp_t, state[0], w_hh_t, b_hh),)
         return (rnn_step(xp_t, state[0], w_hh_t, b_hh, nonlinearity),)
+    return step
 
-    out, state = unrolled_sequence(step, x, tuple(state), lengths, reverse, project)
+
+def _projection(w_ih, b_ih):
+    """x -> x W_ihᵀ + b_ih, for one step (B, I) or a whole sequence (T, B, I)."""
+    w_ih_t = w_ih.transpose(0, 1)
+    return lambda x: x @ w_ih_t if b_ih is None else x @ w_ih_t + b_ih
+
+
+def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
+    """One layer and direction as a Python loop over time steps built from primitive ops."""
+    step = _step(mode, w_hh, nonlinearity, b_hh, w_hr)
+    out, state = unrolled_sequence(step, x, tuple(state), lengths, reverse, _projection(w_ih, b_ih))
     return (out, *state)
 
 
-def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr):
-    """One layer and direction of an LSTM with proj_size: its step, h' = (o tanh(c')) W_hrᵀ included,
-    compiled into whole-sequence kernels (tinygrad_rnn.compiler; states (P, H))."""
-    w_ih_t, w_hh_t, w_hr_t = w_ih.transpose(0, 1), w_hh.transpose(0, 1), w_hr.transpose(0, 1)
-
-    def step(x_t, state):
-        xp = x_t @ w_ih_t
-        return lstm_step(xp if b_ih is None else xp + b_ih, state[0], state[1], w_hh_t, b_hh, w_hr_t)
-
-    out, finals = compiler.compiled_sequence(step, x, tuple(state), lengths, reverse)
+def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
+    """One layer and direction: its step, input projection included, compiled into whole-sequence
+    kernels (tinygrad_rnn.compiler), which hoists the projection out of the time loop."""
+    step, project = _step(mode, w_hh, nonlinearity, b_hh, w_hr), _projection(w_ih, b_ih)
+    out, finals = compiler.compiled_sequence(lambda x_t, s: step(project(x_t), s), x, tuple(state), lengths, reverse)
     return (out, *finals)
 
 
@@ -282,8 +284,8 @@ class LSTM(RNNBase):
     mode, gates = "LSTM", 4
 
     def __init__(self, *args, forget_bias=None, **kwargs):
-        """proj_size=P > 0 projects h to P features (h_t = W_hr (o ⊙ tanh c_t)), as PyTorch's;
-        that layer runs the unrolled graph whichever impl (the fused kernels have no projection)."""
+        """proj_size=P > 0 projects h to P features (h_t = W_hr (o ⊙ tanh c_t)), as PyTorch's; with
+        impl="fused" that layer's kernels are generated from its step by tinygrad_rnn.compiler."""
         if "nonlinearity" in kwargs:
             raise TypeError("LSTM: unexpected argument 'nonlinearity'")
         super().__init__(*args, **kwargs)
