@@ -80,11 +80,29 @@ class ProductsCell(nn.Module):
         return h_new, c * 0.9 + h_new.sum(dim=-1, keepdim=True)
 
 
+class MaskCell(nn.Module):
+    """Masks computed in the step: comparisons of an intermediate, the state, a parameter and
+    constants, combined with &, | and ~, choosing values with (nested) where."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(7)
+        self.w = nn.Parameter(0.5 * rng.standard_normal((I, H)))
+        self.threshold = nn.Parameter(0.1 * rng.standard_normal(H))  # read only by a mask: no gradient
+        self.state_size = H
+
+    def forward(self, x, h):
+        u = x @ self.w
+        keep = ((u > self.threshold) & ~(h <= -0.3)) | (h == u)
+        return tg.where(keep, (u + h).tanh(), tg.where(h > 0.2, 0.5 * h, h - 0.1 * u))
+
+
 CELLS = {
     **SHIPPED_CELLS,
     "kitchen_sink": KitchenSinkCell,
     "swap": SwapCell,
     "products": ProductsCell,
+    "masks": MaskCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
     "builtin_rnn": lambda I, H: BuiltinCell("rnn_tanh", I, H),
@@ -158,14 +176,15 @@ class SoftmaxCell(nn.Module):
         return (h + x).softmax(-1)
 
 
-class DataDependentWhereCell(nn.Module):
+class FixedBatchMaskCell(nn.Module):
+    """A (batch, features) mask not computed by comparisons: it would be frozen at its traced value."""
     state_size = 3
 
     def forward(self, x, h):
-        return tg.where(h > 0, h, x)
+        return tg.where(tg.tensor(np.ones(h.shape, dtype=bool)), h, x)
 
 
-@pytest.mark.parametrize("cell, op", [(SoftmaxCell(), "the op"), (DataDependentWhereCell(), "where with a condition")])
+@pytest.mark.parametrize("cell, op", [(SoftmaxCell(), "the op"), (FixedBatchMaskCell(), "where with a")])
 def test_unsupported_op_raises_type_error_pointing_to_unrolled(cell, op):
     x = t64(np.ones((2, 2, 3)), True)
     with pytest.raises(TypeError, match=op) as info:

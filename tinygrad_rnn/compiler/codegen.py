@@ -30,6 +30,10 @@ _FORWARD = {
     "neg": "-A", "exp": "np.exp(A)", "log": "np.log(A)", "sqrt": "np.sqrt(A)", "abs": "abs(A)",
     "tanh": "tanh(A)", "sigmoid": "sigmoid(A)", "relu": "(A if A > c0 else c0)", "copy": "A",
     "where": "(B if A != c0 else C)",
+    "gt": "(c1 if A > B else c0)", "ge": "(c1 if A >= B else c0)", "lt": "(c1 if A < B else c0)",
+    "le": "(c1 if A <= B else c0)", "eq": "(c1 if A == B else c0)", "ne": "(c1 if A != B else c0)",
+    "and": "(c1 if A != c0 and B != c0 else c0)", "or": "(c1 if A != c0 or B != c0 else c0)",
+    "not": "(c0 if A != c0 else c1)",
 }
 _VJP = {  # operand index -> gradient contribution, with gy the output's gradient and y its value
     "add": {0: "gy", 1: "gy"}, "sub": {0: "gy", 1: "-gy"},
@@ -43,6 +47,7 @@ _VJP = {  # operand index -> gradient contribution, with gy the output's gradien
     "tanh": {0: "gy * (c1 - y * y)"}, "sigmoid": {0: "gy * y * (c1 - y)"},
     "relu": {0: "(gy if y > c0 else c0)"}, "copy": {0: "gy"},
     "where": {1: "(gy if A != c0 else c0)", 2: "(c0 if A != c0 else gy)"},
+    **{mask: {} for mask in ("gt", "ge", "lt", "le", "eq", "ne", "and", "or", "not")},  # masks: no gradient
 }
 _LETTERS = "ABC"
 
@@ -105,7 +110,9 @@ class _Writer:
         self.lines.append("    " * indent + text)
 
     def rows(self, indent, width, body, after=(), before=()):
-        """A block for each active row b: before; for j in range(width): body; after."""
+        """A block for each active row b: before; for j in range(width): body; after (none if all are empty)."""
+        if not (body or after or before):
+            return
         block = list(before)
         if width == "1":
             block += [re.sub(r"\bj\b", "0", line) for line in body]
@@ -277,6 +284,8 @@ def _vjp_lines(node, layout, started):
         rules = {0: f"(gy if {' and '.join(tests)} else c0)"}
     else:
         rules = _VJP[op]
+    if not rules:
+        return [], []
     lines = [] if n in local else [f"gy{n} = {g}[b, j]"]
     for i, rule in rules.items():
         line = None if _grad_name(args[i].buf) is None else add(args[i], _substitute(rule, values))

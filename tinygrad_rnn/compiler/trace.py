@@ -11,8 +11,10 @@ the engine records its graph as usual. Walking it back from the new states (``te
 Feature widths and offsets become symbols (one per distinct value; 1 and 0 stay literal), so one
 generated kernel serves every size with the same pattern. Control flow in the cell sees the
 placeholder values, never the data: a data-dependent branch (``if h.sum() > 0``) is traced once, as
-in any tracing JIT, and comparisons are not recorded, so ``where`` may only take a condition that does
-not depend on the step (a fixed mask). Ops outside the set raise TypeError pointing to impl="unrolled".
+in any tracing JIT. A mask computed in the step (``where(h > 0, a, b)``, with ``&``, ``|``, ``~``)
+compiles: while tracing, the comparison and logical ops record what they read (the engine does not
+differentiate masks, so its graph alone would show a constant). Ops outside the set raise TypeError
+pointing to impl="unrolled".
 """
 from dataclasses import dataclass, field
 
@@ -26,6 +28,8 @@ TRACE_BATCH = 2
 UNROLLED = 'use nn.Recurrent(..., impl="unrolled") for cells outside the compiled op set'
 
 BINARY = {E.Add: "add", E.Sub: "sub", E.Mul: "mul", E.Div: "div", E.Maximum: "maximum", E.Minimum: "minimum"}
+MASKS = {"greater": "gt", "greater_equal": "ge", "less": "lt", "less_equal": "le", "equal": "eq",
+         "not_equal": "ne", "logical_and": "and", "logical_or": "or", "logical_not": "not"}
 UNARY = {E.Neg: "neg", E.Exp: "exp", E.Log: "log", E.Sqrt: "sqrt", E.Abs: "abs", E.Tanh: "tanh",
          E.Sigmoid: "sigmoid", E.Relu: "relu"}
 
@@ -166,7 +170,21 @@ class _Builder:
         return self.mm_widths[buf]
 
 
-def _step_dependent(outputs, placeholder_ids):
+def _mask_operands(data, masks):
+    """The Tensors a recorded mask was computed from, through nested logical ops."""
+    entry = masks.get(id(data))
+    if entry is None:
+        return []
+    return [u for t in entry[1] for u in ([t] if id(t._data) not in masks else _mask_operands(t._data, masks))]
+
+
+def _inputs(ctx, masks):
+    """ctx's Tensor inputs, and for where, the Tensors its condition was computed from."""
+    extra = _mask_operands(ctx.inputs[0], masks) if ctx.fn is E.Where else []
+    return [a for a in (*ctx.inputs, *extra) if isinstance(a, Tensor)]
+
+
+def _step_dependent(outputs, placeholder_ids, masks):
     """(node, one Tensor it made) for the nodes reachable from the outputs that depend on a
     placeholder, in topological order (nodes are reached only through tensors they made)."""
     order, state, depends = [], {}, {}
@@ -176,17 +194,16 @@ def _step_dependent(outputs, placeholder_ids):
         ctx, done = stack.pop()
         if done:
             if id(ctx) not in depends:
-                depends[id(ctx)] = any(
-                    isinstance(a, Tensor) and (id(a) in placeholder_ids or (a._ctx is not None and depends[id(a._ctx)]))
-                    for a in ctx.inputs)
+                depends[id(ctx)] = any(id(a) in placeholder_ids or (a._ctx is not None and depends[id(a._ctx)])
+                                       for a in _inputs(ctx, masks))
                 order.append(ctx)
             continue
         if id(ctx) in state:
             continue
         state[id(ctx)] = True
         stack.append((ctx, True))
-        for a in ctx.inputs:
-            if isinstance(a, Tensor) and a._ctx is not None:
+        for a in _inputs(ctx, masks):
+            if a._ctx is not None:
                 made.setdefault(id(a._ctx), a)
                 if id(a._ctx) not in state:
                     stack.append((a._ctx, False))
@@ -197,11 +214,11 @@ def trace(step, input_size, state_sizes, dtype):
     """Run step(x, states) on placeholders and build the Plan of its graph."""
     shape = lambda w: (TRACE_BATCH, w)  # noqa: E731
     placeholders = [Tensor._make(np.full(shape(w), 0.5, dtype=dtype), True) for w in (input_size, *state_sizes)]
-    with enable_grad(), np.errstate(all="ignore"):
+    with enable_grad(), np.errstate(all="ignore"), E.recording_masks() as masks:
         new_states = step(placeholders[0], tuple(placeholders[1:]))
     b = _Builder(placeholders, input_size, state_sizes)
-    for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}):
-        _translate(b, ctx, made)
+    for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}, masks):
+        _translate(b, ctx, made, masks)
     outputs = []
     for t, w in zip(new_states, state_sizes):
         ref = b.refs.get(b._key(t)) if t._ctx is not None or id(t) in b.refs else None
@@ -247,7 +264,25 @@ def _matmul(b, a, w, out_value):
     return Ref(buf, "0", width)
 
 
-def _translate(b, ctx, made):
+def _mask(b, data, masks, dtype):
+    """The Ref of a mask the step computed (a node of 1.0/0.0 values), or None when it does not
+    depend on the step (then it is a fixed mask, handed to the kernels as a frontier vector)."""
+    entry = masks.get(id(data))
+    if entry is None:
+        return None
+    name, operands, _ = entry
+    refs = [_mask(b, t._data, masks, dtype) if id(t._data) in masks else b.refs.get(b._key(t)) for t in operands]
+    if all(r is None for r in refs):
+        return None
+    if data.ndim != 2 or data.shape[0] != TRACE_BATCH or any(r is not None and r.flat for r in refs):
+        raise unsupported(f"a mask of shape {data.shape} from the step; compare (batch, features) values "
+                          "(reduce with keepdim=True)")
+    args = [r if r is not None else b.vector(Tensor._make(t._data.astype(dtype)), is_condition=True)
+            for r, t in zip(refs, operands)]
+    return b.node(MASKS[name], b.width_like(data.shape[1], args), args)
+
+
+def _translate(b, ctx, made, masks):
     """Add the node ctx (which made the Tensor `made`) to the plan, or refuse it."""
     fn, inputs = ctx.fn, ctx.inputs
     shape, name = made.shape, fn.__name__
@@ -271,13 +306,14 @@ def _translate(b, ctx, made):
         op = BINARY.get(fn) or UNARY.get(fn) or ("pow" if fn is E.PowScalar else "clamp")
         b.refs[key] = b.node(op, b.width_like(out_value, args[:n_args]), args, **attrs)
     elif fn is E.Where:
-        cond = Tensor._make(np.asarray(inputs[0]).astype(made.dtype))
-        if cond.ndim == 2 and cond.shape[0] != 1 or cond.ndim > 2:
-            raise unsupported("where with a condition that has a batch dim (comparisons are not recorded, so a "
-                              "condition computed from the step would be frozen at its traced value); use "
-                              "maximum/minimum/clamp/relu, or a fixed (features,) mask")
-        b.vecs.append((b._frontier(cond), True))
-        cref = Ref(("p", len(b.vecs) - 1), "0", b.sym(cond.shape[-1]) if cond.ndim else "1")
+        cref = _mask(b, inputs[0], masks, made.dtype)
+        if cref is None:
+            cond = Tensor._make(np.asarray(inputs[0]).astype(made.dtype))
+            if cond.ndim == 2 and cond.shape[0] != 1 or cond.ndim > 2:
+                raise unsupported(f"where with a {cond.shape} condition the step did not compute with comparisons "
+                                  "(a batch of masks fixed at trace time); compute it in the step, or pass a "
+                                  "fixed (features,) mask")
+            cref = b.vector(cond, is_condition=True)
         args = [cref, _row(b, inputs[1], name), _row(b, inputs[2], name)]
         b.refs[key] = b.node("where", b.width_like(out_value, args[1:] + args[:1]), args)
     elif fn is linalg.MatMul:

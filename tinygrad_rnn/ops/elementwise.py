@@ -3,6 +3,8 @@
 Binary ops broadcast like NumPy; their backward returns output-shaped gradients and the engine sums
 them down to each input's shape. Python numbers take the tensor's dtype (as in PyTorch).
 """
+import contextlib
+
 import numpy as np
 
 from ..autograd import Function
@@ -485,12 +487,35 @@ def cast(x, dtype):
     return Cast.apply(x, np.dtype(dtype))
 
 
+_masks = None  # while the compiler traces a step: {id(mask array): (ufunc name, operands, mask)}
+
+
+@contextlib.contextmanager
+def recording_masks():
+    """Record what each comparison and logical op computes from, for the cell compiler: the engine
+    does not differentiate masks, so its graph alone cannot tell a step's ``h > 0`` from a constant."""
+    global _masks
+    previous, _masks = _masks, {}
+    try:
+        yield _masks
+    finally:
+        _masks = previous
+
+
+def _mask(data, name, *operands):
+    if _masks is not None:
+        _masks[id(data)] = (name, operands, data)  # holding data keeps its id unique while recording
+    return Tensor._make(data)
+
+
 def compare(ufunc, a, b):
     """Comparison and logical operators: bool tensors, never differentiated."""
     a, b = _pair(a, b, ufunc.__name__)
-    return Tensor._make(np.asarray(ufunc(a._data, b._data)))
+    return _mask(np.asarray(ufunc(a._data, b._data)), ufunc.__name__, a, b)
 
 
 def logical_not(x):
     x = to_tensor(x)
-    return Tensor._make(np.logical_not(x._data) if x._data.dtype == np.bool_ else np.invert(x._data))
+    if x._data.dtype == np.bool_:
+        return _mask(np.logical_not(x._data), "logical_not", x)
+    return Tensor._make(np.invert(x._data))
