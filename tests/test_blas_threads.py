@@ -49,15 +49,38 @@ def test_interleaved_threads_restore_the_limit():
         with blas_threads.sequence_kernel(1, 1):
             second_in.set()
             first_out.wait(5)
-            seen.append(blas_threads._users)  # after the first left: the limit is still held, by one
+            seen.append(blas_threads._kernel_pool.users)  # after the first left: the limit is still held, by one
 
     workers = [threading.Thread(target=first), threading.Thread(target=second)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    assert seen == [1] and blas_threads._users == 0
+    assert seen == [1] and blas_threads._kernel_pool.users == 0
     assert _threads() == before
+
+
+def test_tracing_limits_only_numpys_blas_and_restores_it():
+    before = _threads()
+    kernel_pools = _kernel_pools()
+    with blas_threads.tracing():
+        inside = _threads()
+    assert _threads() == before
+    for path, n in inside.items():
+        assert n == (before[path] if path in kernel_pools else 1), path
+
+
+def test_the_compiler_traces_under_the_policy(monkeypatch):
+    seen = []
+    real = blas_threads.tracing
+
+    def spy():
+        seen.append(True)
+        return real()
+
+    monkeypatch.setattr(blas_threads, "tracing", spy)
+    tg.nn.Recurrent(tg.nn.IndRNNCell(3, 4))(tg.randn(2, 1, 3))
+    assert seen == [True]
 
 
 def test_the_fused_layers_run_under_the_policy(monkeypatch):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import blas_threads
 from ..autograd import enable_grad
 from ..ops import elementwise as E, linalg, reduce, shape as S
 from ..tensor import Tensor
@@ -214,7 +215,7 @@ def trace(step, input_size, state_sizes, dtype):
     """Run step(x, states) on placeholders and build the Plan of its graph."""
     shape = lambda w: (TRACE_BATCH, w)  # noqa: E731
     placeholders = [Tensor._make(np.full(shape(w), 0.5, dtype=dtype), True) for w in (input_size, *state_sizes)]
-    with enable_grad(), np.errstate(all="ignore"), E.recording_masks() as masks:
+    with enable_grad(), np.errstate(all="ignore"), E.recording_masks() as masks, blas_threads.tracing():
         new_states = step(placeholders[0], tuple(placeholders[1:]))
     b = _Builder(placeholders, input_size, state_sizes)
     for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}, masks):
