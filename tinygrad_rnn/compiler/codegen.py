@@ -173,14 +173,14 @@ _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
 _EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 
 
-def _fits(run, node, width, saved, backward):
+def _fits(run, node, width, saved, backward, shared):
     """Whether node may join the run's loop (see groups)."""
     kind, run_width, nodes, made = run
     if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
                                      for r in _refs(node)):
         return False
     if backward:  # each gradient array written at one column offset; one argument array written per loop
-        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] != "c"}
+        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] != "c" and r.buf not in shared}
         return (len({buf for buf, _ in written}) == len(written)
                 and len({buf for buf, _ in written if buf[0] in _EXTERNAL}) <= 1)
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
@@ -199,13 +199,14 @@ def groups(plan, saved, backward=False):
     apart, but needs no checks between the kernel's own arrays). Products and cats stand alone; a sum
     accumulates in the loop and its value exists only after it."""
     runs, current = [], None
+    shared = _shared_gradients(plan) if backward else {}  # gradients never written (see _shared_gradients)
     for node in plan.nodes:
         if node.op in ("matmul", "cat"):
             runs.append((node.op, None, [node], {}))
             current = None
             continue
         width = node.args[0].width if node.op == "sum" else node.width
-        if current is None or not _fits(current, node, width, saved, backward):
+        if current is None or not _fits(current, node, width, saved, backward, shared):
             current = ("loop", width, [], {})
             runs.append(current)
         current[2].append(node)
