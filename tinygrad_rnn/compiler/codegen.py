@@ -179,10 +179,9 @@ def _fits(run, node, width, saved, backward, shared):
     if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
                                      for r in _refs(node)):
         return False
-    if backward:  # each gradient array written at one column offset; one argument array written per loop
-        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] != "c" and r.buf not in shared}
-        return (len({buf for buf, _ in written}) == len(written)
-                and len({buf for buf, _ in written if buf[0] in _EXTERNAL}) <= 1)
+    if backward:  # one argument array written per loop, at one column offset
+        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] in _EXTERNAL and r.buf not in shared}
+        return len({buf for buf, _ in written}) == len(written) <= 1
     if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
         return False  # two inlined activations in one loop defeat LLVM's vectoriser
     # one store into VS per loop: LLVM cannot tell two column blocks of one argument apart
