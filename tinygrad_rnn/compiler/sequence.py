@@ -94,9 +94,10 @@ class CompiledSequence(Function):
         dos = d_out.detach().numpy()
         dos = np.ascontiguousarray(dos[order] if order is not None else dos, dtype=dt)
         dst = [np.array(g.detach().numpy(), dtype=dt, order="C") for g in d_finals]
-        gmm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt, zero=True)
+        gmm = [_taken([(T, B, mats[m].shape[1])], dt, zero=("mm", k) not in layout.assigned)[0]
+               for k, m in enumerate(plan.steps)]  # the kernel writes every row of an assigned gradient
         own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
-        ghx = dict(zip(own, _taken([hx[k].shape for k in own], dt, zero=True)))
+        ghx = {k: _taken([hx[k].shape], dt, zero=("hx", k) not in layout.assigned)[0] for k in own}
         am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
