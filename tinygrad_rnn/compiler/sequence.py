@@ -57,6 +57,7 @@ class CompiledSequence(Function):
         xs = np.ascontiguousarray(xs, dtype=dt)
         sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
         cst = np.array(plan.consts, dt)
+        transposed = [frontier[i].flags.f_contiguous and not frontier[i].flags.c_contiguous for i in plan.mats]
         mats = [np.ascontiguousarray(frontier[i], dtype=dt) for i in plan.mats]
         vecs = [np.asarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
         offs, widths = layout.offsets(plan, [v.size for v in vecs])
@@ -76,7 +77,7 @@ class CompiledSequence(Function):
         if order is not None:
             out = out[order]
         ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, (kernels, layout), lengths, order
-        ctx.arrays = (sz, cst, offs, widths, xs, hx, mats, pv, h0, sv, mm, VS)
+        ctx.arrays = (sz, cst, offs, widths, xs, hx, mats, transposed, pv, h0, sv, mm, VS)
         on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
         if on_free is not None:
             on_free(lambda: _release(sv + mm + [VS]))
@@ -87,7 +88,7 @@ class CompiledSequence(Function):
         if ctx.empty:
             return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
         plan, (kernels, layout), lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
-        sz, cst, offs, widths, xs, hx, mats, pv, h0, sv, mm, VS = ctx.arrays
+        sz, cst, offs, widths, xs, hx, mats, transposed, pv, h0, sv, mm, VS = ctx.arrays
         T, B, I = xs.shape
         dt = xs.dtype
         L = int(lengths.max())
@@ -109,18 +110,20 @@ class CompiledSequence(Function):
             for k, m in enumerate(plan.hoisted):
                 shared = layout.shared.get(("hx", k))
                 g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
-                d_mats[m] = dot(x2.T, g2)
+                d_mats[m] = _weight_grad(x2, g2, transposed[m])
                 dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
             operands = iter(am)
             for k, m in enumerate(plan.steps):
                 if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]
                     i = layout.state_operands[k]
-                    d_mats[m] = dot(h0[i].T, gmm[k][0])
+                    d_mats[m] = _weight_grad(h0[i], gmm[k][0], transposed[m])
                     if L > 1:
                         rows = (L - 1) * B
-                        d_mats[m] += dot(sv[i][:L - 1].reshape(rows, -1).T, gmm[k][1:L].reshape(rows, -1))
+                        d_mats[m] += _weight_grad(sv[i][:L - 1].reshape(rows, -1), gmm[k][1:L].reshape(rows, -1),
+                                                  transposed[m])
                 else:
-                    d_mats[m] = dot(next(operands)[:L].reshape(L * B, -1).T, gmm[k][:L].reshape(L * B, -1))
+                    d_mats[m] = _weight_grad(next(operands)[:L].reshape(L * B, -1), gmm[k][:L].reshape(L * B, -1),
+                                             transposed[m])
         _release([*ghx.values(), *gmm, *am])
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):
@@ -133,6 +136,13 @@ class CompiledSequence(Function):
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
         dx = dxs[order] if order is not None else dxs
         return (dx, *dst, *d_frontier, None, None, None, None)
+
+
+def _weight_grad(a, g, transposed):
+    """aᵀ g, the gradient of a product's matrix, laid out as that matrix: when it is a transposed
+    view (Wᵀ of a parameter W) computed as (gᵀ a)ᵀ, so that W's gradient arrives C-ordered, as W is
+    (an optimizer's update of a strided gradient runs several times slower)."""
+    return dot(g.T, a).T if transposed else dot(a.T, g)
 
 
 def _step_width(plan, mats):
