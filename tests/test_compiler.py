@@ -205,6 +205,16 @@ def test_parameter_gradients_arrive_in_the_parameters_layout(name):
         assert p.grad.numpy().flags.c_contiguous, n
 
 
+def test_product_matrices_reach_the_kernels_in_the_order_they_read():
+    from tinygrad_rnn.compiler.sequence import _matrix
+    w = np.random.default_rng(0).standard_normal((700, 300))  # large enough for the blocked copy
+    assert np.shares_memory(_matrix(w.T, np.float64, hoisted=True), w)  # read in place, no copy
+    for a in (w.T, w[:, ::2], w[:3].T):
+        per_step = _matrix(a, np.float64, hoisted=False)
+        assert per_step.flags.c_contiguous and np.array_equal(per_step, a)
+    assert _matrix(w.T, np.float32, hoisted=False).dtype == np.float32
+
+
 def test_second_derivative_names_unrolled():
     cell = nn.IndRNNCell(2, 3, dtype=np.float64)
     x = t64(np.ones((3, 2, 2)), True)

@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function, once_differentiable
 from ..kernels.workspace import give, take
 from ..blas_threads import sequence_kernel
-from ..kernels.sequence_parts import dot
+from ..kernels.sequence_parts import dot, transpose_into
 
 SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
                 "supported; build it with impl=\"unrolled\" to differentiate twice (create_graph=True)")
@@ -58,7 +58,8 @@ class CompiledSequence(Function):
         sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
         cst = np.array(plan.consts, dt)
         transposed = [frontier[i].flags.f_contiguous and not frontier[i].flags.c_contiguous for i in plan.mats]
-        mats = [np.ascontiguousarray(frontier[i], dtype=dt) for i in plan.mats]
+        hoisted = set(plan.hoisted)
+        mats = [_matrix(frontier[i], dt, m in hoisted) for m, i in enumerate(plan.mats)]
         vecs = [np.asarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
         offs, widths = layout.offsets(plan, [v.size for v in vecs])
         pv = np.concatenate(vecs) if vecs else np.zeros(0, dt)
@@ -136,6 +137,20 @@ class CompiledSequence(Function):
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
         dx = dxs[order] if order is not None else dxs
         return (dx, *dst, *d_frontier, None, None, None, None)
+
+
+def _matrix(a, dt, hoisted):
+    """A product's matrix as the kernels read it: a hoisted product's as it is when C- or F-ordered
+    (numba's dot reads either), a per-step product's C-ordered (the generated kernels take C arrays);
+    a large transposed view (Wᵀ) is copied in blocks (NumPy's strided copy is ~3x slower at 2048x512)."""
+    a = a if a.dtype == dt else a.astype(dt)
+    if a.flags.c_contiguous or hoisted and a.flags.f_contiguous:
+        return a
+    if a.flags.f_contiguous and a.size > 1 << 17:
+        out = np.empty(a.shape, dt)
+        transpose_into(a.T, out)
+        return out
+    return np.ascontiguousarray(a)
 
 
 def _weight_grad(a, g, transposed):
