@@ -10,7 +10,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from .common import block_medians, fmt, mse_training_step, record, table
-from .custom_cell import _lstm_cell_step
+from .custom_cell import builtin_cell_step
 from .recurrent import CONFIGS
 
 
@@ -20,7 +20,7 @@ def _layer(kind, cfg):
     if kind == "hand-written LSTM":
         return nn.LSTM(I, H)
     if kind == "generated LSTM":
-        return nn.Recurrent(_lstm_cell_step(I, H))
+        return nn.Recurrent(builtin_cell_step("LSTM", I, H))
     return nn.Recurrent(nn.LayerNormLSTMCell(I, H))
 
 

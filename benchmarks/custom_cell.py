@@ -4,7 +4,8 @@ Columns: our nn.Recurrent(LayerNormLSTMCell) compiled (impl="fused") and unrolle
 in PyTorch as an eager Python loop (torch.compile of that loop took 338 s to compile here, so it runs
 only with TINYGRAD_RNN_BENCH_TORCH_COMPILE=1). Also the compile cost of our kernels: the first
 training step in a fresh process with an empty kernel cache (cold) and with the cache that run left
-(warm), minus a steady step.
+(warm), minus a steady step. Last, the built-in layers' hand-written kernels against the kernels the
+compiler generates from nn.LSTMCell/GRUCell/RNNCell, at the recurrent benchmark's configs.
 """
 import json
 import os
@@ -15,6 +16,7 @@ import textwrap
 
 import numpy as np
 
+from .recurrent import CONFIGS
 from .common import block_medians, fmt, mse_training_step, optional_torch, record, table
 
 CFG = dict(B=32, I=64, H=128, T=100)
@@ -33,31 +35,33 @@ def ours(impl):
     return mse_training_step(layer, opt, x, target)
 
 
-def _lstm_cell_step(I, H):
-    """nn.LSTMCell with the nn.Recurrent protocol (state_size), to compile the built-in LSTM's step."""
+def builtin_cell_step(mode, I, H):
+    """nn.LSTMCell/GRUCell/RNNCell with the nn.Recurrent protocol (state_size), to compile a built-in step."""
     from tinygrad_rnn import nn
 
-    class LSTMCellStep(nn.Module):
+    class BuiltinCellStep(nn.Module):
         def __init__(self):
             super().__init__()
-            self.inner, self.state_size = nn.LSTMCell(I, H), (H, H)
+            self.inner = {"LSTM": nn.LSTMCell, "GRU": nn.GRUCell, "RNN": nn.RNNCell}[mode](I, H)
+            self.state_size = (H, H) if mode == "LSTM" else H
 
         def forward(self, x, state):
             return self.inner(x, state)
-    return LSTMCellStep()
+    return BuiltinCellStep()
 
 
-def lstm(kind):
-    """A plain LSTM training step at config b: the hand-written kernel or the generated one."""
+def builtin(cfg, kind):
+    """A built-in layer's training step at cfg: its hand-written kernel, or the one generated from its cell."""
     import tinygrad_rnn as tg
     from tinygrad_rnn import nn, optim
 
     tg.manual_seed(0)
-    layer = nn.LSTM(CFG["I"], CFG["H"]) if kind == "hand-written" else nn.Recurrent(_lstm_cell_step(CFG["I"], CFG["H"]))
+    I, H = cfg["I"], cfg["H"]
+    layer = getattr(nn, cfg["mode"])(I, H) if kind == "hand-written" else nn.Recurrent(builtin_cell_step(cfg["mode"], I, H))
     opt = optim.SGD(layer.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
-    x = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["I"])).astype(np.float32))
-    target = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["H"])).astype(np.float32))
+    x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], I)).astype(np.float32))
+    target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], H)).astype(np.float32))
     return mse_training_step(layer, opt, x, target)
 
 
@@ -127,10 +131,16 @@ def main(quick=False, save=True):
     text += f"\n\nCompile on the first step of a new process: cold {cold:.1f} s, warm (disk cache) {warm:.2f} s."
     record("LayerNormLSTMCell training step, config b (B=32 I=64 H=128 T=100, float32, 2 threads, median)",
            text, save)
-    med = block_medians({k: lstm(k) for k in ("hand-written", "generated")}, 3 if quick else 15)
-    rows = [[k, fmt(v * 1e3), fmt(v / med["hand-written"], 2)] for k, v in med.items()]
-    record("LSTM training step, config b: hand-written fused kernel vs the kernel generated from LSTMCell",
-           table(["kernel", "ms per step", "/ hand-written"], rows), save)
+    rows = []
+    for name in ["b"] if quick else ["a", "b", "c", "d", "b-GRU", "b-RNN"]:
+        cfg = CONFIGS[name]
+        med = block_medians({k: builtin(cfg, k) for k in ("hand-written", "generated")}, 3 if quick else 5,
+                            rounds=3 if quick else 7)
+        rows.append([name, cfg["mode"], fmt(med["hand-written"] * 1e3), fmt(med["generated"] * 1e3),
+                     fmt(med["generated"] / med["hand-written"], 3)])
+    record("Built-in layers' training step: hand-written kernels vs the kernels generated from their cells "
+           "(float32, 2 threads, median)",
+           table(["config", "layer", "hand-written ms", "generated ms", "generated / hand-written"], rows), save)
 
 
 if __name__ == "__main__":
