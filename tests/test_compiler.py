@@ -80,6 +80,24 @@ class ProductsCell(nn.Module):
         return h_new, c * 0.9 + h_new.sum(dim=-1, keepdim=True)
 
 
+class SlicedSavesCell(nn.Module):
+    """Values whose backward reads one slice of them, which the forward keeps alone: the first chunk
+    of one (offset 0), the last chunk of another, and one column broadcast over the features."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(8)
+        p = lambda *s: nn.Parameter(0.5 * rng.standard_normal(s))  # noqa: E731
+        self.w_x, self.w_h, self.w_k = p(I, 3 * H), p(H, 3 * H), p(I, 2)
+        self.state_size = H
+
+    def forward(self, x, h):
+        u1, u2, u3 = (x @ self.w_x + 0.5).chunk(3, dim=-1)
+        v1, v2, v3 = (h @ self.w_h - 0.1).chunk(3, dim=-1)
+        k = (x @ self.w_k) * 2.0
+        return (u1 * h + v3 * h + u2 - v1 - v2 + u3.tanh() + k[:, 1:2] * h).tanh()
+
+
 class MaskCell(nn.Module):
     """Masks computed in the step: comparisons of an intermediate, the state, a parameter and
     constants, combined with &, | and ~, choosing values with (nested) where."""
@@ -103,6 +121,7 @@ CELLS = {
     "swap": SwapCell,
     "products": ProductsCell,
     "masks": MaskCell,
+    "sliced_saves": SlicedSavesCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
     "builtin_rnn": lambda I, H: BuiltinCell("rnn_tanh", I, H),

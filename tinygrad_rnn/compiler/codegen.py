@@ -12,7 +12,8 @@ those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights
 Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
 (the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
 (``_VJP``), evaluated on values the forward saved for every position: only those a rule reads
-(``saved_nodes``; stored into one packed array VS). Saving measured faster than recomputing
+(``saved_reads``; stored into one packed array VS, only the slice read when it is one, as GRU's h_n
+of its three-gate product). Saving measured faster than recomputing
 the step in the backward (214 -> 175 ms per LN-LSTM step here) and halves the code numba compiles.
 The backward sweeps each step's graph in reverse; per-step products give da = g Wᵀ (one BLAS call)
 and keep g (and a, unless a is a state, which the forward kept anyway) per step, so that
@@ -227,8 +228,9 @@ def _elementwise_expr(node):
     return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
 
 
-def _emit_forward_run(w, run, saved):
+def _emit_forward_run(w, run, layout):
     kind, width, nodes = run
+    saved, sliced = layout.saved, layout.sliced
     node = nodes[0]
     if kind == "matmul":
         if node.out[0] == "mm":
@@ -247,8 +249,13 @@ def _emit_forward_run(w, run, saved):
                 body.append(f"acc{nd.out[1]} += {_val(nd.args[0])}")
                 after += [f"{out}[b, 0] = acc{nd.out[1]}"] + _save(Ref(nd.out, "0", "1"), saved)
             else:
-                body += [f"{out}[b, j] = {_elementwise_expr(nd)}"] + _save(Ref(nd.out, "0", nd.width), saved)
+                body += [f"{out}[b, j] = {_elementwise_expr(nd)}"]
+                body += [] if nd.out[1] in sliced else _save(Ref(nd.out, "0", nd.width), saved)
         w.rows(2, width, body, after, before)
+        for nd in nodes:  # a node the backward reads one slice of keeps only that slice
+            if nd.out[1] in sliced:
+                off, part = sliced[nd.out[1]]
+                w.rows(2, part, [f"VS[s, b, o{nd.out[1]} + j] = {_at(Ref(nd.out, off, part), _value_name(nd.out))}"])
 
 
 def _accumulate(ref, expr, layout):
@@ -279,7 +286,7 @@ def _vjp_lines(node, layout, started):
         return ([] if line is None else [line]), [f"{g}[b, 0] = c0"]
     n = node.out[1]
     gy = (f"gl{n}" if n in started else "c0") if n in local else f"gy{n}"
-    values = {_LETTERS[i]: _val(r) for i, r in enumerate(args)}
+    values = {_LETTERS[i]: _val(_as_saved(r, layout)) for i, r in enumerate(args)}
     values.update(y=f"{_value_name(node.out)}[b, j]", gy=gy)
     if op == "pow":
         rules = {0: _pow_vjp(node.attrs["p"])}
@@ -296,6 +303,12 @@ def _vjp_lines(node, layout, started):
         line = None if _grad_name(args[i].buf) is None else add(args[i], _substitute(rule, values))
         lines += [] if line is None else [line]
     return lines + ([] if n in local else [f"{g}[b, j] = c0"]), []
+
+
+def _as_saved(ref, layout):
+    """ref as the backward reads it: a slice kept alone (Layout.sliced) starts at the saved column 0."""
+    part = layout.sliced.get(ref.buf[1]) if ref.buf[0] == "v" else None
+    return Ref(ref.buf, "0", ref.width, ref.flat) if part == (ref.off, ref.width) else ref
 
 
 def _emit_backward_run(w, run, layout):
@@ -326,11 +339,12 @@ def _emit_backward_run(w, run, layout):
         w.rows(2, width, body, after)
 
 
-def saved_nodes(plan, kind="v"):
-    """Indices of the nodes (kind "v"; or of the per-step products, kind "mm") whose values the
-    backward reads (an operand or result its VJP rule uses, or a per-step product's left operand):
-    the forward keeps those for every position; the others live in (B, w) rows reused at every step."""
-    need = set()
+def saved_reads(plan, kind="v"):
+    """{node index: {(offset, width) read}} for the nodes (kind "v"; or the per-step products, kind
+    "mm") whose values the backward reads (an operand or result its VJP rule uses, or a per-step
+    product's left operand): the forward keeps those for every position; the others live in (B, w)
+    rows reused at every step."""
+    reads = {}
     for node in plan.nodes:
         if node.op == "matmul":
             refs = [node.args[0]] if node.out[0] == "mm" else []
@@ -341,8 +355,15 @@ def saved_nodes(plan, kind="v"):
             letters = set(re.findall(r"\b(A|B|C|y)\b", rule))
             refs = [node.args[_LETTERS.index(x)] for x in letters - {"y"}]
             refs += [Ref(node.out, "0", node.width)] if "y" in letters else []
-        need |= {r.buf[1] for r in refs if r.buf[0] == kind}
-    return need
+        for r in refs:
+            if r.buf[0] == kind:
+                reads.setdefault(r.buf[1], set()).add((r.off, r.width))
+    return reads
+
+
+def saved_nodes(plan, kind="v"):
+    """Indices of the nodes whose values the backward reads (see saved_reads)."""
+    return set(saved_reads(plan, kind))
 
 
 class Layout:
@@ -366,6 +387,11 @@ class Layout:
         self.local_grads = _locals(plan, backward_runs) - {n for _, n in outputs}
         self.row_values = _row_scalars(plan, runs) - {n for _, n in outputs}
         self.row_grads = _row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
+        width = {nd.out[1]: nd.width for nd in plan.nodes if nd.out[0] == "v"}
+        array = {nd.out[1] for nd in plan.nodes if nd.out[0] == "v" and nd.op != "cat" and nd.width != "1"}
+        array -= self.local_values
+        self.sliced = {n: next(iter(r)) for n, r in saved_reads(plan).items()  # n -> (offset, width) kept
+                       if len(r) == 1 and next(iter(r)) != ("0", width[n]) and n in array}
         self.shared = _shared_gradients(plan)
         self.assigned = _assigned_gradients(plan, self.shared)
         self.kept_products = saved_nodes(plan, "mm")  # per-step products kept (T, B, w); the others (B, w)
@@ -375,7 +401,8 @@ class Layout:
 
     def offsets(self, plan, vector_sizes):
         """(offs, widths): the int64 offsets in ``names`` order and the packed arrays' widths."""
-        width = {n.out[1]: plan.sizes.get(n.width, 1) for n in plan.nodes if n.out[0] == "v"}
+        width = {n.out[1]: plan.sizes.get(self.sliced[n.out[1]][1] if n.out[1] in self.sliced else n.width, 1)
+                 for n in plan.nodes if n.out[0] == "v"}
         saved = np.cumsum([0] + [width[n] for n in self.saved])
         vectors = np.cumsum([0] + list(vector_sizes))
         offs = np.concatenate([saved[:-1], vectors]).astype(np.int64)
@@ -578,7 +605,7 @@ def generate(plan):
     _prologue(w, plan, layout, backward=False)
     runs = groups(plan, layout.saved)
     for run in runs:
-        _emit_forward_run(w, run, layout.saved)
+        _emit_forward_run(w, run, layout)
     _emit_commit(w, plan)
     w(0, "")
     w(0, "")
