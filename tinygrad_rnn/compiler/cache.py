@@ -1,4 +1,5 @@
-"""Generated kernels on disk: one source file per distinct step graph, imported so numba can cache it.
+"""Generated kernels on disk: one source file per distinct step graph, imported so numba can cache it;
+a new file's backward is compiled by a helper process while this one compiles the forward.
 
 numba's ``cache=True`` needs a function defined in a real file; the file is named by a hash of the
 generated source (which renders the graph, its shape pattern and ranks), of the numba version and of
@@ -9,17 +10,21 @@ a per-user folder in the temporary directory when those are not writable.
 """
 import hashlib
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numba
+import numpy as np
 
 from ..kernels import fastmath
 
 _loaded = {}      # key -> module
 _by_source = {}   # source -> module (skips hashing on every call)
+_aside = {}       # module name -> the helper process compiling its backward
 
 
 def _writable(directory):
@@ -62,14 +67,61 @@ def load(source):
     if module is not None:
         return module
     path = cache_dir() / f"cell_{key}.py"
-    if not path.exists():
+    module = _loaded[key] = _by_source[source] = _import(path, source)
+    return module
+
+
+def _import(path, source=None):
+    """The module in path (written first, from source, when missing), named by its file."""
+    if source is not None and not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(source)
         os.replace(tmp, path)  # atomic: a concurrent process sees the whole file or none
-    name = f"tinygrad_rnn_cell_{key}"
+        _fresh.add(str(path))
+    name = f"tinygrad_rnn_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # numba's cached code finds its module's globals by this name
     spec.loader.exec_module(module)
-    _loaded[key] = _by_source[source] = module
     return module
+
+
+_fresh = set()  # kernel files this process wrote: nothing is compiled for them yet
+
+
+def compile_backward_aside(module, arguments):
+    """For a kernel file this process just wrote, start compiling its backward for ``arguments``
+    ((dtype, ndim) of each C-ordered array) in a helper process, while this one compiles and runs the
+    forward: numba compiles one function at a time per process, and on two cores the two compile
+    side by side (a cold layer-normalised LSTM: 8 s one after the other). The helper leaves the
+    machine code in numba's disk cache, where the first backward call finds it (wait_aside)."""
+    path = module.__file__
+    if path not in _fresh or numba.config.DISABLE_JIT:
+        return
+    _fresh.discard(path)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    try:
+        _aside[module.__name__] = subprocess.Popen(
+            [sys.executable, "-m", "tinygrad_rnn.compiler.cache", path, json.dumps(arguments)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        pass  # no helper: the backward compiles here on its first call
+
+
+def wait_aside(module):
+    """Wait for the helper compiling module's backward, if one runs (its result or not, the call that
+    follows is right: numba loads the cached code, or compiles it here)."""
+    helper = _aside.pop(module.__name__, None)
+    if helper is not None:
+        helper.wait()
+
+
+def _compile_backward(path, arguments):
+    from numba import types
+    module = _import(Path(path))
+    module.backward.compile(tuple(types.Array(numba.from_dtype(np.dtype(d)), n, "C") for d, n in arguments))
+
+
+if __name__ == "__main__":
+    _compile_backward(sys.argv[1], json.loads(sys.argv[2]))

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import Function, once_differentiable
 from ..kernels.workspace import give, take
+from .cache import wait_aside
 from ..blas_threads import sequence_kernel
 from ..kernels.sequence_parts import dot, transpose_into
 
@@ -103,6 +104,7 @@ class CompiledSequence(Function):
         am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
+        wait_aside(kernels)
         with sequence_kernel(B, _step_width(plan, mats)):
             kernels.backward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
                              dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, VS)
