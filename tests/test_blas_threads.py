@@ -91,11 +91,60 @@ def test_the_fused_layers_run_under_the_policy(monkeypatch):
         seen.append((batch, width))
         return real(batch, width)
 
-    monkeypatch.setattr("tinygrad_rnn.ops.fused_sequences.sequence_kernel", spy)
+    monkeypatch.setattr(blas_threads, "sequence_kernel", spy)
+    monkeypatch.setattr(blas_threads, "MIN_ROWS", 3)  # two rows: one part
     lstm = tg.nn.LSTM(3, 5)
     out, _ = lstm(tg.randn(4, 2, 3))
     out.sum().backward()
     assert seen == [(2, 20 * 5)] * 2
+
+
+def test_row_parts_cover_the_batch_once_and_follow_the_blas_threads():
+    pools = blas_threads._kernels_blas()
+    threads = min(lib.num_threads for lib in pools)
+    for batch in (1, 2, 3, 7, 64):
+        parts = blas_threads.row_parts(batch, 128 * 512)
+        assert [p.start for p in parts] == [0] + [p.stop for p in parts[:-1]] and parts[-1].stop == batch
+        assert len(parts) <= max(1, min(threads, batch // blas_threads.MIN_ROWS))
+        assert all(p.stop - p.start >= min(batch, blas_threads.MIN_ROWS) for p in parts)
+    with blas_threads.sequence_kernel(1, 1):  # the kernels' BLAS on one thread: no parts
+        assert len(blas_threads.row_parts(64, 1)) == 1
+    assert len(blas_threads.row_parts(64, blas_threads.SPLIT_STEP // 64)) == 1  # a product large enough alone
+
+
+def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
+    monkeypatch.setattr(blas_threads, "row_parts", lambda batch, width: [slice(0, 3), slice(3, batch)])
+    seen = []
+
+    def part(rows):
+        seen.append((rows.start, threading.current_thread().name, sorted(_threads()[p] for p in _kernel_pools())))
+        return rows.stop - rows.start
+
+    parts = blas_threads.row_parts(8, 1)
+    assert blas_threads.run_parts(parts, 1, part) == [3, 5]
+    assert sorted(s[0] for s in seen) == [0, 3] and len({s[1] for s in seen}) == 2
+    assert all(set(s[2]) == {1} for s in seen)
+
+
+def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
+    """Rows are independent sequences: the layer run in parts equals the layer run whole (lengths,
+    both directions, the summed weight gradients)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((6, 5, 3)), dtype=np.float64, requires_grad=True)
+    results = []
+    for parts in ([slice(0, 5)], [slice(0, 2), slice(2, 5)]):
+        monkeypatch.setattr("tinygrad_rnn.ops.fused_sequences.row_parts", lambda batch, width, parts=parts: parts)
+        for kind in (tg.nn.LSTM, tg.nn.GRU, tg.nn.RNN):
+            tg.manual_seed(1)
+            layer = kind(3, 4, bidirectional=True, dtype=np.float64)
+            x.grad = None
+            out, _ = layer(x, lengths=[6, 2, 5, 1, 4])
+            (out * out).sum().backward()
+            results.append([out.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
+    for whole, split in zip(results[:3], results[3:]):
+        for a, b in zip(whole, split):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
 def test_one_thread_everywhere_yields_to_the_environment(monkeypatch):

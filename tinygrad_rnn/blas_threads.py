@@ -14,12 +14,20 @@ The policy:
   costs more. NumPy's BLAS is left alone. The limit is process-wide, so threads
   share it: the first in sets it, the last out restores it. (OpenBLAS 0.3.31 ignores a count set
   from another thread once the main thread has set one, so the limit is surest from the main thread.)
+- ``row_parts(batch, width)`` and ``run_parts``: the rows of a batch are independent sequences, so
+  a layer's kernels run on row ranges side by side, one Python thread each (the kernels release the
+  GIL), with SciPy's BLAS on one thread in each: as many parts as that BLAS has threads and the
+  process has cores, at least ``MIN_ROWS`` rows each, when batch * width is below ``SPLIT_STEP``.
+  Nothing waits between steps, where threading inside the per-step product or the element-wise
+  loops would synchronise at every step. Above SPLIT_STEP the per-step product keeps the BLAS
+  threads busy by itself, and two parts would compete for memory bandwidth instead.
 - ``tracing()``: while the compiler traces a cell's step (a batch of two), NumPy's BLAS uses one
   thread: a product that small gains nothing from a second one, and waking NumPy's pool there left
   its workers spinning beside every kernel of the sequence that followed.
 - ``one_thread_everywhere()``: the command line's choice for its small training runs, unless the
   user set OPENBLAS_NUM_THREADS or OMP_NUM_THREADS.
 """
+import concurrent.futures
 import contextlib
 import os
 import threading
@@ -27,6 +35,8 @@ import threading
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 SMALL_STEP = 1 << 18  # batch * inner * outer of the per-step product below which one thread is used
+MIN_ROWS = 2  # rows of a batch part, at least
+SPLIT_STEP = 1 << 23  # batch * inner * outer of the per-step product from which a batch runs whole
 
 _lock = threading.Lock()
 
@@ -87,6 +97,43 @@ def sequence_kernel(batch, width):
         return
     with _kernel_pool():
         yield
+
+
+_workers = None
+
+
+def row_parts(batch, width):
+    """Row ranges (slices) of a batch to run side by side: one per thread of the kernels' BLAS (and
+    core), or the whole batch when batch * width (the per-step product's size) reaches SPLIT_STEP."""
+    if batch * width >= SPLIT_STEP:
+        return [slice(0, batch)]
+    if _kernel_pool.libs is None:
+        with _lock:
+            _kernel_pool.libs = _blas_pools()[0]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = min([lib.num_threads for lib in _kernel_pool.libs] + [cores])
+    n = max(1, min(threads, batch // MIN_ROWS))
+    bounds = [batch * k // n for k in range(n + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def run_parts(parts, width, fn):
+    """[fn(rows) for rows in parts]: side by side, each part's BLAS on one thread, when there are
+    several parts; else the one call under sequence_kernel's policy."""
+    global _workers
+    if len(parts) == 1:
+        with sequence_kernel(parts[0].stop - parts[0].start, width):
+            return [fn(parts[0])]
+    with _lock:
+        if _workers is None or _workers._max_workers < len(parts) - 1:
+            _workers = concurrent.futures.ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="tinygrad_rnn")
+    with _kernel_pool():
+        futures = [_workers.submit(fn, rows) for rows in parts[1:]]
+        try:
+            first = fn(parts[0])
+        finally:
+            concurrent.futures.wait(futures)  # no part outlives the one-thread limit
+        return [first] + [f.result() for f in futures]
 
 
 def tracing():

@@ -13,7 +13,7 @@ from .sequence_parts import (full_lengths, input_projection, previous_state_grad
 from .workspace import give, take
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward(x, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t, out, hw):
     """Run every step, after input_projection: states (T,B,H) holds x W_ih^T and xh (T,B,I+H) x (zero
     where padded). h: initial state, updated in place to the final one. Fills states with the new
@@ -43,7 +43,7 @@ def _forward(x, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t, out, 
                 ob[j] = a[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _backward(lengths, reverse, relu, states, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. dgates (T,B,H) receives the
     pre-activation gradients by position (through g (B,H) unless all rows are at the same position);

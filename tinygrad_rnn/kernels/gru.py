@@ -16,7 +16,7 @@ from .sequence_parts import full_lengths, input_projection, transpose_into
 from .workspace import give, take
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward(x, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, gates, us, xs, hprev, w_hh_t, out, hw):
     """Run every step, after input_projection: gates (T,B,3H) holds x W_ih^T and xs (T,B,I) x (zero
     where padded); b_rz = b_ir|b_iz + b_hr|b_hz. h: initial state, updated in place to the final
@@ -51,7 +51,7 @@ def _forward(x, w_hh, b_rz, b_in, b_hn, h, lengths, reverse, gates, us, xs, hpre
                 ob[j] = hn
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _backward(lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. gx, gh (T,B,3H) receive the
     gradients of the input and hidden projections by position (gh through g (B,3H) unless all rows
@@ -102,7 +102,7 @@ def _backward(lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh,
     return db_ih, db_hh
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _weight_grads(gx, gh, xs, hprev, w_ih):
     """dx = Gx W_ih, dW_ih = Gx^T X, dW_hh = Gh^T H_prev, after the kernel."""
     T, B, G = gx.shape

@@ -21,7 +21,7 @@ from .sequence_parts import (full_lengths, input_projection, previous_state_grad
 from .workspace import give, take
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward(x, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t, out, hw):
     """Run every step, after input_projection: gates (T,B,4H) holds x W_ih^T and xh (T,B,I+H) x (zero
     where padded). h, c: initial states, updated in place to the final ones. Fills gates with the
@@ -55,7 +55,7 @@ def _forward(x, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t, out, 
                 ob[j] = hn
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _backward(c0, lengths, reverse, gates, cs, xh, w_hh_t, d_out, dh, dc, dgates, g, dhw_t):
     """BPTT over every step. dh, dc: incoming d_hn, d_cn, updated in place to dh0, dc0. dgates
     (T,B,4H) receives the gate pre-activation gradients by position (directly when all rows are at

@@ -23,7 +23,7 @@ def full_lengths(lengths, T, B):
     return np.full(B, T, np.int64) if lengths is None else np.array(lengths, np.int64).reshape(B)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def transpose_into(a, out):
     """out[:] = a.T, 16 rows of a at a time (faster than np.copyto(out, a.T) on large weights)."""
     n, m = a.shape
@@ -33,7 +33,7 @@ def transpose_into(a, out):
                 out[j, i] = a[i, j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def copy_inputs(x, lengths, xh):
     """xh[t, b, :I] = x[t, b] where t < lengths[b]; padded positions of xh become all zero, so that
     whatever x holds there (even NaN) contributes nothing to the weight gradients."""
@@ -48,7 +48,7 @@ def copy_inputs(x, lengths, xh):
                 xhr[:] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def input_projection(x, lengths, inputs, w_ih, out):
     """Copy x into the saved `inputs` buffer (zero at padded positions, so that whatever padding x
     holds, NaN included, reaches no weight gradient), then out (T, B, G) = x W_ih^T for all T*B rows
@@ -58,7 +58,7 @@ def input_projection(x, lengths, inputs, w_ih, out):
     np.dot(x.reshape(T * B, I), w_ih.T, out.reshape(T * B, out.shape[2]))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def stacked_grads(dgates, xh, w_ih):
     """dx = D W_ih and [dW_ih | dW_hh] = D^T [X | H_prev] as one product, with D the (T*B, G)
     pre-activation gradients (zero at padded positions) and [X | H_prev] the saved xh."""
@@ -70,13 +70,13 @@ def stacked_grads(dgates, xh, w_ih):
     return dx, dw[:, :I].copy(), dw[:, I:].copy()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def dot(a, b):
     """a b for 2-D contiguous (or transposed contiguous) arrays, by the BLAS the kernels use."""
     return np.dot(a, b)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def previous_state_grads(w_hh_t, gs, dhw_t, dh, lengths, s):
     """dh[b] = (W_hh^T gs^T)[:, b] for the rows active at step s: the gradient reaching the state
     before the step (dhw_t (H, B) is scratch; W_hh^T g^T runs faster in OpenBLAS than g W_hh)."""

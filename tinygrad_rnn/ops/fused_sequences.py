@@ -8,16 +8,48 @@ computation from primitive ops and is their oracle.
 import numpy as np
 
 from ..autograd import Function, once_differentiable
-from ..blas_threads import sequence_kernel
+from ..blas_threads import row_parts, run_parts
 from ..kernels import elman, gru, lstm
 
 _SECOND_ORDER = ("{}: second derivatives through the fused recurrent kernel are not supported; build the "
                  "layer with impl=\"unrolled\" to differentiate twice (create_graph=True)")
 
 
-def _keep_until_freed(ctx, saved, release):
-    ctx.kernel_saved = saved
-    ctx.call_on_free(lambda: release(saved))
+def _run_forward(ctx, width, kernel, release, batch):
+    """kernel(rows) -> (out, *final states, saved) on the batch's row parts side by side, joined:
+    out along the batch axis (1), the states along theirs (0). The saved buffers of every part go
+    back to the pool once the graph lets go of this node."""
+    ctx.parts, ctx.step_width = row_parts(batch, width), width
+    results = run_parts(ctx.parts, width, kernel)
+    saved = ctx.kernel_saved = [r[-1] for r in results]
+    ctx.call_on_free(lambda: [release(s) for s in saved])
+    return _joined([r[:-1] for r in results], [1] + [0] * (len(results[0]) - 2))
+
+
+def _run_backward(ctx, kernel, d_out, *d_states):
+    """kernel(saved, d_out, *d_states) -> (dx, dW_ih, dW_hh, db_ih, db_hh, *d initial states) per
+    part, joined: dx along axis 1, the parameters' gradients summed, the states' along axis 0."""
+    d_out, d_states = d_out._data, [d._data for d in d_states]
+    saved = {(p.start, p.stop): s for p, s in zip(ctx.parts, ctx.kernel_saved)}
+    results = run_parts(ctx.parts, ctx.step_width, lambda rows: kernel(
+        saved[rows.start, rows.stop], d_out[:, rows], *[d[rows] for d in d_states]))
+    dx, *d_initial = _joined([(r[0], *r[5:]) for r in results], [1] + [0] * len(d_states))
+    return (dx, *d_initial), [_total([r[k] for r in results]) for k in range(1, 5)]
+
+
+def _total(grads):
+    """The sum of the parts' gradients of one parameter (None for an absent bias)."""
+    total = grads[0]
+    for g in grads[1:]:
+        total = None if total is None else total + g
+    return total
+
+
+def _joined(parts, axes):
+    """Each output of the parts concatenated along its axis (the one part's outputs as they are)."""
+    if len(parts) == 1:
+        return list(parts[0])
+    return [np.concatenate(arrays, axis) for arrays, axis in zip(zip(*parts), axes)]
 
 
 @once_differentiable(_SECOND_ORDER.format("LSTM"))
@@ -26,17 +58,13 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
-        with sequence_kernel(x.shape[1], w_hh.size):
-            out, h_n, c_n, saved = lstm.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse)
-        ctx.step_width = w_hh.size
-        _keep_until_freed(ctx, saved, lstm.release)
-        return out, h_n, c_n
+        return tuple(_run_forward(ctx, w_hh.size, lambda rows: lstm.lstm_forward(
+            x[:, rows], w_ih, w_hh, b_ih, b_hh, h0[rows], c0[rows], _rows(lengths, rows), reverse),
+            lstm.release, x.shape[1]))
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
-        with sequence_kernel(d_out.shape[1], ctx.step_width):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 = lstm.lstm_backward(
-                ctx.kernel_saved, d_out._data, d_hn._data, d_cn._data)
+        (dx, dh0, dc0), (dw_ih, dw_hh, db_ih, db_hh) = _run_backward(ctx, lstm.lstm_backward, d_out, d_hn, d_cn)
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
@@ -46,16 +74,12 @@ class GRUSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
-        with sequence_kernel(x.shape[1], w_hh.size):
-            out, h_n, saved = gru.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse)
-        ctx.step_width = w_hh.size
-        _keep_until_freed(ctx, saved, gru.release)
-        return out, h_n
+        return tuple(_run_forward(ctx, w_hh.size, lambda rows: gru.gru_forward(
+            x[:, rows], w_ih, w_hh, b_ih, b_hh, h0[rows], _rows(lengths, rows), reverse), gru.release, x.shape[1]))
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        with sequence_kernel(d_out.shape[1], ctx.step_width):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru.gru_backward(ctx.kernel_saved, d_out._data, d_hn._data)
+        (dx, dh0), (dw_ih, dw_hh, db_ih, db_hh) = _run_backward(ctx, gru.gru_backward, d_out, d_hn)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
@@ -65,17 +89,18 @@ class RNNSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
-        with sequence_kernel(x.shape[1], w_hh.size):
-            out, h_n, saved = elman.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity)
-        ctx.step_width = w_hh.size
-        _keep_until_freed(ctx, saved, elman.release)
-        return out, h_n
+        return tuple(_run_forward(ctx, w_hh.size, lambda rows: elman.rnn_forward(
+            x[:, rows], w_ih, w_hh, b_ih, b_hh, h0[rows], _rows(lengths, rows), reverse, nonlinearity),
+            elman.release, x.shape[1]))
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        with sequence_kernel(d_out.shape[1], ctx.step_width):
-            dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = elman.rnn_backward(ctx.kernel_saved, d_out._data, d_hn._data)
+        (dx, dh0), (dw_ih, dw_hh, db_ih, db_hh) = _run_backward(ctx, elman.rnn_backward, d_out, d_hn)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
+
+
+def _rows(lengths, rows):
+    return None if lengths is None else lengths[rows]
 
 
 def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths=None, reverse=False):
