@@ -127,22 +127,27 @@ def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
 
 
 def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
-    """Rows are independent sequences: the layer run in parts equals the layer run whole (lengths,
-    both directions, the summed weight gradients)."""
+    """Rows are independent sequences: a layer run in parts equals the layer run whole (lengths,
+    both directions, the summed weight gradients), for the hand-written kernels and generated ones."""
     import numpy as np
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((6, 5, 3)), dtype=np.float64, requires_grad=True)
     results = []
+    layers = (lambda: tg.nn.LSTM(3, 4, bidirectional=True, dtype=np.float64),
+              lambda: tg.nn.GRU(3, 4, bidirectional=True, dtype=np.float64),
+              lambda: tg.nn.RNN(3, 4, bidirectional=True, dtype=np.float64),
+              lambda: tg.nn.Recurrent(tg.nn.LayerNormLSTMCell(3, 4, dtype=np.float64), reverse=True))  # compiled
     for parts in ([slice(0, 5)], [slice(0, 2), slice(2, 5)]):
-        monkeypatch.setattr("tinygrad_rnn.ops.fused_sequences.row_parts", lambda batch, width, parts=parts: parts)
-        for kind in (tg.nn.LSTM, tg.nn.GRU, tg.nn.RNN):
+        for where in ("tinygrad_rnn.ops.fused_sequences", "tinygrad_rnn.compiler.sequence"):
+            monkeypatch.setattr(f"{where}.row_parts", lambda batch, width, parts=parts: parts)
+        for make in layers:
             tg.manual_seed(1)
-            layer = kind(3, 4, bidirectional=True, dtype=np.float64)
+            layer = make()
             x.grad = None
             out, _ = layer(x, lengths=[6, 2, 5, 1, 4])
             (out * out).sum().backward()
             results.append([out.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
-    for whole, split in zip(results[:3], results[3:]):
+    for whole, split in zip(results[:4], results[4:]):
         for a, b in zip(whole, split):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 

@@ -32,6 +32,7 @@ import contextlib
 import os
 import threading
 
+import numpy as np
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 SMALL_STEP = 1 << 18  # batch * inner * outer of the per-step product below which one thread is used
@@ -134,6 +135,21 @@ def run_parts(parts, width, fn):
         finally:
             concurrent.futures.wait(futures)  # no part outlives the one-thread limit
         return [first] + [f.result() for f in futures]
+
+
+def joined(parts, axes):
+    """The parts' outputs, each concatenated along its axis (the one part's outputs as they are)."""
+    if len(parts) == 1:
+        return list(parts[0])
+    return [np.concatenate(arrays, axis) for arrays, axis in zip(zip(*parts), axes)]
+
+
+def total(grads):
+    """The sum of the parts' gradients of one parameter (None for one that has none, as an absent bias)."""
+    result = grads[0]
+    for g in grads[1:]:
+        result = None if result is None else result + g
+    return result
 
 
 def tracing():

@@ -1,7 +1,7 @@
 """Python source of the whole-sequence forward and BPTT kernels for a traced Plan.
 
-Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"})`` functions with the time
-loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) array the kernel
+Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)`` functions (row
+parts of a batch run them side by side in threads) with the time loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) array the kernel
 allocates, written by a loop over the active rows, or a scalar when it never leaves its loop; a
 slice or chunk is a column offset, not a copy. What compile time and speed taught (see Layout,
 groups): few array arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops
@@ -169,7 +169,7 @@ def _refs(node):
 
 # reassoc lets LLVM vectorise the feature-dim sums (a serial float chain otherwise); it changes
 # rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
-_DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"})'
+_DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)'
 _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
 _EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function, once_differentiable
 from ..kernels.workspace import give, take
 from .cache import wait_aside
-from ..blas_threads import sequence_kernel
+from ..blas_threads import joined, row_parts, run_parts, total
 from ..kernels.sequence_parts import dot, transpose_into
 
 SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
@@ -36,7 +36,11 @@ def _taken(shapes, dtype, zero=False):
 
 @once_differentiable(SECOND_ORDER)
 class CompiledSequence(Function):
-    """(x, *states, *frontier) -> (out, *final states) for a Plan and its generated kernels."""
+    """(x, *states, *frontier) -> (out, *final states) for a Plan and its generated kernels.
+
+    The batch runs in row parts side by side when blas_threads.row_parts says so (rows are
+    independent sequences): each part is a whole run of the kernels on its rows; the parts' outputs
+    and state gradients are joined along the batch, their weight and vector gradients summed."""
 
     @staticmethod
     def forward(ctx, x, *rest):
@@ -55,79 +59,43 @@ class CompiledSequence(Function):
         xs = x[order] if order is not None else x
         if lengths.min() < T:
             xs = np.where((np.arange(T)[:, None] < lengths[None, :])[..., None], xs, 0)
-        xs = np.ascontiguousarray(xs, dtype=dt)
         sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
-        cst = np.array(plan.consts, dt)
-        transposed = [frontier[i].flags.f_contiguous and not frontier[i].flags.c_contiguous for i in plan.mats]
         hoisted = set(plan.hoisted)
         mats = [_matrix(frontier[i], dt, m in hoisted) for m, i in enumerate(plan.mats)]
         vecs = [np.asarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
         offs, widths = layout.offsets(plan, [v.size for v in vecs])
-        pv = np.concatenate(vecs) if vecs else np.zeros(0, dt)
-        x2 = xs.reshape(T * B, I)
-        with sequence_kernel(B, _step_width(plan, mats)):
-            hx = [dot(x2, mats[m]).reshape(T, B, -1) for m in plan.hoisted]
-            sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
-            mm = _taken([((T,) if k in layout.kept_products else ()) + (B, mats[m].shape[1])
-                         for k, m in enumerate(plan.steps)], dt)
-            VS = take((T, B, widths["saved"]), dt)
-            out = np.zeros((T, B, plan.state_sizes[0]), dt)
-            kernels.forward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
-                            out, VS)
-        L = int(lengths.max())
-        finals = [s[L - 1].copy() for s in sv]
-        if order is not None:
-            out = out[order]
-        ctx.plan, ctx.kernels, ctx.lengths, ctx.order = plan, (kernels, layout), lengths, order
-        ctx.arrays = (sz, cst, offs, widths, xs, hx, mats, transposed, pv, h0, sv, mm, VS)
+        run = _Run(plan, kernels, layout, sz, np.array(plan.consts, dt), offs, widths, mats,
+                   [frontier[i].flags.f_contiguous and not frontier[i].flags.c_contiguous for i in plan.mats],
+                   np.concatenate(vecs) if vecs else np.zeros(0, dt))
+        ctx.parts = row_parts(B, run.width)
+        parts = run_parts(ctx.parts, run.width, lambda rows: run.forward(
+            np.ascontiguousarray(xs[:, rows], dtype=dt), [h[rows] for h in h0], lengths[rows]))
+        out, *finals = joined([(p[0], *p[1]) for p in parts], [1] + [0] * n)
+        ctx.run, ctx.order, ctx.saved = run, order, [p[2] for p in parts]
         on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
         if on_free is not None:
-            on_free(lambda: _release(sv + mm + [VS]))
-        return (out, *finals)
+            saved = ctx.saved
+            on_free(lambda: [_release(part.buffers) for part in saved])
+        return (out[order] if order is not None else out, *finals)
 
     @staticmethod
     def backward(ctx, d_out, *d_finals):
         if ctx.empty:
             return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
-        plan, (kernels, layout), lengths, order = ctx.plan, ctx.kernels, ctx.lengths, ctx.order
-        sz, cst, offs, widths, xs, hx, mats, transposed, pv, h0, sv, mm, VS = ctx.arrays
-        T, B, I = xs.shape
-        dt = xs.dtype
-        L = int(lengths.max())
+        run, order = ctx.run, ctx.order
+        dt = run.cst.dtype
         dos = d_out.detach().numpy()
-        dos = np.ascontiguousarray(dos[order] if order is not None else dos, dtype=dt)
-        dst = [np.array(g.detach().numpy(), dtype=dt, order="C") for g in d_finals]
-        gmm = [_taken([(T, B, mats[m].shape[1])], dt, zero=("mm", k) not in layout.assigned)[0]
-               for k, m in enumerate(plan.steps)]  # the kernel writes every row of an assigned gradient
-        own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
-        ghx = {k: _taken([hx[k].shape], dt, zero=("hx", k) not in layout.assigned)[0] for k in own}
-        am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
-        dpv = np.zeros(widths["vector"], dt)
-        dxs = np.zeros((T, B, I), dt)
-        wait_aside(kernels)
-        with sequence_kernel(B, _step_width(plan, mats)):
-            kernels.backward(sz, cst, offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], pv, *h0, *sv, *mm,
-                             dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, VS)
-            d_mats = [None] * len(mats)
-            x2 = xs[:L].reshape(L * B, I)
-            for k, m in enumerate(plan.hoisted):
-                shared = layout.shared.get(("hx", k))
-                g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
-                d_mats[m] = _weight_grad(x2, g2, transposed[m])
-                dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
-            operands = iter(am)
-            for k, m in enumerate(plan.steps):
-                if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]
-                    i = layout.state_operands[k]
-                    d_mats[m] = _weight_grad(h0[i], gmm[k][0], transposed[m])
-                    if L > 1:
-                        rows = (L - 1) * B
-                        d_mats[m] += _weight_grad(sv[i][:L - 1].reshape(rows, -1), gmm[k][1:L].reshape(rows, -1),
-                                                  transposed[m])
-                else:
-                    d_mats[m] = _weight_grad(next(operands)[:L].reshape(L * B, -1), gmm[k][:L].reshape(L * B, -1),
-                                             transposed[m])
-        _release([*ghx.values(), *gmm, *am])
+        dos = dos[order] if order is not None else dos
+        dst = [g.detach().numpy() for g in d_finals]
+        wait_aside(run.kernels)
+        saved = {(p.start, p.stop): part for p, part in zip(ctx.parts, ctx.saved)}
+        parts = run_parts(ctx.parts, run.width, lambda rows: run.backward(
+            saved[rows.start, rows.stop], np.ascontiguousarray(dos[:, rows], dtype=dt),
+            [np.array(g[rows], dtype=dt, order="C") for g in dst]))
+        dxs, *d_initial = joined([(p[0], *p[1]) for p in parts], [1] + [0] * len(dst))
+        d_mats = [total([p[2][m] for p in parts]) for m in range(len(run.mats))]
+        dpv = total([p[3] for p in parts])
+        plan = run.plan
         d_frontier = [None] * (len(ctx.needs_input_grad) - 1 - len(dst) - 4)
         for m, i in enumerate(plan.mats):
             d_frontier[i] = d_mats[m] if d_frontier[i] is None else d_frontier[i] + d_mats[m]
@@ -138,7 +106,79 @@ class CompiledSequence(Function):
                 g = dpv[starts[k]:starts[k + 1]].reshape(frontier_shapes[i])
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
         dx = dxs[order] if order is not None else dxs
-        return (dx, *dst, *d_frontier, None, None, None, None)
+        return (dx, *d_initial, *d_frontier, None, None, None, None)
+
+
+class _Part:
+    """What the backward of one row part reads: its inputs, states and the forward's saved values."""
+
+    def __init__(self, xs, hx, h0, lengths, sv, mm, VS):
+        self.xs, self.hx, self.h0, self.lengths, self.sv, self.mm, self.VS = xs, hx, h0, lengths, sv, mm, VS
+        self.buffers = sv + mm + [VS]
+
+
+class _Run:
+    """The kernels of one plan and the arrays every row part shares (sizes, constants, matrices)."""
+
+    def __init__(self, plan, kernels, layout, sz, cst, offs, widths, mats, transposed, pv):
+        self.plan, self.kernels, self.layout = plan, kernels, layout
+        self.sz, self.cst, self.offs, self.widths, self.mats, self.transposed, self.pv = (
+            sz, cst, offs, widths, mats, transposed, pv)
+        self.width = _step_width(plan, mats)
+
+    def forward(self, xs, h0, lengths):
+        """(out, final states, _Part) of rows whose inputs are xs (T, b, I), states h0, lengths."""
+        plan, layout, mats, dt = self.plan, self.layout, self.mats, xs.dtype
+        T, B, I = xs.shape
+        hx = [dot(xs.reshape(T * B, I), mats[m]).reshape(T, B, -1) for m in plan.hoisted]
+        sv = _taken([(T, B, s) for s in plan.state_sizes], dt)
+        mm = _taken([((T,) if k in layout.kept_products else ()) + (B, mats[m].shape[1])
+                     for k, m in enumerate(plan.steps)], dt)
+        VS = take((T, B, self.widths["saved"]), dt)
+        out = np.zeros((T, B, plan.state_sizes[0]), dt)
+        self.kernels.forward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], self.pv,
+                             *h0, *sv, *mm, out, VS)
+        L = int(lengths.max())
+        return out, [s[L - 1].copy() for s in sv], _Part(xs, hx, h0, lengths, sv, mm, VS)
+
+    def backward(self, part, dos, dst):
+        """(dxs, initial state gradients, matrix gradients, vector gradients) of one row part;
+        dst (the final states' gradients) become the initial states'."""
+        plan, layout, mats, transposed = self.plan, self.layout, self.mats, self.transposed
+        xs, hx, h0, sv, lengths = part.xs, part.hx, part.h0, part.sv, part.lengths
+        T, B, I = xs.shape
+        dt = xs.dtype
+        L = int(lengths.max())
+        gmm = [_taken([(T, B, mats[m].shape[1])], dt, zero=("mm", k) not in layout.assigned)[0]
+               for k, m in enumerate(plan.steps)]  # the kernel writes every row of an assigned gradient
+        own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
+        ghx = {k: _taken([hx[k].shape], dt, zero=("hx", k) not in layout.assigned)[0] for k in own}
+        am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
+        dpv = np.zeros(self.widths["vector"], dt)
+        dxs = np.zeros((T, B, I), dt)
+        self.kernels.backward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], self.pv,
+                              *h0, *sv, *part.mm, dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, part.VS)
+        d_mats = [None] * len(mats)
+        x2 = xs[:L].reshape(L * B, I)
+        for k, m in enumerate(plan.hoisted):
+            shared = layout.shared.get(("hx", k))
+            g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
+            d_mats[m] = _weight_grad(x2, g2, transposed[m])
+            dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
+        operands = iter(am)
+        for k, m in enumerate(plan.steps):
+            if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]
+                i = layout.state_operands[k]
+                d_mats[m] = _weight_grad(h0[i], gmm[k][0], transposed[m])
+                if L > 1:
+                    rows = (L - 1) * B
+                    d_mats[m] += _weight_grad(sv[i][:L - 1].reshape(rows, -1), gmm[k][1:L].reshape(rows, -1),
+                                              transposed[m])
+            else:
+                d_mats[m] = _weight_grad(next(operands)[:L].reshape(L * B, -1), gmm[k][:L].reshape(L * B, -1),
+                                         transposed[m])
+        _release([*ghx.values(), *gmm, *am])
+        return dxs, dst, d_mats, dpv
 
 
 def _matrix(a, dt, hoisted):

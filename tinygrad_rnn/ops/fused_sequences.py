@@ -8,7 +8,7 @@ computation from primitive ops and is their oracle.
 import numpy as np
 
 from ..autograd import Function, once_differentiable
-from ..blas_threads import row_parts, run_parts
+from ..blas_threads import joined, row_parts, run_parts, total
 from ..kernels import elman, gru, lstm
 
 _SECOND_ORDER = ("{}: second derivatives through the fused recurrent kernel are not supported; build the "
@@ -23,7 +23,7 @@ def _run_forward(ctx, width, kernel, release, batch):
     results = run_parts(ctx.parts, width, kernel)
     saved = ctx.kernel_saved = [r[-1] for r in results]
     ctx.call_on_free(lambda: [release(s) for s in saved])
-    return _joined([r[:-1] for r in results], [1] + [0] * (len(results[0]) - 2))
+    return joined([r[:-1] for r in results], [1] + [0] * (len(results[0]) - 2))
 
 
 def _run_backward(ctx, kernel, d_out, *d_states):
@@ -33,23 +33,8 @@ def _run_backward(ctx, kernel, d_out, *d_states):
     saved = {(p.start, p.stop): s for p, s in zip(ctx.parts, ctx.kernel_saved)}
     results = run_parts(ctx.parts, ctx.step_width, lambda rows: kernel(
         saved[rows.start, rows.stop], d_out[:, rows], *[d[rows] for d in d_states]))
-    dx, *d_initial = _joined([(r[0], *r[5:]) for r in results], [1] + [0] * len(d_states))
-    return (dx, *d_initial), [_total([r[k] for r in results]) for k in range(1, 5)]
-
-
-def _total(grads):
-    """The sum of the parts' gradients of one parameter (None for an absent bias)."""
-    total = grads[0]
-    for g in grads[1:]:
-        total = None if total is None else total + g
-    return total
-
-
-def _joined(parts, axes):
-    """Each output of the parts concatenated along its axis (the one part's outputs as they are)."""
-    if len(parts) == 1:
-        return list(parts[0])
-    return [np.concatenate(arrays, axis) for arrays, axis in zip(zip(*parts), axes)]
+    dx, *d_initial = joined([(r[0], *r[5:]) for r in results], [1] + [0] * len(d_states))
+    return (dx, *d_initial), [total([r[k] for r in results]) for k in range(1, 5)]
 
 
 @once_differentiable(_SECOND_ORDER.format("LSTM"))
