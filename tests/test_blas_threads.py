@@ -1,5 +1,9 @@
 """The BLAS thread policy: which pool a sequence kernel limits, when, and that limits are restored."""
+import os
 import threading
+
+import numpy as np
+import pytest
 
 from threadpoolctl import threadpool_info
 
@@ -129,7 +133,6 @@ def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
 def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
     """Rows are independent sequences: a layer run in parts equals the layer run whole (lengths,
     both directions, the summed weight gradients), for the hand-written kernels and generated ones."""
-    import numpy as np
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((6, 5, 3)), dtype=np.float64, requires_grad=True)
     results = []
@@ -157,3 +160,30 @@ def test_one_thread_everywhere_yields_to_the_environment(monkeypatch):
     before = _threads()
     blas_threads.one_thread_everywhere()
     assert _threads() == before
+
+
+def _forward_in_child(lstm, x, queue):
+    out, _ = lstm(x)
+    out.sum().backward()
+    queue.put(out.detach().numpy())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_split_layers(monkeypatch):
+    """The worker threads do not survive a fork: the child gets its own (it deadlocked before)."""
+    import multiprocessing
+    monkeypatch.setattr(blas_threads, "row_parts", lambda batch, width: [slice(0, 2), slice(2, batch)])
+    lstm = tg.nn.LSTM(3, 4)
+    x = tg.randn(5, 6, 3)
+    out, _ = lstm(x)
+    out.sum().backward()  # the parent has used its workers
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_forward_in_child, args=(lstm, x, queue))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert np.allclose(queue.get(timeout=5), out.detach().numpy())

@@ -103,6 +103,18 @@ def sequence_kernel(batch, width):
 _workers = None
 
 
+def _after_fork_in_child():
+    """A forked child has none of its parent's threads: a new pool of workers (the old one would
+    queue parts for threads that do not exist) and fresh locks (one may have been held at the fork)."""
+    global _workers, _lock
+    _workers, _lock = None, threading.Lock()
+    _kernel_pool.users = _numpy_pool.users = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def row_parts(batch, width):
     """Row ranges (slices) of a batch to run side by side: one per thread of the kernels' BLAS (and
     core), or the whole batch when batch * width (the per-step product's size) reaches SPLIT_STEP."""
