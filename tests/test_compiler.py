@@ -269,35 +269,54 @@ def test_second_process_reuses_the_disk_cache(tmp_path):
 
 
 class OffsetIndRNNCell(nn.Module):
-    """A cell no other test compiles, so its kernels are new to the cache folder a test points at."""
+    """Cells no other test compiles (one per `squares`), so their kernels are new to the cache folder
+    a test points at."""
     state_size = 3
 
-    def __init__(self):
+    def __init__(self, squares):
         super().__init__()
         self.w = nn.Parameter(np.random.default_rng(9).standard_normal((2, 3)))
+        self.squares = squares
 
     def forward(self, x, h):
-        return (x @ self.w + 0.25 * h - 0.125).tanh()
+        a = x @ self.w + 0.25 * h
+        for _ in range(self.squares):
+            a = a - 0.125 * a * a
+        return a.tanh()
+
+
+_POPEN = subprocess.Popen  # the test below replaces the one the cache calls
+_STUCK = []
+
+
+def _stuck_helper(*args, **kwargs):
+    _STUCK.append(_POPEN([sys.executable, "-c", "import time; time.sleep(60)"]))
+    return _STUCK[-1]
+
+
+def _no_helper(*args, **kwargs):
+    raise OSError("no processes here")
 
 
 @pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")
-def test_without_a_helper_process_the_backward_compiles_here(tmp_path, monkeypatch):
+@pytest.mark.parametrize("squares, helper", [(1, _no_helper), (2, _stuck_helper)])
+def test_without_a_working_helper_the_backward_compiles_here(tmp_path, monkeypatch, squares, helper):
+    """No helper process (Popen fails), or one that never finishes (killed after HELPER_TIMEOUT)."""
     from tinygrad_rnn.compiler import cache
 
-    def no_process(*args, **kwargs):
-        raise OSError("no processes here")
-
     monkeypatch.setenv("TINYGRAD_RNN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(cache.subprocess, "Popen", no_process)
+    monkeypatch.setattr(cache.subprocess, "Popen", helper)
+    monkeypatch.setattr(cache, "HELPER_TIMEOUT", 1)
     rng = np.random.default_rng(0)
     x, h0 = t64(rng.standard_normal((4, 2, 2)), True), t64(rng.standard_normal((2, 3)), True)
     results = []
     for impl in ("fused", "unrolled"):
-        cell = OffsetIndRNNCell()
+        cell = OffsetIndRNNCell(squares)
         out, h = nn.Recurrent(cell, impl=impl)(x, h0)
         (out.sum() + (h * h).sum()).backward()
         results.append([out.detach().numpy(), h.detach().numpy(), cell.w.grad.numpy()])
         x.grad = h0.grad = None
     assert list(tmp_path.glob("cell_*.py")) and not cache._aside
+    assert all(p.poll() is not None for p in _STUCK)  # a helper past its time was killed
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -104,17 +104,24 @@ def compile_backward_aside(module, arguments):
     try:
         _aside[module.__name__] = subprocess.Popen(
             [sys.executable, "-m", "tinygrad_rnn.compiler.cache", path, json.dumps(arguments)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         pass  # no helper: the backward compiles here on its first call
 
 
+HELPER_TIMEOUT = 120  # seconds a backward's helper may take (a cold compile takes under 10 here)
+
+
 def wait_aside(module):
-    """Wait for the helper compiling module's backward, if one runs (its result or not, the call that
-    follows is right: numba loads the cached code, or compiles it here)."""
+    """Wait for the helper compiling module's backward, if one runs, HELPER_TIMEOUT at most (its
+    result or not, the call that follows is right: numba loads the cached code, or compiles it here)."""
     helper = _aside.pop(module.__name__, None)
     if helper is not None:
-        helper.wait()
+        try:
+            helper.wait(HELPER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
 
 
 def _compile_backward(path, arguments):
