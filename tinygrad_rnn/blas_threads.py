@@ -57,6 +57,7 @@ def _blas_pools():
 
 
 def _kernels_blas():
+    """SciPy's OpenBLAS (the kernels'), as _blas_pools tells it apart."""
     return _blas_pools()[0]
 
 
@@ -67,13 +68,17 @@ class _OneThread:
     def __init__(self, which):
         self.which, self.libs, self.users, self.restore = which, None, 0, []
 
+    def pools(self):
+        """The thread controllers of these pools (found on first use); call holding _lock."""
+        if self.libs is None:
+            self.libs = _blas_pools()[self.which]
+        return self.libs
+
     @contextlib.contextmanager
     def __call__(self):
         with _lock:
-            if self.libs is None:
-                self.libs = _blas_pools()[self.which]
             if self.users == 0:
-                self.restore = [(lib, lib.num_threads) for lib in self.libs]
+                self.restore = [(lib, lib.num_threads) for lib in self.pools()]
                 for lib in self.libs:
                     lib.set_num_threads(1)
             self.users += 1
@@ -100,14 +105,14 @@ def sequence_kernel(batch, width):
         yield
 
 
-_workers = None
+_workers, _worker_count = None, 0
 
 
 def _after_fork_in_child():
     """A forked child has none of its parent's threads: a new pool of workers (the old one would
     queue parts for threads that do not exist) and fresh locks (one may have been held at the fork)."""
-    global _workers, _lock
-    _workers, _lock = None, threading.Lock()
+    global _workers, _worker_count, _lock
+    _workers, _worker_count, _lock = None, 0, threading.Lock()
     _kernel_pool.users = _numpy_pool.users = 0
 
 
@@ -120,11 +125,10 @@ def row_parts(batch, width):
     core), or the whole batch when batch * width (the per-step product's size) reaches SPLIT_STEP."""
     if batch * width >= SPLIT_STEP:
         return [slice(0, batch)]
-    if _kernel_pool.libs is None:
-        with _lock:
-            _kernel_pool.libs = _blas_pools()[0]
+    with _lock:
+        pools = _kernel_pool.pools()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = min([lib.num_threads for lib in _kernel_pool.libs] + [cores])
+    threads = min([lib.num_threads for lib in pools] + [cores])
     n = max(1, min(threads, batch // MIN_ROWS))
     bounds = [batch * k // n for k in range(n + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -133,13 +137,16 @@ def row_parts(batch, width):
 def run_parts(parts, width, fn):
     """[fn(rows) for rows in parts]: side by side, each part's BLAS on one thread, when there are
     several parts; else the one call under sequence_kernel's policy."""
-    global _workers
+    global _workers, _worker_count
     if len(parts) == 1:
         with sequence_kernel(parts[0].stop - parts[0].start, width):
             return [fn(parts[0])]
     with _lock:
-        if _workers is None or _workers._max_workers < len(parts) - 1:
-            _workers = concurrent.futures.ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="tinygrad_rnn")
+        if _worker_count < len(parts) - 1:
+            if _workers is not None:
+                _workers.shutdown(wait=False)  # its threads end once their parts are done
+            _worker_count = len(parts) - 1
+            _workers = concurrent.futures.ThreadPoolExecutor(_worker_count, thread_name_prefix="tinygrad_rnn")
     with _kernel_pool():
         futures = [_workers.submit(fn, rows) for rows in parts[1:]]
         try:
