@@ -3,16 +3,17 @@
 Inputs: x (T, B, I), the initial states and the plan's frontier tensors (parameters and what the
 engine derived from them, e.g. Wᵀ). Rows are put in step order first (with reverse, row b's step s is
 position lengths[b]-1-s, an involution, so the same gather maps back), padded positions are zeroed,
-and the hoisted input products are one (T·B, I) product each. After the BPTT kernel, each product's
-weight gradient is one product over all steps and dx adds the hoisted products' G Wᵀ.
+and the hoisted input products are one (T·B, I) product per row part each (see CompiledSequence).
+After the BPTT kernel, each product's weight gradient is one product over all steps and dx adds
+the hoisted products' G Wᵀ.
 """
 import numpy as np
 
 from ..autograd import Function, once_differentiable
-from ..kernels.workspace import give, take
-from .cache import wait_aside
 from ..blas_threads import joined, row_parts, run_parts, total
 from ..kernels.sequence_parts import dot, transpose_into
+from ..kernels.workspace import give, take
+from .cache import wait_aside
 
 SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
                 "supported; build it with impl=\"unrolled\" to differentiate twice (create_graph=True)")
