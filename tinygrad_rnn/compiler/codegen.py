@@ -1,11 +1,12 @@
 """Python source of the whole-sequence forward and BPTT kernels for a traced Plan.
 
-Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)`` functions (row
-parts of a batch run them side by side in threads) with the time loop inside (plain Python under NUMBA_DISABLE_JIT). Each step value is a (B, w) array the kernel
-allocates, written by a loop over the active rows, or a scalar when it never leaves its loop; a
-slice or chunk is a column offset, not a copy. What compile time and speed taught (see Layout,
-groups): few array arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops
-vectorise without run-time checks), each array written at one column offset per loop.
+Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)`` functions
+with the time loop inside (plain Python under NUMBA_DISABLE_JIT; nogil, because the row parts of a
+batch run them side by side in threads). Each step value is a (B, w) array the kernel allocates,
+written by a loop over the active rows, or a scalar when it never leaves its loop; a slice or chunk
+is a column offset, not a copy. What compile time and speed taught (see Layout, groups): few array
+arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops vectorise without
+run-time checks), each argument array written at one column offset per loop.
 
 The backward is not derived by differentiating the engine's backward formulas (create_graph=True):
 those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
@@ -195,9 +196,9 @@ def groups(plan, saved, backward=False):
     matches and it reads values made in the run only at the same column (so, in reverse, every
     gradient it adds to lands at the column being processed), and the loop stays vectorisable
     (forward: at most one activation, one store into VS; backward, swept in reverse: one argument
-    array written, each array at one column offset: LLVM cannot tell two column blocks of one array
-    apart, but needs no checks between the kernel's own arrays). Products and cats stand alone; a sum
-    accumulates in the loop and its value exists only after it."""
+    array written, at one column offset, as LLVM cannot tell two column blocks of one argument apart;
+    the kernel's own arrays, which need no such checks, may be written at several). Products and
+    cats stand alone; a sum accumulates in the loop and its value exists only after it."""
     runs, current = [], None
     shared = _shared_gradients(plan) if backward else {}  # gradients never written (see _shared_gradients)
     for node in plan.nodes:
@@ -258,6 +259,17 @@ def _emit_forward_run(w, run, layout):
                 w.rows(2, part, [f"VS[s, b, o{nd.out[1]} + j] = {_at(Ref(nd.out, off, part), _value_name(nd.out))}"])
 
 
+def _rules(node):
+    """An element-wise node's vector-Jacobian rules: {operand index: template in A, B, C, y, gy}."""
+    if node.op == "pow":
+        return {0: _pow_vjp(node.attrs["p"])}
+    if node.op == "clamp":
+        tests = [f"A {'>=' if k == 'lo' else '<='} {_value_name(node.attrs[k].buf)}"
+                 for k in ("lo", "hi") if node.attrs[k] is not None]
+        return {0: f"(gy if {' and '.join(tests)} else c0)"}
+    return _VJP[node.op]
+
+
 def _accumulate(ref, expr, layout):
     """The statement adding expr to ref's gradient (assigning it, for a gradient with one contribution)."""
     return f"{_at(ref, _grad_name(ref.buf))} {'=' if ref.buf in layout.assigned else '+='} {expr}"
@@ -288,14 +300,7 @@ def _vjp_lines(node, layout, started):
     gy = (f"gl{n}" if n in started else "c0") if n in local else f"gy{n}"
     values = {_LETTERS[i]: _val(_as_saved(r, layout)) for i, r in enumerate(args)}
     values.update(y=f"{_value_name(node.out)}[b, j]", gy=gy)
-    if op == "pow":
-        rules = {0: _pow_vjp(node.attrs["p"])}
-    elif op == "clamp":
-        tests = [f"A {'>=' if k == 'lo' else '<='} {_value_name(node.attrs[k].buf)}"
-                 for k in ("lo", "hi") if node.attrs[k] is not None]
-        rules = {0: f"(gy if {' and '.join(tests)} else c0)"}
-    else:
-        rules = _VJP[op]
+    rules = _rules(node)
     if not rules:
         return [], []
     lines = [] if n in local else [f"gy{n} = {g}[b, j]"]
@@ -351,8 +356,7 @@ def saved_reads(plan, kind="v"):
         elif node.op in ("sum", "cat"):
             refs = []
         else:
-            rule = {"pow": _pow_vjp(node.attrs.get("p")), "clamp": "A"}.get(node.op) or " ".join(_VJP[node.op].values())
-            letters = set(re.findall(r"\b(A|B|C|y)\b", rule))
+            letters = set(re.findall(r"\b(A|B|C|y)\b", " ".join(_rules(node).values())))
             refs = [node.args[_LETTERS.index(x)] for x in letters - {"y"}]
             refs += [Ref(node.out, "0", node.width)] if "y" in letters else []
         for r in refs:
@@ -487,7 +491,7 @@ def _contributions(plan):
         elif nd.op == "sum":
             refs = [(nd.args[0], nd.args[0].width)]
         else:
-            refs = [(nd.args[i], nd.width) for i in ((0,) if nd.op in ("pow", "clamp") else _VJP[nd.op])]
+            refs = [(nd.args[i], nd.width) for i in _rules(nd)]
         out += [(r.buf, r, w) for r, w in refs]
     return out
 
