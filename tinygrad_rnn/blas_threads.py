@@ -134,13 +134,14 @@ def row_parts(batch, width):
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def run_parts(parts, width, fn):
-    """[fn(rows) for rows in parts]: side by side, each part's BLAS on one thread, when there are
-    several parts; else the one call under sequence_kernel's policy."""
+def run_parts(parts, width, fn, *per_part):
+    """[fn(rows, *its items of per_part) for rows in parts]: side by side, each part's BLAS on one
+    thread, when there are several parts; else the one call under sequence_kernel's policy."""
     global _workers, _worker_count
-    if len(parts) == 1:
+    calls = list(zip(parts, *per_part))
+    if len(calls) == 1:
         with sequence_kernel(parts[0].stop - parts[0].start, width):
-            return [fn(parts[0])]
+            return [fn(*calls[0])]
     with _lock:
         if _worker_count < len(parts) - 1:
             if _workers is not None:
@@ -148,9 +149,9 @@ def run_parts(parts, width, fn):
             _worker_count = len(parts) - 1
             _workers = concurrent.futures.ThreadPoolExecutor(_worker_count, thread_name_prefix="tinygrad_rnn")
     with _kernel_pool():
-        futures = [_workers.submit(fn, rows) for rows in parts[1:]]
+        futures = [_workers.submit(fn, *call) for call in calls[1:]]
         try:
-            first = fn(parts[0])
+            first = fn(*calls[0])
         finally:
             concurrent.futures.wait(futures)  # no part outlives the one-thread limit
         return [first] + [f.result() for f in futures]

@@ -89,10 +89,9 @@ class CompiledSequence(Function):
         dos = dos[order] if order is not None else dos
         dst = [g.detach().numpy() for g in d_finals]
         wait_aside(run.kernels)
-        saved = {(p.start, p.stop): part for p, part in zip(ctx.parts, ctx.saved)}
-        parts = run_parts(ctx.parts, run.width, lambda rows: run.backward(
-            saved[rows.start, rows.stop], np.ascontiguousarray(dos[:, rows], dtype=dt),
-            [np.array(g[rows], dtype=dt, order="C") for g in dst]))
+        parts = run_parts(ctx.parts, run.width, lambda rows, saved: run.backward(
+            saved, np.ascontiguousarray(dos[:, rows], dtype=dt), [np.array(g[rows], dtype=dt, order="C") for g in dst]),
+            ctx.saved)
         dxs, *d_initial = joined([(p[0], *p[1]) for p in parts], [1] + [0] * len(dst))
         d_mats = [total([p[2][m] for p in parts]) for m in range(len(run.mats))]
         dpv = total([p[3] for p in parts])

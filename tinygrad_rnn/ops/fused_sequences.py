@@ -30,9 +30,8 @@ def _run_backward(ctx, kernel, d_out, *d_states):
     """kernel(saved, d_out, *d_states) -> (dx, dW_ih, dW_hh, db_ih, db_hh, *d initial states) per
     part, joined: dx along axis 1, the parameters' gradients summed, the states' along axis 0."""
     d_out, d_states = d_out._data, [d._data for d in d_states]
-    saved = {(p.start, p.stop): s for p, s in zip(ctx.parts, ctx.kernel_saved)}
-    results = run_parts(ctx.parts, ctx.step_width, lambda rows: kernel(
-        saved[rows.start, rows.stop], d_out[:, rows], *[d[rows] for d in d_states]))
+    results = run_parts(ctx.parts, ctx.step_width, lambda rows, saved: kernel(
+        saved, d_out[:, rows], *[d[rows] for d in d_states]), ctx.kernel_saved)
     dx, *d_initial = joined([(r[0], *r[5:]) for r in results], [1] + [0] * len(d_states))
     return (dx, *d_initial), [total([r[k] for r in results]) for k in range(1, 5)]
 
