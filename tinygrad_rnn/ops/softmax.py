@@ -25,13 +25,21 @@ def _along(kernel, x, dim):
     return out.reshape(moved) if dim == x.ndim - 1 else np.moveaxis(out.reshape(moved), -1, dim)
 
 
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = _along(ksoftmax.softmax_rows, x, dim)
+class _SoftmaxLike(Function):
+    """y = kernel(rows of x along dim), saved for the backward (softmax's y, log_softmax's log y)."""
+
+    kernel = None
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        y = _along(cls.kernel, x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
+
+
+class Softmax(_SoftmaxLike):
+    kernel = staticmethod(ksoftmax.softmax_rows)
 
     @staticmethod
     def backward(ctx, g):
@@ -39,13 +47,8 @@ class Softmax(Function):
         return y * (g - (g * y).sum(dim=ctx.dim, keepdim=True)), None
 
 
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = _along(ksoftmax.log_softmax_rows, x, dim)
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
+class LogSoftmax(_SoftmaxLike):
+    kernel = staticmethod(ksoftmax.log_softmax_rows)
 
     @staticmethod
     def backward(ctx, g):
@@ -79,16 +82,18 @@ def _float_input(x, name):
     return x
 
 
+def _along_dim(fn, x, dim, name):
+    x = _float_input(x, name)
+    dims = normalize_dims(dim, x.ndim, name)  # () for a 0-d tensor
+    return fn.apply(x, dims[0]) if x.ndim else fn.apply(x.reshape(1), 0).reshape(())
+
+
 def softmax(x, dim=-1):
-    x = _float_input(x, "softmax")
-    dims = normalize_dims(dim, x.ndim, "softmax")  # () for a 0-d tensor
-    return Softmax.apply(x, dims[0]) if x.ndim else Softmax.apply(x.reshape(1), 0).reshape(())
+    return _along_dim(Softmax, x, dim, "softmax")
 
 
 def log_softmax(x, dim=-1):
-    x = _float_input(x, "log_softmax")
-    dims = normalize_dims(dim, x.ndim, "log_softmax")  # () for a 0-d tensor
-    return LogSoftmax.apply(x, dims[0]) if x.ndim else LogSoftmax.apply(x.reshape(1), 0).reshape(())
+    return _along_dim(LogSoftmax, x, dim, "log_softmax")
 
 
 def dropout(x, p=0.5, training=True):
