@@ -9,10 +9,9 @@ thread" (every BLAS on one thread, the command line's choice). Rows: the hand-wr
 (nn.LSTM), the kernel generated from LSTMCell and from LayerNormLSTMCell (nn.Recurrent), at configs
 b, c and d of the recurrent benchmark.
 """
-import numpy as np
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-from .common import block_medians, fmt, mse_training_step, record, table
+from .common import block_medians, fmt, record, sgd_training_step, table
 from .custom_cell import builtin_cell_step
 from .recurrent import CONFIGS
 
@@ -28,15 +27,7 @@ def _layer(kind, cfg):
 
 
 def _step(kind, cfg):
-    import tinygrad_rnn as tg
-    from tinygrad_rnn import optim
-
-    tg.manual_seed(0)
-    layer = _layer(kind, cfg)
-    rng = np.random.default_rng(0)
-    x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["I"])).astype(np.float32))
-    target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["H"])).astype(np.float32))
-    return mse_training_step(layer, optim.SGD(layer.parameters(), lr=1e-3), x, target)
+    return sgd_training_step(lambda: _layer(kind, cfg), cfg)
 
 
 def _variants(step):

@@ -61,6 +61,20 @@ def mse_training_step(layer, opt, x, target):
     return step
 
 
+def sgd_training_step(make_layer, cfg):
+    """mse_training_step of our layer make_layer() (built after tg.manual_seed(0)) with SGD at lr 1e-3,
+    on fixed float32 data: x (T, B, I) -> target (T, B, H) of cfg's sizes."""
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import optim
+
+    tg.manual_seed(0)
+    layer = make_layer()
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["I"])).astype(np.float32))
+    target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["H"])).astype(np.float32))
+    return mse_training_step(layer, optim.SGD(layer.parameters(), lr=1e-3), x, target)
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:

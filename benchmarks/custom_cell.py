@@ -14,25 +14,15 @@ import sys
 import tempfile
 import textwrap
 
-import numpy as np
-
+from .common import block_medians, fmt, mse_training_step, optional_torch, record, sgd_training_step, table
 from .recurrent import CONFIGS
-from .common import block_medians, fmt, mse_training_step, optional_torch, record, table
 
 CFG = dict(B=32, I=64, H=128, T=100)
 
 
 def ours(impl):
-    import tinygrad_rnn as tg
-    from tinygrad_rnn import nn, optim
-
-    tg.manual_seed(0)
-    layer = nn.Recurrent(nn.LayerNormLSTMCell(CFG["I"], CFG["H"]), impl=impl)
-    opt = optim.SGD(layer.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    x = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["I"])).astype(np.float32))
-    target = tg.tensor(rng.standard_normal((CFG["T"], CFG["B"], CFG["H"])).astype(np.float32))
-    return mse_training_step(layer, opt, x, target)
+    from tinygrad_rnn import nn
+    return sgd_training_step(lambda: nn.Recurrent(nn.LayerNormLSTMCell(CFG["I"], CFG["H"]), impl=impl), CFG)
 
 
 def builtin_cell_step(mode, I, H):
@@ -52,17 +42,10 @@ def builtin_cell_step(mode, I, H):
 
 def builtin(cfg, kind):
     """A built-in layer's training step at cfg: its hand-written kernel, or the one generated from its cell."""
-    import tinygrad_rnn as tg
-    from tinygrad_rnn import nn, optim
-
-    tg.manual_seed(0)
+    from tinygrad_rnn import nn
     I, H = cfg["I"], cfg["H"]
-    layer = getattr(nn, cfg["mode"])(I, H) if kind == "hand-written" else nn.Recurrent(builtin_cell_step(cfg["mode"], I, H))
-    opt = optim.SGD(layer.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], I)).astype(np.float32))
-    target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], H)).astype(np.float32))
-    return mse_training_step(layer, opt, x, target)
+    return sgd_training_step(lambda: getattr(nn, cfg["mode"])(I, H) if kind == "hand-written"
+                             else nn.Recurrent(builtin_cell_step(cfg["mode"], I, H)), cfg)
 
 
 def torch_loop(compiled=False):

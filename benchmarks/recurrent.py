@@ -6,7 +6,7 @@ in the same run (a training step is ~3 forward passes of matrix products: 6·T·
 """
 import numpy as np
 
-from .common import block_medians, fmt, mse_training_step, optional_torch, record, table
+from .common import block_medians, fmt, mse_training_step, optional_torch, record, sgd_training_step, table
 
 CONFIGS = {
     "a": dict(mode="LSTM", B=1, I=65, H=128, T=100),
@@ -20,16 +20,8 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def ours(cfg, impl):
-    import tinygrad_rnn as tg
-    from tinygrad_rnn import nn, optim
-
-    tg.manual_seed(0)
-    layer = getattr(nn, cfg["mode"])(cfg["I"], cfg["H"], impl=impl)
-    opt = optim.SGD(layer.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    x = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["I"])).astype(np.float32))
-    target = tg.tensor(rng.standard_normal((cfg["T"], cfg["B"], cfg["H"])).astype(np.float32))
-    return mse_training_step(layer, opt, x, target)
+    from tinygrad_rnn import nn
+    return sgd_training_step(lambda: getattr(nn, cfg["mode"])(cfg["I"], cfg["H"], impl=impl), cfg)
 
 
 def torch_layer(cfg):
