@@ -25,6 +25,7 @@ from ..kernels import fastmath
 _loaded = {}      # key -> module
 _by_source = {}   # source -> module (skips hashing on every call)
 _aside = {}       # module name -> the helper process compiling its backward
+_fresh = set()    # kernel files this process wrote: nothing is compiled for them yet
 
 
 def _writable(directory):
@@ -84,9 +85,6 @@ def _import(path, source=None):
     sys.modules[name] = module  # numba's cached code finds its module's globals by this name
     spec.loader.exec_module(module)
     return module
-
-
-_fresh = set()  # kernel files this process wrote: nothing is compiled for them yet
 
 
 def compile_backward_aside(module, arguments):
