@@ -6,7 +6,8 @@ batch run them side by side in threads). Each step value is a (B, w) array the k
 written by a loop over the active rows, or a scalar when it never leaves its loop; a slice or chunk
 is a column offset, not a copy. What compile time and speed taught (see Layout, groups): few array
 arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops vectorise without
-run-time checks), each argument array written at one column offset per loop.
+run-time checks), each argument array written at one column offset per loop, and column offsets
+read through views taken before the loop (_column_views).
 
 The backward is not derived by differentiating the engine's backward formulas (create_graph=True):
 those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
@@ -431,6 +432,36 @@ class Layout:
         return "\n".join(line for line in lines if not (unused.match(line) and used[unused.match(line).group(1)] == 1))
 
 
+_AT_OFFSET = re.compile(r"\b(\w+)\[((?:\w+, )*)(\w+) \+ j\]")
+
+
+def _column_views(source):
+    """source with each read or write at a run-time column offset inside a loop over j (X[b, o3 + j])
+    going through a view taken before the loop (X_b_o3 = X[b, o3:]; X_b_o3[j]). numba wraps a
+    possibly negative index around, and o3 + j is not provably non-negative, so the offset form kept
+    such loops scalar (the LN-LSTM's forward and backward kernels measured ~20% faster with views)."""
+    lines, out, i = source.split("\n"), [], 0
+    while i < len(lines):
+        head = re.match(r"( *)for j in range\(.*\):$", lines[i])
+        if head is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent, end = head.group(1), i + 1
+        while end < len(lines) and lines[end].startswith(indent + " "):
+            end += 1
+        views = {}
+
+        def view(m):
+            name = "_".join([m.group(1), *m.group(2).split(", ")[:-1], m.group(3)])
+            views[name] = f"{m.group(1)}[{m.group(2)}{m.group(3)}:]"
+            return f"{name}[j]"
+        body = [_AT_OFFSET.sub(view, line) for line in lines[i + 1:end]]
+        out += [f"{indent}{name} = {expr}" for name, expr in views.items()] + [lines[i]] + body
+        i = end
+    return "\n".join(out)
+
+
 def _rename(source, pattern, nodes, prefix):
     """source with the element accesses matched by pattern (group 1: a node) of the given nodes
     replaced by the scalar prefix{n}."""
@@ -622,7 +653,7 @@ def generate(plan):
     _emit_commit(w, plan)
     w(0, "")
     w(0, "")
-    forward = layout.pack("\n".join(w.lines), backward=False)
+    forward = _column_views(layout.pack("\n".join(w.lines), backward=False))
     w = _Writer()
     w(0, _DECORATOR)
     w(0, f"def backward({', '.join(bwd_args)}):")
@@ -645,7 +676,7 @@ def generate(plan):
         w(1, f"for j in range(q{k + 1} - q{k}):")
         w(2, f"dpv[q{k} + j] = dp{k}[j]")
     w(0, "")
-    return "\n".join(head) + "\n" + forward + "\n" + layout.pack("\n".join(w.lines), backward=True)
+    return "\n".join(head) + "\n" + forward + "\n" + _column_views(layout.pack("\n".join(w.lines), backward=True))
 
 
 def _emit_commit(w, plan):
