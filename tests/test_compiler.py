@@ -82,7 +82,9 @@ class ProductsCell(nn.Module):
 
 class SlicedSavesCell(nn.Module):
     """Values whose backward reads one slice of them, which the forward keeps alone: the first chunk
-    of one (offset 0), the last chunk of another, and one column broadcast over the features."""
+    of one (offset 0), the last chunk of another, and one column broadcast over the features (logs,
+    which the backward cannot evaluate again); and a value evaluated again in the backward from the
+    last chunk (v3 - 0.3), which must read it where the kept slice starts."""
 
     def __init__(self, I, H):
         super().__init__()
@@ -92,10 +94,10 @@ class SlicedSavesCell(nn.Module):
         self.state_size = H
 
     def forward(self, x, h):
-        u1, u2, u3 = (x @ self.w_x + 0.5).chunk(3, dim=-1)
+        u1, u2, u3 = ((x @ self.w_x) ** 2 + 0.5).log().chunk(3, dim=-1)
         v1, v2, v3 = (h @ self.w_h - 0.1).chunk(3, dim=-1)
-        k = (x @ self.w_k) * 2.0
-        return (u1 * h + v3 * h + u2 - v1 - v2 + u3.tanh() + k[:, 1:2] * h).tanh()
+        k = ((x @ self.w_k) ** 2 + 1.0).log()
+        return (u1 * h + v3 * h + (v3 - 0.3) * h.tanh() + u2 - v1 - v2 + u3.tanh() + k[:, 1:2] * h).tanh()
 
 
 class MaskCell(nn.Module):
@@ -222,6 +224,20 @@ def test_parameter_gradients_arrive_in_the_parameters_layout(name):
     out.sum().backward()
     for n, p in cell.named_parameters():
         assert p.grad.numpy().flags.c_contiguous, n
+
+
+def test_the_forward_keeps_no_value_the_backward_can_evaluate_again():
+    """LN-LSTM: of its layer norms' (B, w) values only x - mean of the per-step product's is kept (its
+    operand, that product, is not); the normalised values, the other x - mean and the new states are
+    evaluated again. Kept per row: 4H + the five activations' 5H + nine row scalars (mean, var, std)."""
+    from tinygrad_rnn.compiler import Layout, trace
+    from tinygrad_rnn.nn.recurrent import _state_sizes, make_step
+    H = 5
+    cell = nn.LayerNormLSTMCell(3, H, dtype=np.float64)
+    sizes, as_tuple = _state_sizes(cell)
+    plan = trace(make_step(cell, sizes, as_tuple), 3, sizes, np.float64)
+    _, widths = Layout(plan).offsets(plan, [int(np.prod(plan.frontier[i].shape)) for i, _ in plan.vecs])
+    assert widths["saved"] == 4 * H + 5 * H + 9
 
 
 def test_product_matrices_reach_the_kernels_in_the_order_they_read():
