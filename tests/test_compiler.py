@@ -259,28 +259,37 @@ def test_second_derivative_names_unrolled():
 
 
 _CACHE_PROBE = textwrap.dedent("""
-    import json, time
+    import json, os, sys, time
     import numpy as np
     import tinygrad_rnn as tg
     from tinygrad_rnn import compiler, nn
     t = time.perf_counter()
     cell = nn.IndRNNCell(3, 4, dtype=np.float64)
-    out, h = nn.Recurrent(cell)(tg.randn(5, 2, 3, dtype=np.float64, requires_grad=True))
+    x = tg.randn(5, 2, 3, dtype=np.float64, requires_grad=True)
+    if sys.argv[1] == "inference first":
+        with tg.no_grad():
+            nn.Recurrent(cell)(x)
+    out, h = nn.Recurrent(cell)(x)
     out.sum().backward()
-    kernels = [getattr(m, f) for m in compiler.cache._loaded.values() for f in ("forward", "backward")]
-    print(json.dumps({"misses": sum(sum(k.stats.cache_misses.values()) for k in kernels),
-                      "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
-                      "seconds": time.perf_counter() - t}))
+    stats = lambda f: [sum(getattr(m, f).stats.cache_misses.values()) for m in compiler.cache._loaded.values()]
+    hits = lambda f: [sum(getattr(m, f).stats.cache_hits.values()) for m in compiler.cache._loaded.values()]
+    print(json.dumps({f: [sum(stats(f)), sum(hits(f))] for f in ("forward", "backward")}
+                     | {"seconds": time.perf_counter() - t}))
 """)
 
 
 @pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")
-def test_second_process_reuses_the_disk_cache(tmp_path):
+@pytest.mark.parametrize("first, aside", [("training", "forward"), ("inference first", "backward")])
+def test_second_process_reuses_the_disk_cache(tmp_path, first, aside):
+    """The first process compiles one kernel and loads the other, which its helper compiled: the
+    forward when a training step comes first (this process compiles the longer backward meanwhile),
+    else the backward. The second process loads both and compiles nothing."""
     env = dict(os.environ, TINYGRAD_RNN_CACHE_DIR=str(tmp_path), PYTHONPATH=os.getcwd())
-    runs = [json.loads(subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True,
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _CACHE_PROBE, first], env=env, check=True,
                                       capture_output=True, text=True).stdout) for _ in range(2)]
-    assert runs[0]["misses"] == 1 and runs[0]["hits"] == 1  # compiled the forward, loaded the helper's backward
-    assert runs[1]["misses"] == 0 and runs[1]["hits"] == 2  # loaded both, compiled nothing
+    here = ({"forward", "backward"} - {aside}).pop()
+    assert runs[0][here] == [1, 0] and runs[0][aside] == [0, 1]  # [compiled, loaded from the disk cache]
+    assert runs[1]["forward"] == runs[1]["backward"] == [0, 1]
     assert len(list(tmp_path.glob("cell_*.py"))) == 1
 
 
@@ -316,7 +325,7 @@ def _no_helper(*args, **kwargs):
 
 @pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")
 @pytest.mark.parametrize("squares, helper", [(1, _no_helper), (2, _stuck_helper)])
-def test_without_a_working_helper_the_backward_compiles_here(tmp_path, monkeypatch, squares, helper):
+def test_without_a_working_helper_the_kernels_compile_here(tmp_path, monkeypatch, squares, helper):
     """No helper process (Popen fails), or one that never finishes (killed after HELPER_TIMEOUT)."""
     from tinygrad_rnn.compiler import cache
 

@@ -4,8 +4,9 @@ trace.py records the step's graph and splits it into hoisted input products, per
 element-wise work; codegen.py writes the forward and BPTT kernels as Python source; cache.py keeps
 them on disk so numba's cache holds across processes; sequence.py is the Function that runs them.
 """
-from .cache import cache_dir, compile_backward_aside, load
-from .codegen import Layout, backward_arguments, generate
+from ..autograd import is_grad_enabled
+from .cache import cache_dir, compile_fresh, load
+from .codegen import Layout, generate, kernel_arguments
 from .sequence import SECOND_ORDER, CompiledSequence
 from .trace import trace
 
@@ -23,6 +24,7 @@ def compiled_sequence(step, x, states, lengths, reverse):
     kernels = _kernels.get(key)
     if kernels is None:
         kernels = _kernels[key] = (load(generate(plan)), Layout(plan))
-        compile_backward_aside(kernels[0], backward_arguments(plan, kernels[1], x.dtype))
+        backward_runs = is_grad_enabled() and any(t.requires_grad for t in (x, *states, *plan.frontier))
+        compile_fresh(kernels[0], kernel_arguments(plan, kernels[1], x.dtype), backward_runs)
     outs = CompiledSequence.apply(x, *states, *plan.frontier, plan, kernels, lengths, reverse)
     return outs[0], tuple(outs[1:])

@@ -618,13 +618,14 @@ def signature(plan, layout):
     return forward, backward
 
 
-def backward_arguments(plan, layout, dtype):
-    """(dtype, ndim) of each argument of the backward kernel, in signature() order (all C-ordered)."""
+def kernel_arguments(plan, layout, dtype):
+    """{"forward": [...], "backward": [...]}: (dtype, ndim) of each argument of the two kernels, in
+    signature() order (all C-ordered)."""
     int64, ranks = np.dtype(np.int64).name, {"sz": 1, "offs": 1, "lengths": 1, "cst": 1, "pv": 1, "dpv": 1}
     ranks.update({f"mm{k}": 2 for k in range(len(plan.steps)) if k not in layout.kept_products})
-    names = signature(plan, layout)[1]
-    return [[int64 if n in ("sz", "offs", "lengths") else np.dtype(dtype).name,
-             ranks.get(n, 2 if re.match(r"(w|h0|dst)\d", n) else 3)] for n in names]
+    types = lambda names: [[int64 if n in ("sz", "offs", "lengths") else np.dtype(dtype).name,  # noqa: E731
+                            ranks.get(n, 2 if re.match(r"(w|h0|dst)\d", n) else 3)] for n in names]
+    return dict(zip(("forward", "backward"), map(types, signature(plan, layout))))
 
 
 def _allocate(w, plan, layout, backward):
