@@ -130,8 +130,8 @@ def test_gradcheck_passes():
 def test_gradcheck_fails_on_a_broken_kernel_gradient(monkeypatch):
     real = lstm_kernels.lstm_backward
 
-    def broken(*args):
-        dx, dw_ih, dw_hh, *rest = real(*args)
+    def broken(*args, **kwargs):
+        dx, dw_ih, dw_hh, *rest = real(*args, **kwargs)
         return (dx, dw_ih, dw_hh * 1.01, *rest)
 
     monkeypatch.setattr(lstm_kernels, "lstm_backward", broken)

@@ -174,6 +174,26 @@ def test_compiled_matches_unrolled(name, config):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"gradient of {what}")
 
 
+@pytest.mark.parametrize("name", list(CELLS))
+def test_an_input_without_grad_gets_none_and_changes_no_other_gradient(name):
+    """x needs no gradient: the compiled sequence skips the hoisted products' G Wᵀ (as PyTorch's
+    autograd skips dx) and every other result and gradient stays as it was."""
+    rng = np.random.default_rng(5)
+    T, B, I, H = 6, 3, 2, 3
+    cell = CELLS[name](I, H)
+    sizes = cell.state_size if isinstance(cell.state_size, tuple) else (cell.state_size,)
+    xs = rng.standard_normal((T, B, I))
+    states = tuple(t64(0.5 * rng.standard_normal((B, s)), True) for s in sizes)
+    weights = [rng.standard_normal((T, B, sizes[0]))] + [rng.standard_normal((B, s)) for s in sizes]
+    with_x = run(cell, "fused", t64(xs, True), states, [6, 2, 5], True, weights)
+    without = run(cell, "fused", t64(xs), states, [6, 2, 5], True, weights)
+    assert with_x[1][0] is not None and without[1][0] is None
+    for a, b in zip(with_x[0] + with_x[1][1:], without[0] + without[1][1:]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-14)
+
+
 @pytest.mark.parametrize("name", ["layernorm_lstm", "kitchen_sink"])
 def test_compiled_layer_gradcheck(name):
     rng = np.random.default_rng(4)

@@ -373,6 +373,27 @@ def test_full_lengths_equal_no_lengths(impl):
         assert_close(grads[name], grads2[name], 1e-13, name)
 
 
+# --- an input that needs no gradient ------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_input_without_grad_gets_none_and_changes_no_other_gradient(kind):
+    """x of a data batch needs no gradient, so the fused layers skip dx = D W_ih (as PyTorch's autograd
+    does); the upper layer's input (the lower one's output) still needs it, or the lower layer's
+    parameters would get no gradient. Bidirectional, two layers, lengths, initial states."""
+    m = make_layer(kind, 3, 4, "fused", num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(3)
+    xs, lengths = rng.standard_normal((6, 3, 3)), np.array([6, 2, 4])
+    states = [t64(rng.standard_normal((4, 3, 4)), True) for _ in range(n_states(kind))]
+    weights = loss_weights(kind, m, t64(xs), states, lengths)
+    vals, grads = forward_backward(kind, m, t64(xs, True), states, lengths, weights)
+    vals2, grads2 = forward_backward(kind, m, t64(xs), states, lengths, weights)
+    assert grads["x"] is not None and grads2["x"] is None
+    for v, v2 in zip(vals, vals2):
+        assert_close(v, v2, 1e-14)
+    for name in grads:
+        if name != "x":
+            assert_close(grads[name], grads2[name], 1e-14, name)
+
+
 # --- truncated BPTT ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])

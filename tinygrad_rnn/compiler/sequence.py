@@ -89,9 +89,10 @@ class CompiledSequence(Function):
         dos = dos[order] if order is not None else dos
         dst = [g.detach().numpy() for g in d_finals]
         wait_aside(run.kernels)
+        need_dx = ctx.needs_input_grad[0]
         parts = run_parts(ctx.parts, run.width, lambda rows, saved: run.backward(
-            saved, np.ascontiguousarray(dos[:, rows], dtype=dt), [np.array(g[rows], dtype=dt, order="C") for g in dst]),
-            ctx.saved)
+            saved, np.ascontiguousarray(dos[:, rows], dtype=dt), [np.array(g[rows], dtype=dt, order="C") for g in dst],
+            need_dx), ctx.saved)
         dxs, *d_initial = joined([(p[0], *p[1]) for p in parts], [1] + [0] * len(dst))
         d_mats = [total([p[2][m] for p in parts]) for m in range(len(run.mats))]
         dpv = total([p[3] for p in parts])
@@ -105,7 +106,7 @@ class CompiledSequence(Function):
             if not is_condition:
                 g = dpv[starts[k]:starts[k + 1]].reshape(frontier_shapes[i])
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
-        dx = dxs[order] if order is not None else dxs
+        dx = None if not need_dx else dxs[order] if order is not None else dxs
         return (dx, *d_initial, *d_frontier, None, None, None, None)
 
 
@@ -141,9 +142,10 @@ class _Run:
         L = int(lengths.max())
         return out, [s[L - 1].copy() for s in sv], _Part(xs, hx, h0, lengths, sv, mm, VS)
 
-    def backward(self, part, dos, dst):
+    def backward(self, part, dos, dst, need_dx):
         """(dxs, initial state gradients, matrix gradients, vector gradients) of one row part;
-        dst (the final states' gradients) become the initial states'."""
+        dst (the final states' gradients) become the initial states'. Without need_dx the hoisted
+        products' share of dx (G Wᵀ, the largest product after the loop) is not computed."""
         plan, layout, mats, transposed = self.plan, self.layout, self.mats, self.transposed
         xs, hx, h0, sv, lengths = part.xs, part.hx, part.h0, part.sv, part.lengths
         T, B, I = xs.shape
@@ -164,7 +166,8 @@ class _Run:
             shared = layout.shared.get(("hx", k))
             g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
             d_mats[m] = _weight_grad(x2, g2, transposed[m])
-            dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
+            if need_dx:
+                dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
         operands = iter(am)
         for k, m in enumerate(plan.steps):
             if k in layout.state_operands:  # the product read state i at step s: h0 at s = 0, else sv[s - 1]

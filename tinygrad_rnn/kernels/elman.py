@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import tanh_gate
-from .sequence_parts import (full_lengths, input_projection, previous_state_grads, stacked_grads,
+from .sequence_parts import (full_lengths, input_grad, input_projection, previous_state_grads, stacked_grads,
                              transpose_into)
 from .workspace import give, take
 
@@ -96,9 +96,10 @@ def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse, nonlinearity):
     return out, h, (bufs, w_ih, lengths, bool(reverse), relu, b_ih is not None)
 
 
-def rnn_backward(saved, d_out, d_hn):
+def rnn_backward(saved, d_out, d_hn, need_dx=True):
     """Gradients of a loss given d_out (T,B,H) and d_hn (B,H).
-    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None."""
+    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None,
+    dx when need_dx is false."""
     bufs, w_ih, lengths, reverse, relu, has_bias = saved
     if not bufs:
         raise RuntimeError("rnn_backward: the saved buffers were already released")
@@ -107,7 +108,8 @@ def rnn_backward(saved, d_out, d_hn):
     dh = np.array(d_hn, dt, order="C")
     dgates, g, dhw_t = take((T, B, H), dt), take((B, H), dt), take((H, B), dt)
     db = _backward(lengths, reverse, relu, *bufs, np.ascontiguousarray(d_out, dt), dh, dgates, g, dhw_t)
-    dx, dw_ih, dw_hh = stacked_grads(dgates, bufs[1], w_ih)
+    dx = input_grad(dgates, w_ih, need_dx)
+    dw_ih, dw_hh = stacked_grads(dgates, bufs[1], w_ih.shape[1])
     for a in (dgates, g, dhw_t):
         give(a)
     db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh
-from .sequence_parts import full_lengths, input_projection, transpose_into
+from .sequence_parts import full_lengths, input_grad, input_projection, transpose_into
 from .workspace import give, take
 
 
@@ -103,11 +103,10 @@ def _backward(lengths, reverse, gates, us, xs, hprev, w_hh_t, d_out, dh, gx, gh,
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _weight_grads(gx, gh, xs, hprev, w_ih):
-    """dx = Gx W_ih, dW_ih = Gx^T X, dW_hh = Gh^T H_prev, after the kernel."""
+def _weight_grads(gx, gh, xs, hprev):
+    """dW_ih = Gx^T X, dW_hh = Gh^T H_prev, after the kernel."""
     T, B, G = gx.shape
-    gxm = gx.reshape(T * B, G)
-    return (np.dot(gxm, w_ih).reshape(T, B, xs.shape[2]), np.dot(gxm.T, xs.reshape(T * B, xs.shape[2])),
+    return (np.dot(gx.reshape(T * B, G).T, xs.reshape(T * B, xs.shape[2])),
             np.dot(gh.reshape(T * B, G).T, hprev.reshape(T * B, hprev.shape[2])))
 
 
@@ -132,9 +131,10 @@ def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reverse):
     return out, h, (bufs, w_ih, lengths, bool(reverse), b_ih is not None)
 
 
-def gru_backward(saved, d_out, d_hn):
+def gru_backward(saved, d_out, d_hn, need_dx=True):
     """Gradients of a loss given d_out (T,B,H) and d_hn (B,H).
-    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None."""
+    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0); db_* are None when the biases were None,
+    dx when need_dx is false."""
     bufs, w_ih, lengths, reverse, has_bias = saved
     if not bufs:
         raise RuntimeError("gru_backward: the saved buffers were already released")
@@ -144,7 +144,8 @@ def gru_backward(saved, d_out, d_hn):
     gx, gh = take((T, B, 3 * H), dt), take((T, B, 3 * H), dt)
     g, dhw_t = take((B, 3 * H), dt), take((H, B), dt)
     db_ih, db_hh = _backward(lengths, reverse, *bufs, np.ascontiguousarray(d_out, dt), dh, gx, gh, g, dhw_t)
-    dx, dw_ih, dw_hh = _weight_grads(gx, gh, bufs[2], bufs[3], w_ih)
+    dx = input_grad(gx, w_ih, need_dx)
+    dw_ih, dw_hh = _weight_grads(gx, gh, bufs[2], bufs[3])
     for a in (gx, gh, g, dhw_t):
         give(a)
     if not has_bias:

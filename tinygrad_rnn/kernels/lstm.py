@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .fastmath import sigmoid_gate, tanh, tanh_gate
-from .sequence_parts import (full_lengths, input_projection, previous_state_grads, stacked_grads,
+from .sequence_parts import (full_lengths, input_grad, input_projection, previous_state_grads, stacked_grads,
                              transpose_into)
 from .workspace import give, take
 
@@ -118,9 +118,10 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, reverse):
     return out, h, c, (bufs, w_ih, np.array(c0, dt, order="C"), lengths, bool(reverse), b_ih is not None)
 
 
-def lstm_backward(saved, d_out, d_hn, d_cn):
+def lstm_backward(saved, d_out, d_hn, d_cn, need_dx=True):
     """Gradients of a loss given d_out (T,B,H), d_hn, d_cn (B,H).
-    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0); db_* are None when the biases were None."""
+    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0); db_* are None when the biases were None,
+    dx when need_dx is false."""
     bufs, w_ih, c0, lengths, reverse, has_bias = saved
     if not bufs:
         raise RuntimeError("lstm_backward: the saved buffers were already released")
@@ -129,7 +130,8 @@ def lstm_backward(saved, d_out, d_hn, d_cn):
     dh, dc = np.array(d_hn, dt, order="C"), np.array(d_cn, dt, order="C")
     dgates, g, dhw_t = take((T, B, 4 * H), dt), take((B, 4 * H), dt), take((H, B), dt)
     db = _backward(c0, lengths, reverse, *bufs, np.ascontiguousarray(d_out, dt), dh, dc, dgates, g, dhw_t)
-    dx, dw_ih, dw_hh = stacked_grads(dgates, bufs[2], w_ih)
+    dx = input_grad(dgates, w_ih, need_dx)
+    dw_ih, dw_hh = stacked_grads(dgates, bufs[2], w_ih.shape[1])
     for a in (dgates, g, dhw_t):
         give(a)
     db_ih, db_hh = (db, db.copy()) if has_bias else (None, None)

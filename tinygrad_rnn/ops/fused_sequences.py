@@ -27,12 +27,15 @@ def _run_forward(ctx, width, kernel, release, batch):
 
 
 def _run_backward(ctx, kernel, d_out, *d_states):
-    """kernel(saved, d_out, *d_states) -> (dx, dW_ih, dW_hh, db_ih, db_hh, *d initial states) per
-    part, joined: dx along axis 1, the parameters' gradients summed, the states' along axis 0."""
+    """kernel(saved, d_out, *d_states, need_dx) -> (dx, dW_ih, dW_hh, db_ih, db_hh, *d initial
+    states) per part, joined: dx along axis 1 (None when x needs no gradient), the parameters'
+    gradients summed, the states' along axis 0."""
     d_out, d_states = d_out._data, [d._data for d in d_states]
+    need_dx = ctx.needs_input_grad[0]
     results = run_parts(ctx.parts, ctx.step_width, lambda rows, saved: kernel(
-        saved, d_out[:, rows], *[d[rows] for d in d_states]), ctx.kernel_saved)
-    dx, *d_initial = joined([(r[0], *r[5:]) for r in results], [1] + [0] * len(d_states))
+        saved, d_out[:, rows], *[d[rows] for d in d_states], need_dx=need_dx), ctx.kernel_saved)
+    d_initial = joined([r[5:] for r in results], [0] * len(d_states))
+    dx = joined([r[:1] for r in results], [1])[0] if need_dx else None
     return (dx, *d_initial), [total([r[k] for r in results]) for k in range(1, 5)]
 
 
