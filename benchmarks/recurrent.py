@@ -2,7 +2,9 @@
 
 Columns: our fused layer, our unrolled layer, PyTorch's fused layer (nn.LSTM/GRU/RNN), PyTorch's
 LSTMCell in a Python loop, and the fused step's arithmetic rate against the NumPy GEMM peak measured
-in the same run (a training step is ~3 forward passes of matrix products: 6·T·B·(I+H)·G·H flops).
+in the same run. The step's matrix products: forward 2·T·B·(I+H)·G·H flops, backward the weight
+gradients as much again plus the state gradients 2·T·B·H·G·H; the data x needs no gradient, so
+neither library computes dx = D W_ih: 2·T·B·(2I+3H)·G·H flops in all.
 """
 import numpy as np
 
@@ -71,7 +73,7 @@ def _timed(fn, time):
 
 def step_flops(cfg):
     G = GATES[cfg["mode"]]
-    return 6 * cfg["T"] * cfg["B"] * (cfg["I"] + cfg["H"]) * G * cfg["H"]
+    return 2 * cfg["T"] * cfg["B"] * (2 * cfg["I"] + 3 * cfg["H"]) * G * cfg["H"]
 
 
 def main(quick=False, save=True):
