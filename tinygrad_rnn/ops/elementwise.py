@@ -79,7 +79,7 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g, -g
+        return g, (-g if ctx.needs_input_grad[1] else None)  # a - target: no pass for the target
 
 
 class Mul(Function):
@@ -132,7 +132,11 @@ class PowScalar(Function):
         (x,) = ctx.saved_tensors
         if ctx.p == 0:
             return g * 0.0, None
-        return g * ctx.p * x ** (ctx.p - 1), None
+        if ctx.p == 1:
+            return g, None
+        if ctx.p == 2:  # squared errors: two passes over x, not three
+            return g * (x * 2.0), None
+        return g * (x ** (ctx.p - 1) * ctx.p), None
 
 
 class Pow(Function):
