@@ -260,6 +260,22 @@ def test_the_forward_keeps_no_value_the_backward_can_evaluate_again():
     assert widths["saved"] == 4 * H + 5 * H + 9
 
 
+@pytest.mark.parametrize("name", ["kitchen_sink", "masks"])
+def test_operands_a_rule_compares_are_kept_not_evaluated_again(name):
+    """maximum/minimum/abs/clamp/where compare their operands in the backward; read from the saved
+    forward values, the backward takes the forward's branch even where evaluating again would round
+    differently (fastmath reassoc)."""
+    from tinygrad_rnn.compiler import Layout, trace
+    from tinygrad_rnn.compiler.codegen import _COMPARING
+    from tinygrad_rnn.nn.recurrent import _state_sizes, make_step
+    cell = CELLS[name](3, 4)
+    sizes, as_tuple = _state_sizes(cell)
+    plan = trace(make_step(cell, sizes, as_tuple), 3, sizes, np.float64)
+    compared = {r.buf[1] for nd in plan.nodes if nd.op in _COMPARING for r in nd.args if r.buf[0] == "v"}
+    layout = Layout(plan)
+    assert compared & set(layout.saved) and not compared & set(layout.recomputed)
+
+
 def test_product_matrices_reach_the_kernels_in_the_order_they_read():
     from tinygrad_rnn.compiler.sequence import _matrix
     w = np.random.default_rng(0).standard_normal((700, 300))  # large enough for the blocked copy
@@ -341,6 +357,35 @@ def _stuck_helper(*args, **kwargs):
 
 def _no_helper(*args, **kwargs):
     raise OSError("no processes here")
+
+
+@pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")
+def test_a_compile_failing_here_leaves_no_helper_and_the_next_call_works(tmp_path, monkeypatch):
+    """The backward's compile in this process fails (as an interrupted one would): the error comes
+    out of the first call, its helper does not outlive it, and the next call compiles on demand."""
+    from tinygrad_rnn.compiler import cache
+
+    monkeypatch.setenv("TINYGRAD_RNN_CACHE_DIR", str(tmp_path))
+    real = cache._compile
+
+    def failing(*args):
+        raise RuntimeError("compile failed")
+    monkeypatch.setattr(cache, "_compile", failing)
+    rng = np.random.default_rng(1)
+    x = t64(rng.standard_normal((4, 2, 2)), True)
+    cell = OffsetIndRNNCell(3)
+    with pytest.raises(RuntimeError, match="compile failed"):
+        nn.Recurrent(cell)(x)
+    assert not cache._aside
+    monkeypatch.setattr(cache, "_compile", real)
+    results = []
+    for impl in ("fused", "unrolled"):
+        out, h = nn.Recurrent(cell, impl=impl)(x)
+        (out.sum() + (h * h).sum()).backward()
+        results.append([out.detach().numpy(), cell.w.grad.numpy().copy(), x.grad.numpy().copy()])
+        x.grad = cell.w.grad = None
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")

@@ -24,7 +24,7 @@ from ..kernels import fastmath
 
 _loaded = {}      # key -> module
 _by_source = {}   # source -> module (skips hashing on every call)
-_aside = {}       # module name -> the helper process compiling its backward
+_aside = {}       # module name -> the helper process compiling one of its kernels
 _fresh = set()    # kernel files this process wrote: nothing is compiled for them yet
 
 
@@ -96,7 +96,7 @@ def compile_fresh(module, arguments, backward_runs):
 
     When the backward will run (a training step), the helper compiles the forward while this process
     compiles the backward, the longer of the two, which then does not also wait for a process to
-    start; it then waits for the helper (a cold LN-LSTM step: 6.0-6.9 s -> 4.7-5.2 s). Otherwise the
+    start; it then waits for the helper (a cold LN-LSTM step: 6.0-6.9 s -> 5.1-6.3 s). Otherwise the
     forward compiles here on its first call and the helper compiles the backward for later
     (wait_aside). Without a helper, or past HELPER_TIMEOUT, numba compiles here on the first call."""
     path = module.__file__
@@ -113,8 +113,10 @@ def compile_fresh(module, arguments, backward_runs):
     except OSError:
         pass  # no helper: that kernel compiles here on its first call
     if backward_runs:
-        _compile(module, "backward", arguments["backward"])
-        wait_aside(module)
+        try:
+            _compile(module, "backward", arguments["backward"])
+        finally:  # should that compile fail (or be interrupted), no helper outlives it
+            wait_aside(module)
 
 
 HELPER_TIMEOUT = 120  # seconds a helper may take (a cold compile takes under 10 here)

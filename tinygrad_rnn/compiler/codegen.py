@@ -350,8 +350,8 @@ def _emit_backward_run(w, run, layout):
 def saved_reads(plan, kind="v"):
     """{node index: {(offset, width) read}} for the nodes (kind "v"; or the per-step products, kind
     "mm") whose values the backward reads (an operand or result its VJP rule uses, or a per-step
-    product's left operand): the forward keeps those for every position; the others live in (B, w)
-    rows reused at every step."""
+    product's left operand): the forward keeps those for every position (except the ones the
+    backward evaluates again, _recomputed); the others live in (B, w) rows reused at every step."""
     reads = {}
     for node in plan.nodes:
         if node.op == "matmul":
@@ -379,10 +379,11 @@ class Layout:
     Every step value v12 and every gradient g12 is a (B, w) array the kernel allocates itself: LLVM
     knows such arrays do not overlap, so their loops vectorise, and numba compiles an array argument
     slowly (~20 ms each; LN-LSTM's kernels took 180 of them before). What must cross the kernels'
-    boundary is packed: the values the backward reads go into columns of one saved array VS (T, B, ·),
-    stored there as they are computed, and the frontier vectors p3 are pieces of one pv (their gradients of
-    one dpv). Column offsets arrive at run time in ``offs``, so the kernels stay independent of the
-    sizes; ``pack`` rewrites the logical reads (p3[j], and v12[b, j] in the backward) onto them.
+    boundary is packed: the values the backward reads, and does not evaluate again, go into columns
+    of one saved array VS (T, B, ·), stored there as they are computed, and the frontier vectors p3
+    are pieces of one pv (their gradients of one dpv). Column offsets arrive at run time in ``offs``,
+    so the kernels stay independent of the sizes; ``pack`` rewrites the logical reads (p3[j], and
+    v12[b, j] in the backward) onto them.
     """
 
     def __init__(self, plan):
@@ -468,7 +469,8 @@ def _column_views(source):
     return "\n".join(out)
 
 
-_RECOMPUTABLE = set(_FORWARD) - _TRANSCENDENTAL - {"sqrt"}  # exact and cheap to evaluate again
+_RECOMPUTABLE = {"add", "sub", "mul", "div", "neg", "copy"}  # cheap to evaluate again, no branch
+_COMPARING = {"maximum", "minimum", "abs", "clamp", "where"}  # rules that compare their operands
 _RECOMPUTE_OPS = 3  # operations inlined into one read, at most
 
 
@@ -476,9 +478,13 @@ def _recomputed(plan, reads, kept_products, layout):
     """({node index: column -> expression}, reads left) for the values the backward reads without
     the forward saving them: a new state is in sv (kept anyway), and a cheap node whose operands the
     backward has (saved values, states, inputs, parameters) is evaluated again where it is read
-    (LN-LSTM's x - mean and its normalised x: 2,944 -> 1,152 saved columns per row and step). The
-    expressions read saved values as the finished layout keeps them (a slice kept alone re-based)."""
+    (LN-LSTM's x - mean and its normalised x: 2,944 -> 1,152 saved columns per row and step).
+    Evaluated again, a value may differ from the forward's in its last bit (fastmath reassoc), so an
+    operand that a rule compares (maximum's A > B) stays saved: the backward takes the forward's
+    branch. The expressions are built when ``pack`` runs, once the layout is complete: they read
+    saved values as it keeps them (a slice kept alone re-based)."""
     made = {nd.out: nd for nd in plan.nodes}
+    compared = {r.buf[1] for nd in plan.nodes if nd.op in _COMPARING for r in _refs(nd) if r.buf[0] == "v"}
     exprs, cost, reads = {}, {}, {n: set(r) for n, r in reads.items()}
     for k, ref in enumerate(plan.outputs):
         if ref.buf[0] == "v" and ref.off == "0" and ref.width == made[ref.buf].width and ref.buf[1] not in exprs:
@@ -496,7 +502,7 @@ def _recomputed(plan, reads, kept_products, layout):
 
     for nd in plan.nodes:
         n = nd.out[1]
-        if nd.out[0] != "v" or n in exprs or n not in reads or nd.op not in _RECOMPUTABLE:
+        if nd.out[0] != "v" or n in exprs or n not in reads or nd.op not in _RECOMPUTABLE or n in compared:
             continue
         ops = [operand(r) for r in nd.args]
         if None in ops or 1 + sum(c for _, c in ops) > _RECOMPUTE_OPS:

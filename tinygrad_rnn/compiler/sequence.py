@@ -4,8 +4,8 @@ Inputs: x (T, B, I), the initial states and the plan's frontier tensors (paramet
 engine derived from them, e.g. Wᵀ). Rows are put in step order first (with reverse, row b's step s is
 position lengths[b]-1-s, an involution, so the same gather maps back), padded positions are zeroed,
 and the hoisted input products are one (T·B, I) product per row part each (see CompiledSequence).
-After the BPTT kernel, each product's weight gradient is one product over all steps and dx adds
-the hoisted products' G Wᵀ.
+After the BPTT kernel, each product's weight gradient is one product over all steps and dx (when x
+needs one) adds the hoisted products' G Wᵀ.
 """
 import numpy as np
 
@@ -93,7 +93,8 @@ class CompiledSequence(Function):
         parts = run_parts(ctx.parts, run.width, lambda rows, saved: run.backward(
             saved, np.ascontiguousarray(dos[:, rows], dtype=dt), [np.array(g[rows], dtype=dt, order="C") for g in dst],
             need_dx), ctx.saved)
-        dxs, *d_initial = joined([(p[0], *p[1]) for p in parts], [1] + [0] * len(dst))
+        d_initial = joined([p[1] for p in parts], [0] * len(dst))
+        dxs = joined([p[:1] for p in parts], [1])[0] if need_dx else None
         d_mats = [total([p[2][m] for p in parts]) for m in range(len(run.mats))]
         dpv = total([p[3] for p in parts])
         plan = run.plan
@@ -106,7 +107,7 @@ class CompiledSequence(Function):
             if not is_condition:
                 g = dpv[starts[k]:starts[k + 1]].reshape(frontier_shapes[i])
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
-        dx = None if not need_dx else dxs[order] if order is not None else dxs
+        dx = dxs[order] if need_dx and order is not None else dxs
         return (dx, *d_initial, *d_frontier, None, None, None, None)
 
 

@@ -47,7 +47,7 @@ def _forward(x, w_hh, bias, h, lengths, reverse, relu, states, xh, w_hh_t, out, 
 def _backward(lengths, reverse, relu, states, xh, w_hh_t, d_out, dh, dgates, g, dhw_t):
     """BPTT over every step. dh: incoming d_hn, updated in place to dh0. dgates (T,B,H) receives the
     pre-activation gradients by position (through g (B,H) unless all rows are at the same position);
-    dhw_t (H,B) is scratch. Returns db; dx and the weight gradients are stacked_grads of dgates."""
+    dhw_t (H,B) is scratch. Returns db; the weight gradients are stacked_grads of dgates, dx input_grad."""
     T, B, H = states.shape
     one, zero = states.dtype.type(1.0), states.dtype.type(0.0)
     db = np.zeros(H, states.dtype)

@@ -5,7 +5,7 @@ PyTorch ``nn.LSTM`` semantics, gate rows stacked i|f|g|o in ``w_ih`` (4H, I) and
     c' = f * c + i * g;   h' = o * tanh(c')
 The input projection of all T*B rows is one matrix product before the time loop; each step is one
 (B, H) x (H, 4H) product plus short elementwise loops. The backward pass collects the gradients of the
-gate pre-activations of every position in one (T, B, 4H) buffer D; after the loop dx = D W_ih and
+gate pre-activations of every position in one (T, B, 4H) buffer D; after the loop dx = D W_ih (if x needs it) and
 [dW_ih | dW_hh] = D^T [x | h_prev] are one product each, and the bias gradient is summed on the way.
 
 Rows with ``lengths[b] < T`` are padded: row b reads position t = s (forward) or t = lengths[b]-1-s
@@ -60,7 +60,7 @@ def _backward(c0, lengths, reverse, gates, cs, xh, w_hh_t, d_out, dh, dc, dgates
     """BPTT over every step. dh, dc: incoming d_hn, d_cn, updated in place to dh0, dc0. dgates
     (T,B,4H) receives the gate pre-activation gradients by position (directly when all rows are at
     the same position, else through g (B,4H)); dhw_t (H,B) is scratch.
-    Returns db; dx and the weight gradients are stacked_grads of dgates after it."""
+    Returns db; after it the weight gradients are stacked_grads of dgates, dx its input_grad."""
     T, B, G = gates.shape
     H = G // 4
     one = gates.dtype.type(1.0)
