@@ -246,16 +246,21 @@ def test_parameter_gradients_arrive_in_the_parameters_layout(name):
         assert p.grad.numpy().flags.c_contiguous, n
 
 
+def _traced(cell, input_size=3):
+    """The Plan the compiler traces from one float64 step of cell."""
+    from tinygrad_rnn.compiler import trace
+    from tinygrad_rnn.nn.recurrent import _state_sizes, make_step
+    sizes, as_tuple = _state_sizes(cell)
+    return trace(make_step(cell, sizes, as_tuple), input_size, sizes, np.float64)
+
+
 def test_the_forward_keeps_no_value_the_backward_can_evaluate_again():
     """LN-LSTM: of its layer norms' (B, w) values only x - mean of the per-step product's is kept (its
     operand, that product, is not); the normalised values, the other x - mean and the new states are
     evaluated again. Kept per row: 4H + the five activations' 5H + nine row scalars (mean, var, std)."""
-    from tinygrad_rnn.compiler import Layout, trace
-    from tinygrad_rnn.nn.recurrent import _state_sizes, make_step
+    from tinygrad_rnn.compiler import Layout
     H = 5
-    cell = nn.LayerNormLSTMCell(3, H, dtype=np.float64)
-    sizes, as_tuple = _state_sizes(cell)
-    plan = trace(make_step(cell, sizes, as_tuple), 3, sizes, np.float64)
+    plan = _traced(nn.LayerNormLSTMCell(3, H, dtype=np.float64))
     _, widths = Layout(plan).offsets(plan, [int(np.prod(plan.frontier[i].shape)) for i, _ in plan.vecs])
     assert widths["saved"] == 4 * H + 5 * H + 9
 
@@ -265,12 +270,9 @@ def test_operands_a_rule_compares_are_kept_not_evaluated_again(name):
     """maximum/minimum/abs/clamp/where compare their operands in the backward; read from the saved
     forward values, the backward takes the forward's branch even where evaluating again would round
     differently (fastmath reassoc)."""
-    from tinygrad_rnn.compiler import Layout, trace
+    from tinygrad_rnn.compiler import Layout
     from tinygrad_rnn.compiler.codegen import _COMPARING
-    from tinygrad_rnn.nn.recurrent import _state_sizes, make_step
-    cell = CELLS[name](3, 4)
-    sizes, as_tuple = _state_sizes(cell)
-    plan = trace(make_step(cell, sizes, as_tuple), 3, sizes, np.float64)
+    plan = _traced(CELLS[name](3, 4))
     compared = {r.buf[1] for nd in plan.nodes if nd.op in _COMPARING for r in nd.args if r.buf[0] == "v"}
     layout = Layout(plan)
     assert compared & set(layout.saved) and not compared & set(layout.recomputed)

@@ -96,9 +96,8 @@ def compile_fresh(module, arguments, backward_runs):
 
     When the backward will run (a training step), the helper compiles the forward while this process
     compiles the backward, the longer of the two, which then does not also wait for a process to
-    start; it then waits for the helper (a cold LN-LSTM step: 6.0-6.9 s -> 5.1-6.3 s). Otherwise the
-    forward compiles here on its first call and the helper compiles the backward for later
-    (wait_aside). Without a helper, or past HELPER_TIMEOUT, numba compiles here on the first call."""
+    start; it then waits for the helper. Otherwise the forward compiles here on its first call and
+    the helper compiles the backward for later (wait_aside). Without a helper, or past HELPER_TIMEOUT, numba compiles here on the first call."""
     path = module.__file__
     if path not in _fresh or numba.config.DISABLE_JIT:
         return

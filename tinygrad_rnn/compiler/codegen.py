@@ -446,7 +446,7 @@ def _column_views(source):
     """source with each read or write at a run-time column offset inside a loop over j (X[b, o3 + j])
     going through a view taken before the loop (X_b_o3 = X[b, o3:]; X_b_o3[j]). numba wraps a
     possibly negative index around, and o3 + j is not provably non-negative, so the offset form kept
-    such loops scalar (the LN-LSTM's forward and backward kernels measured ~20% faster with views)."""
+    such loops scalar; a view's index j is a loop counter, which LLVM knows to be non-negative."""
     lines, out, i = source.split("\n"), [], 0
     while i < len(lines):
         head = re.match(r"( *)for j in range\(.*\):$", lines[i])

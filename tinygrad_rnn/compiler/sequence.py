@@ -188,7 +188,7 @@ class _Run:
 def _matrix(a, dt, hoisted):
     """A product's matrix as the kernels read it: a hoisted product's as it is when C- or F-ordered
     (numba's dot reads either), a per-step product's C-ordered (the generated kernels take C arrays);
-    a large transposed view (Wᵀ) is copied in blocks (NumPy's strided copy is ~3x slower at 2048x512)."""
+    a large transposed view (Wᵀ) is copied in blocks (faster than NumPy's strided copy on large weights)."""
     a = a if a.dtype == dt else a.astype(dt)
     if a.flags.c_contiguous or hoisted and a.flags.f_contiguous:
         return a

@@ -5,8 +5,9 @@ PyTorch ``nn.LSTM`` semantics, gate rows stacked i|f|g|o in ``w_ih`` (4H, I) and
     c' = f * c + i * g;   h' = o * tanh(c')
 The input projection of all T*B rows is one matrix product before the time loop; each step is one
 (B, H) x (H, 4H) product plus short elementwise loops. The backward pass collects the gradients of the
-gate pre-activations of every position in one (T, B, 4H) buffer D; after the loop dx = D W_ih (if x needs it) and
-[dW_ih | dW_hh] = D^T [x | h_prev] are one product each, and the bias gradient is summed on the way.
+gate pre-activations of every position in one (T, B, 4H) buffer D; after the loop dx = D W_ih (when x
+needs it) and [dW_ih | dW_hh] = D^T [x | h_prev] are one product each, and the bias gradient is summed
+on the way.
 
 Rows with ``lengths[b] < T`` are padded: row b reads position t = s (forward) or t = lengths[b]-1-s
 (reverse) at step s, is active while s < lengths[b], and otherwise keeps its state; all buffers

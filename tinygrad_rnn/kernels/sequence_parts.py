@@ -69,7 +69,7 @@ def stacked_grads(dgates, xh, I):
 
 def input_grad(dgates, w_ih, needed):
     """dx = D W_ih (T, B, I) for the pre-activation gradients D, or None when x needs no gradient
-    (as PyTorch's autograd skips it: at config c a 3.4 GFLOP product of the step)."""
+    (as PyTorch's autograd skips it: for a data batch it is the largest product not needed)."""
     if not needed:
         return None
     T, B, G = dgates.shape
