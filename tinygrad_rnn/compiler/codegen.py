@@ -652,8 +652,8 @@ def _allocate(w, plan, layout, backward):
     for node in plan.nodes:
         if node.out[0] == "mm":
             w(1, f"tk{node.out[1]} = np.empty(({node.args[0].width}, B), xs.dtype)")
-    for k in range(len(plan.vecs)):
-        w(1, f"dp{k} = np.zeros(q{k + 1} - q{k}, xs.dtype)")
+    for k in range(len(plan.vecs)):  # views of dpv, zeros on entry (a local array each compiles slower)
+        w(1, f"dp{k} = dpv[q{k}:q{k + 1}]")
 
 
 def _prologue(w, plan, layout, backward):
@@ -728,9 +728,6 @@ def generate(plan):
         for buf in assigned:
             w(4, f"for j in range({next(nd.width for nd in plan.nodes if nd.out == buf)}):")
             w(5, f"{_grad_name(buf)}[b, j] = c0")
-    for k in range(len(plan.vecs)):  # a loop, not a slice assignment (whose error messages numba compiles slowly)
-        w(1, f"for j in range(q{k + 1} - q{k}):")
-        w(2, f"dpv[q{k} + j] = dp{k}[j]")
     w(0, "")
     return "\n".join(head) + "\n" + forward + "\n" + _column_views(layout.pack("\n".join(w.lines), backward=True))
 
