@@ -3,7 +3,6 @@ logistic losses), each with a backward composed of Tensor ops, so twice differen
 import math
 
 import numpy as np
-from scipy import special
 
 from ..autograd import Function
 from .elementwise import _unary
@@ -14,6 +13,7 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx, x):
+        from scipy import special  # here, not at import: scipy.special adds a fifth to the package's import
         ctx.save_for_backward(x)
         return special.erf(x)
 
