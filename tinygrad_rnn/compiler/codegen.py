@@ -404,6 +404,8 @@ class Layout:
                        if len(r) == 1 and next(iter(r)) != ("0", width[n]) and n in array}
         self.shared = _shared_gradients(plan)
         self.assigned = _assigned_gradients(plan, self.shared)
+        self.products = [nd.out for nd in plan.nodes  # the products' gradients the backward writes
+                         if nd.out[0] in ("mm", "hx") and nd.out not in self.shared]
         self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
                                if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
@@ -584,8 +586,7 @@ def _contributions(plan):
 
 def _assigned_gradients(plan, shared):
     """The per-step product gradients (mm, hx) that get exactly one contribution, covering every
-    column once: the kernel assigns them (no zeroed buffer, no read-modify-write) and zeroes the rows
-    of inactive sequences itself."""
+    column once: the kernel assigns them instead of zeroing each row first and adding to it."""
     width = {nd.out: nd.width for nd in plan.nodes}
     seen = {}
     for buf, ref, loop_width in _contributions(plan):
@@ -714,6 +715,10 @@ def generate(plan):
     w(0, _DECORATOR)
     w(0, f"def backward({', '.join(bwd_args)}):")
     _prologue(w, plan, layout, backward=True)
+    width = {nd.out: nd.width for nd in plan.nodes}
+    for buf in layout.products:  # zeroed here, a row at a time, where the step's += then find it in cache
+        if buf not in layout.assigned:
+            w.rows(2, width[buf], [f"{_grad_name(buf)}[b, j] = c0"])
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
@@ -721,12 +726,11 @@ def generate(plan):
         _emit_backward_run(w, run, layout)
     for k, ref in enumerate(plan.outputs):
         w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
-    assigned = sorted(layout.assigned)
-    if assigned:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
+    if layout.products:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
         w(2, "for b in range(B):")
         w(3, "if s >= lengths[b]:")
-        for buf in assigned:
-            w(4, f"for j in range({next(nd.width for nd in plan.nodes if nd.out == buf)}):")
+        for buf in layout.products:
+            w(4, f"for j in range({width[buf]}):")
             w(5, f"{_grad_name(buf)}[b, j] = c0")
     w(0, "")
     return "\n".join(head) + "\n" + forward + "\n" + _column_views(layout.pack("\n".join(w.lines), backward=True))

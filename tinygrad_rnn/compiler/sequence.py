@@ -27,12 +27,8 @@ def step_order(T, B, lengths, reverse):
     return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t), np.arange(B)
 
 
-def _taken(shapes, dtype, zero=False):
-    bufs = [take(s, dtype) for s in shapes]
-    if zero:
-        for a in bufs:
-            a.fill(0)
-    return bufs
+def _taken(shapes, dtype):
+    return [take(s, dtype) for s in shapes]
 
 
 @once_differentiable(SECOND_ORDER)
@@ -152,10 +148,9 @@ class _Run:
         T, B, I = xs.shape
         dt = xs.dtype
         L = int(lengths.max())
-        gmm = [_taken([(T, B, mats[m].shape[1])], dt, zero=("mm", k) not in layout.assigned)[0]
-               for k, m in enumerate(plan.steps)]  # the kernel writes every row of an assigned gradient
+        gmm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)  # the kernel writes all their rows
         own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
-        ghx = {k: _taken([hx[k].shape], dt, zero=("hx", k) not in layout.assigned)[0] for k in own}
+        ghx = {k: _taken([hx[k].shape], dt)[0] for k in own}
         am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(self.widths["vector"], dt)
         dxs = np.zeros((T, B, I), dt)
