@@ -716,52 +716,36 @@ def generate(plan):
     w(0, f"def backward({', '.join(bwd_args)}):")
     _prologue(w, plan, layout, backward=True)
     width = {nd.out: nd.width for nd in plan.nodes}
-    zeroed = [(width[buf], f"{_grad_name(buf)}[b, j] = c0") for buf in layout.products]
-    # the products' gradients are zeroed a row at a time, where the step's += then finds them in cache
-    _rows_by_width(w, [z for buf, z in zip(layout.products, zeroed) if buf not in layout.assigned])
-    _rows_by_width(w, [(ref.width, f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]" + (" + dos[s, b, j]" * (k == 0)))
-                       for k, ref in enumerate(plan.outputs)])
+    for buf in layout.products:  # zeroed here, a row at a time, where the step's += then find it in cache
+        if buf not in layout.assigned:
+            w.rows(2, width[buf], [f"{_grad_name(buf)}[b, j] = c0"])
+    for k, ref in enumerate(plan.outputs):
+        extra = " + dos[s, b, j]" if k == 0 else ""
+        w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
     for run in reversed(groups(plan, layout.saved, backward=True)):
         _emit_backward_run(w, run, layout)
-    _rows_by_width(w, [(ref.width, line) for k, ref in enumerate(plan.outputs)
-                       for line in (f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0")])
-    if zeroed:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
+    for k, ref in enumerate(plan.outputs):
+        w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
+    if layout.products:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
         w(2, "for b in range(B):")
         w(3, "if s >= lengths[b]:")
-        _loops(w, 4, zeroed)
+        for buf in layout.products:
+            w(4, f"for j in range({width[buf]}):")
+            w(5, f"{_grad_name(buf)}[b, j] = c0")
     w(0, "")
     return "\n".join(head) + "\n" + forward + "\n" + _column_views(layout.pack("\n".join(w.lines), backward=True))
 
 
 def _emit_commit(w, plan):
     """Each row's new states (and output) where it is active; inactive rows keep their state."""
-    active = [(ref.width, f"sv{k}[s, b, j] = {_val(ref)}") for k, ref in enumerate(plan.outputs)]
-    kept = [(ref.width, f"sv{k}[s, b, j] = st{k}[b, j]") for k, ref in enumerate(plan.outputs)]
     w(2, "for b in range(B):")
     w(3, "if s < lengths[b]:")
-    _loops(w, 4, active + [(plan.outputs[0].width, "out[s, b, j] = sv0[s, b, j]")])
+    for k, ref in enumerate(plan.outputs):
+        w(4, f"for j in range({ref.width}):")
+        w(5, f"sv{k}[s, b, j] = {_val(ref)}")
+    w(4, f"for j in range({plan.outputs[0].width}):")
+    w(5, "out[s, b, j] = sv0[s, b, j]")
     w(3, "else:")
-    _loops(w, 4, kept)
-
-
-def _by_width(lines):
-    """(width, statement) pairs, each statement about its own arrays at column j, as {width: their
-    statements in order}: one j-loop per width rather than one per statement (numba's compile time
-    grows with every loop)."""
-    by_width = {}
-    for width, line in lines:
-        by_width.setdefault(width, []).append(line)
-    return by_width
-
-
-def _loops(w, indent, lines):
-    for width, body in _by_width(lines).items():
-        w(indent, f"for j in range({width}):")
-        for line in body:
-            w(indent + 1, line)
-
-
-def _rows_by_width(w, lines):
-    """_loops inside the step's loop over its active rows."""
-    for width, body in _by_width(lines).items():
-        w.rows(2, width, body)
+    for k, ref in enumerate(plan.outputs):
+        w(4, f"for j in range({ref.width}):")
+        w(5, f"sv{k}[s, b, j] = st{k}[b, j]")
