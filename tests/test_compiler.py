@@ -80,6 +80,24 @@ class ProductsCell(nn.Module):
         return h_new, c * 0.9 + h_new.sum(dim=-1, keepdim=True)
 
 
+class ProductStatesCell(nn.Module):
+    """New states that are products themselves: a per-step product that the step also reads (its
+    gradient has two contributions, the next step's and the tanh's) and a hoisted product read by
+    nothing else (its one contribution is the next step's)."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(9)
+        p = lambda *s: nn.Parameter(0.5 * rng.standard_normal(s))  # noqa: E731
+        self.w_h, self.w_c, self.w_z = p(H, H), p(I, H), p(I, H)
+        self.state_size = (H, H, H)
+
+    def forward(self, x, state):
+        h, c, z = state
+        h_new = h @ self.w_h
+        return h_new, h_new.tanh() + x @ self.w_c + 0.5 * c * z, x @ self.w_z
+
+
 class SlicedSavesCell(nn.Module):
     """Values whose backward reads one slice of them, which the forward keeps alone: the first chunk
     of one (offset 0), the last chunk of another, and one column broadcast over the features (logs,
@@ -124,6 +142,7 @@ CELLS = {
     "products": ProductsCell,
     "masks": MaskCell,
     "sliced_saves": SlicedSavesCell,
+    "product_states": ProductStatesCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
     "builtin_rnn": lambda I, H: BuiltinCell("rnn_tanh", I, H),

@@ -569,8 +569,9 @@ def _shared_gradients(plan):
 
 def _contributions(plan):
     """(gradient buffer, operand Ref, width of the loop that adds) for every gradient contribution
-    the backward writes: what each node's vector-Jacobian rule adds to its operands."""
-    out = []
+    the backward writes: the new states' gradients arriving from the next step (and the output's),
+    and what each node's vector-Jacobian rule adds to its operands."""
+    out = [(r.buf, r, r.width) for r in plan.outputs]
     for nd in plan.nodes:
         if nd.op == "matmul":
             refs = [(nd.args[0], nd.args[0].width)] if nd.out[0] == "mm" else []
@@ -721,7 +722,7 @@ def generate(plan):
             w.rows(2, width[buf], [f"{_grad_name(buf)}[b, j] = c0"])
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
-        w.rows(2, ref.width, [f"{_at(ref, _grad_name(ref.buf))} += dst{k}[b, j]{extra}"])
+        w.rows(2, ref.width, [_accumulate(ref, f"dst{k}[b, j]{extra}", layout)])
     for run in reversed(groups(plan, layout.saved, backward=True)):
         _emit_backward_run(w, run, layout)
     for k, ref in enumerate(plan.outputs):
