@@ -135,12 +135,26 @@ class MaskCell(nn.Module):
         return tg.where(keep, (u + h).tanh(), tg.where(h > 0.2, 0.5 * h, h - 0.1 * u))
 
 
+class MaskNumbersCell(nn.Module):
+    """Masks used as numbers, (h > 0) * a: the comparison's bool values cast to the step's dtype."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.w = nn.Parameter(0.5 * np.random.default_rng(10).standard_normal((I, H)))
+        self.state_size = H
+
+    def forward(self, x, h):
+        a = x @ self.w
+        return (h > 0) * a - (a < 0.1) * h + ((h > -0.2) & ~(a > 0.3)) * (a + h).tanh() + 0.5 * h
+
+
 CELLS = {
     **SHIPPED_CELLS,
     "kitchen_sink": KitchenSinkCell,
     "swap": SwapCell,
     "products": ProductsCell,
     "masks": MaskCell,
+    "mask_numbers": MaskNumbersCell,
     "sliced_saves": SlicedSavesCell,
     "product_states": ProductStatesCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
@@ -244,7 +258,26 @@ class FixedBatchMaskCell(nn.Module):
         return tg.where(tg.tensor(np.ones(h.shape, dtype=bool)), h, x)
 
 
-@pytest.mark.parametrize("cell, op", [(SoftmaxCell(), "the op"), (FixedBatchMaskCell(), "where with a")])
+class OutsideTheGraphCell(nn.Module):
+    """Values that change with the step but reach it as constants: a statistic of a detached state, one
+    computed in NumPy, a random draw. Compiled, each would be frozen at its traced value."""
+    state_size = 3
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x, h):
+        if self.how == "detach":
+            return h + x - h.detach().mean()
+        if self.how == "numpy":
+            return h * tg.tensor(np.abs(h.detach().numpy()).max(axis=0)) + x
+        return h + x * tg.rand(3, dtype=x.dtype)
+
+
+@pytest.mark.parametrize("cell, op", [(SoftmaxCell(), "the op"), (FixedBatchMaskCell(), "where with a"),
+                                      *[(OutsideTheGraphCell(how), "outside the graph")
+                                        for how in ("detach", "numpy", "random")]])
 def test_unsupported_op_raises_type_error_pointing_to_unrolled(cell, op):
     x = t64(np.ones((2, 2, 3)), True)
     with pytest.raises(TypeError, match=op) as info:

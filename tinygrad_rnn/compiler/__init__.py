@@ -8,7 +8,7 @@ from ..autograd import is_grad_enabled
 from .cache import cache_dir, compile_fresh, load
 from .codegen import Layout, generate, kernel_arguments
 from .sequence import SECOND_ORDER, CompiledSequence
-from .trace import trace
+from .trace import check_frontier, trace
 
 
 _kernels = {}  # plan structure -> generated module (spares writing the source on every call)
@@ -23,6 +23,7 @@ def compiled_sequence(step, x, states, lengths, reverse):
     key = plan.structure()
     kernels = _kernels.get(key)
     if kernels is None:
+        check_frontier(step, plan, x.dtype)
         kernels = _kernels[key] = (load(generate(plan)), Layout(plan))
         backward_runs = is_grad_enabled() and any(t.requires_grad for t in (x, *states, *plan.frontier))
         compile_fresh(kernels[0], kernel_arguments(plan, kernels[1], x.dtype), backward_runs)

@@ -717,7 +717,7 @@ def generate(plan):
     w(0, f"def backward({', '.join(bwd_args)}):")
     _prologue(w, plan, layout, backward=True)
     width = {nd.out: nd.width for nd in plan.nodes}
-    for buf in layout.products:  # zeroed here, a row at a time, where the step's += then find it in cache
+    for buf in layout.products:  # zeroed a row at a time, here, where the step then adds to it in cache
         if buf not in layout.assigned:
             w.rows(2, width[buf], [f"{_grad_name(buf)}[b, j] = c0"])
     for k, ref in enumerate(plan.outputs):

@@ -11,10 +11,12 @@ the engine records its graph as usual. Walking it back from the new states (``te
 Feature widths and offsets become symbols (one per distinct value; 1 and 0 stay literal), so one
 generated kernel serves every size with the same pattern. Control flow in the cell sees the
 placeholder values, never the data: a data-dependent branch (``if h.sum() > 0``) is traced once, as
-in any tracing JIT. A mask computed in the step (``where(h > 0, a, b)``, with ``&``, ``|``, ``~``)
-compiles: while tracing, the comparison and logical ops record what they read (the engine does not
-differentiate masks, so its graph alone would show a constant). Ops outside the set raise TypeError
-pointing to impl="unrolled".
+in any tracing JIT. A mask computed in the step (``where(h > 0, a, b)`` or ``(h > 0) * a``, with
+``&``, ``|``, ``~``) compiles: while tracing, the comparison and logical ops record what they read (the
+engine does not differentiate masks, so its graph alone would show a constant). The first time a
+step's graph is seen it is traced once more on other values (check_frontier), so that a value the
+step computed outside the graph (``h.detach()``, a random draw) is refused rather than frozen. Ops
+outside the set raise TypeError pointing to impl="unrolled".
 """
 from dataclasses import dataclass, field
 
@@ -92,6 +94,7 @@ class _Builder:
             self.refs[id(t)] = Ref(("x",) if k == 0 else ("s", k - 1), "0", self.sym(t.shape[1]))
         self.input_size, self.state_sizes = input_size, state_sizes
         self.placeholder_widths = {r.buf: r.width for r in self.refs.values()}
+        self.masks = {}                     # id(data) -> a comparison recorded while tracing (E.recording_masks)
 
     def sym(self, value):
         """A new symbol for a width. Symbols never depend on the sizes' values, so one generated
@@ -138,9 +141,11 @@ class _Builder:
         return Ref(("p", len(self.vecs) - 1), "0", self.sym(arr_shape[-1]) if arr_shape else "1")
 
     def operand(self, a, allow_constant=True):
-        """The Ref of a node input: a step value, a frontier vector or a constant."""
+        """The Ref of a node input: a step value, a mask the step computed, a frontier vector or a constant."""
         if isinstance(a, Tensor):
             ref = self.refs.get(self._key(a))
+            if ref is None and id(a._data) in self.masks:
+                ref = _mask(self, a._data, self.masks, a.dtype)
             return ref if ref is not None else self.vector(a)
         if allow_constant and isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
             return self.const(a)
@@ -180,9 +185,12 @@ def _mask_operands(data, masks):
 
 
 def _inputs(ctx, masks):
-    """ctx's Tensor inputs, and for where, the Tensors its condition was computed from."""
-    extra = _mask_operands(ctx.inputs[0], masks) if ctx.fn is E.Where else []
-    return [a for a in (*ctx.inputs, *extra) if isinstance(a, Tensor)]
+    """ctx's Tensor inputs, and for a mask among them (where's condition, or a mask used as a number,
+    as in ``(h > 0) * a``), the Tensors it was computed from."""
+    tensors = [a for a in ctx.inputs if isinstance(a, Tensor)]
+    conditions = [ctx.inputs[0]] if ctx.fn is E.Where and not isinstance(ctx.inputs[0], Tensor) else []
+    extra = [u for d in [t._data for t in tensors] + conditions for u in _mask_operands(d, masks)]
+    return tensors + [u for u in extra if isinstance(u, Tensor)]
 
 
 def _step_dependent(outputs, placeholder_ids, masks):
@@ -211,13 +219,15 @@ def _step_dependent(outputs, placeholder_ids, masks):
     return [(c, made[id(c)]) for c in order if depends[id(c)]]
 
 
-def trace(step, input_size, state_sizes, dtype):
-    """Run step(x, states) on placeholders and build the Plan of its graph."""
+def trace(step, input_size, state_sizes, dtype, fill=0.5):
+    """Run step(x, states) on placeholders (every element ``fill``, or fill(shape)) and build the Plan of its graph."""
     shape = lambda w: (TRACE_BATCH, w)  # noqa: E731
-    placeholders = [Tensor._make(np.full(shape(w), 0.5, dtype=dtype), True) for w in (input_size, *state_sizes)]
+    values = [np.full(shape(w), fill) if np.isscalar(fill) else fill(shape(w)) for w in (input_size, *state_sizes)]
+    placeholders = [Tensor._make(v.astype(dtype), True) for v in values]
     with enable_grad(), np.errstate(all="ignore"), E.recording_masks() as masks, blas_threads.tracing():
         new_states = step(placeholders[0], tuple(placeholders[1:]))
     b = _Builder(placeholders, input_size, state_sizes)
+    b.masks = masks
     for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}, masks):
         _translate(b, ctx, made, masks)
     outputs = []
@@ -232,6 +242,22 @@ def trace(step, input_size, state_sizes, dtype):
         outputs.append(ref)
     return Plan(b.nodes, outputs, b.sizes, b.consts, b.frontier, b.mats, b.vecs, b.hoisted, b.steps,
                 tuple(state_sizes), input_size)
+
+
+def check_frontier(step, plan, dtype):
+    """Trace the step again on other placeholder values: a frontier tensor whose value changes was
+    computed from the step out of the graph's sight (detach(), .numpy(), a random draw such as
+    dropout), and the kernels would hold it fixed over the whole sequence, so the step is refused.
+    When the second trace takes another branch (a value-dependent ``if``) there is nothing to compare."""
+    ramp = lambda shape: np.linspace(-0.9, 0.8, int(np.prod(shape))).reshape(shape)  # noqa: E731
+    other = trace(step, plan.input_size, plan.state_sizes, dtype, fill=ramp)
+    if other.structure() != plan.structure():
+        return
+    for first, second in zip(plan.frontier, other.frontier):
+        if first.shape != second.shape or not np.array_equal(first.detach().numpy(), second.detach().numpy(), equal_nan=True):
+            raise unsupported(f"a value of shape {first.shape} that changes with the step's values reaches it "
+                              "outside the graph (a step value through detach() or .numpy(), or a random draw "
+                              "such as dropout's), and a compiled sequence would hold it fixed over all steps")
 
 
 def _row(b, a, what):

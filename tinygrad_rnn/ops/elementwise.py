@@ -488,7 +488,11 @@ def minimum(a, b):
 
 
 def cast(x, dtype):
-    return Cast.apply(x, np.dtype(dtype))
+    out = Cast.apply(x, np.dtype(dtype))
+    entry = None if _masks is None else _masks.get(id(x._data))
+    if entry is not None:  # a recorded mask used as a number, (h > 0) * a: the same mask to the compiler
+        _masks[id(out._data)] = (entry[0], entry[1], out._data)
+    return out
 
 
 _masks = None  # while the compiler traces a step: {id(mask array): (ufunc name, operands, mask)}
