@@ -148,6 +148,19 @@ class MaskNumbersCell(nn.Module):
         return (h > 0) * a - (a < 0.1) * h + ((h > -0.2) & ~(a > 0.3)) * (a + h).tanh() + 0.5 * h
 
 
+class ReshapeCell(nn.Module):
+    """Reshapes written with -1 between (batch,) and (batch, 1), and to the shape a value has."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.w = nn.Parameter(0.5 * np.random.default_rng(11).standard_normal((I, H)))
+        self.state_size = H
+
+    def forward(self, x, h):
+        total = h.sum(-1).reshape(-1, 1)
+        return (x @ self.w - 0.1 * total * h).reshape(-1, h.shape[1]).tanh() + 0.5 * h
+
+
 CELLS = {
     **SHIPPED_CELLS,
     "kitchen_sink": KitchenSinkCell,
@@ -157,6 +170,7 @@ CELLS = {
     "mask_numbers": MaskNumbersCell,
     "sliced_saves": SlicedSavesCell,
     "product_states": ProductStatesCell,
+    "reshape": ReshapeCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
     "builtin_rnn": lambda I, H: BuiltinCell("rnn_tanh", I, H),

@@ -105,6 +105,22 @@ def test_unbatched_input_runs_as_a_batch_of_one(name, impl):
               else t64(np.zeros((1, 4))))
 
 
+@pytest.mark.parametrize("impl", ["fused", "unrolled"])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(name, impl):
+    """As nn.LSTM: B = 0 runs (empty output and final states), T = 0 is refused."""
+    cell = CELLS[name](2, 3)
+    layer = nn.Recurrent(cell, impl=impl)
+    x = t64(np.zeros((4, 0, 2)), True)
+    out, final = layer(x)
+    assert out.shape == (4, 0, 3) and all(s.shape[0] == 0 for s in as_tuple(final))
+    (out.sum() + sum(s.sum() for s in as_tuple(final))).backward()
+    for p in cell.parameters():
+        np.testing.assert_array_equal(p.grad.numpy(), np.zeros(p.shape))
+    with pytest.raises(ValueError, match="at least one time step"):
+        layer(t64(np.zeros((0, 2, 2))))
+
+
 def test_cell_without_state_size_is_refused():
     with pytest.raises(TypeError, match="state_size"):
         nn.Recurrent(nn.LSTMCell(2, 3))

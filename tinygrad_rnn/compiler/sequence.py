@@ -77,8 +77,10 @@ class CompiledSequence(Function):
 
     @staticmethod
     def backward(ctx, d_out, *d_finals):
-        if ctx.empty:
-            return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals, *[None] * (len(ctx.inputs) - 1 - len(d_finals)))
+        if ctx.empty:  # an empty batch: zero gradients for the parameters too, as the unrolled loop's
+            frontier = ctx.inputs[1 + len(d_finals):-4]
+            return (np.zeros(ctx.inputs[0].shape, d_out.dtype), *d_finals,
+                    *[np.zeros(t.shape, d_out.dtype) for t in frontier], None, None, None, None)
         run, order = ctx.run, ctx.order
         dt = run.cst.dtype
         dos = d_out.detach().numpy()

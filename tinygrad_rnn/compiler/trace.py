@@ -133,6 +133,10 @@ class _Builder:
     def vector(self, t, is_condition=False):
         """A frontier tensor used element-wise: shape (), (w,), (1,) or (1, w)."""
         arr_shape = t.shape
+        if len(arr_shape) == 2 and arr_shape[0] == TRACE_BATCH:
+            raise unsupported(f"a (batch, {arr_shape[1]}) tensor that the graph does not compute from the step's "
+                              "input and states (a detached value, a random mask such as dropout's, a tensor "
+                              "made from data) is used with step values")
         if len(arr_shape) > 2 or (len(arr_shape) == 2 and arr_shape[0] != 1):
             raise unsupported(f"a tensor of shape {arr_shape} that does not depend on the step is used "
                               "element-wise with step values; only (w,), (1, w) or scalars broadcast over "
@@ -383,7 +387,7 @@ def _translate(b, ctx, made, masks):
         b.refs[key] = ref if inputs[2] else Ref(ref.buf, ref.off, ref.width, flat=True)
     elif fn is S.Reshape:
         src = b.operand(inputs[0])
-        new = tuple(inputs[1])
+        new = made.shape  # -1 resolved
         if new == (TRACE_BATCH,) and src.width == "1" or new == (TRACE_BATCH, 1) and src.flat:
             b.refs[key] = Ref(src.buf, src.off, "1", flat=len(new) == 1)
         elif len(new) == 2 and new[0] == TRACE_BATCH and new[1] == b.value(src.width) and not src.flat:

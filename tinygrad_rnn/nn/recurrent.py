@@ -14,7 +14,7 @@ impl="fused" compiles the graph that one step of the cell records into whole-seq
 """
 import numpy as np
 
-from .. import compiler, ops
+from .. import compiler
 from ..tensor import Tensor
 from .module import Module
 from .rnn import check_lengths, unrolled_sequence
@@ -100,6 +100,8 @@ class Recurrent(Module):
         batched = input.ndim == 3
         x = input.unsqueeze(1) if not batched else input.transpose(0, 1) if self.batch_first else input
         T, B = x.shape[0], x.shape[1]
+        if T == 0:  # as nn.LSTM (and PyTorch's RNNs): a sequence has a first step
+            raise ValueError(f"Recurrent: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = check_lengths("Recurrent", lengths, T, B, batched)
         sizes, as_tuple = _state_sizes(self.cell)
         states = self._initial_states(state, B, sizes, as_tuple, x.dtype, batched)
