@@ -301,6 +301,42 @@ def test_unsupported_op_raises_type_error_pointing_to_unrolled(cell, op):
     nn.Recurrent(cell, impl="unrolled")(x)  # the oracle runs it
 
 
+class ScalarOffsetCell(nn.Module):
+    """h + x - c for a scalar parameter c: the plan OutsideTheGraphCell("detach") also makes."""
+    state_size = 3
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Parameter(np.array(0.25))
+
+    def forward(self, x, h):
+        return h + x - self.c
+
+
+class ValidatingCell(nn.Module):
+    """Refuses negative input, as a cell may: the compiler's second trace (on other values) fails."""
+    state_size = 3
+
+    def forward(self, x, h):
+        if float(x.detach().numpy().min()) < 0:
+            raise ValueError("inputs must be non-negative")
+        return (h + x).tanh()
+
+
+def test_each_cell_is_checked_even_when_another_compiled_the_same_plan():
+    x = t64(np.ones((2, 2, 3)))
+    nn.Recurrent(ScalarOffsetCell())(x)
+    with pytest.raises(TypeError, match="outside the graph"):
+        nn.Recurrent(OutsideTheGraphCell("detach"))(x)
+
+
+def test_a_step_whose_second_trace_fails_still_compiles():
+    x = t64(np.random.default_rng(0).uniform(0, 1, (4, 2, 3)))
+    out, h = nn.Recurrent(ValidatingCell())(x)
+    ref, h_ref = nn.Recurrent(ValidatingCell(), impl="unrolled")(x)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["builtin_lstm", "layernorm_lstm", "products"])
 def test_parameter_gradients_arrive_in_the_parameters_layout(name):
     """As PyTorch's gradient layout contract: a C-ordered parameter gets a C-ordered gradient, also

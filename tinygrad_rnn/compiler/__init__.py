@@ -4,6 +4,8 @@ trace.py records the step's graph and splits it into hoisted input products, per
 element-wise work; codegen.py writes the forward and BPTT kernels as Python source; cache.py keeps
 them on disk so numba's cache holds across processes; sequence.py is the Function that runs them.
 """
+import weakref
+
 from ..autograd import is_grad_enabled
 from .cache import cache_dir, compile_fresh, load
 from .codegen import Layout, generate, kernel_arguments
@@ -12,18 +14,25 @@ from .trace import check_frontier, trace
 
 
 _kernels = {}  # plan structure -> generated module (spares writing the source on every call)
+_checked = weakref.WeakKeyDictionary()  # cell -> plan structures its step passed check_frontier with
 
 
-def compiled_sequence(step, x, states, lengths, reverse):
+def compiled_sequence(step, x, states, lengths, reverse, cell=None):
     """(output, final states) of step(x_t, states) over x (T, B, I), as nn.Recurrent(impl="fused").
 
     The step is traced on every call (cheap next to the sequence: ~1 ms for a layer-normalised LSTM),
-    so the parameters' current values and any parameter-only ops reach the kernels through the engine."""
+    so the parameters' current values and any parameter-only ops reach the kernels through the engine.
+    ``cell``: the user's Module the step calls, traced once more (check_frontier) the first time it
+    shows a graph of this structure; None for the library's own steps (nn.LSTM's with proj_size),
+    which compute nothing outside the graph."""
     plan = trace(step, x.shape[2], tuple(s.shape[1] for s in states), x.dtype)
     key = plan.structure()
+    checked = _checked.setdefault(cell, set()) if cell is not None else {key}
+    if key not in checked:
+        check_frontier(step, plan, x.dtype)
+        checked.add(key)
     kernels = _kernels.get(key)
     if kernels is None:
-        check_frontier(step, plan, x.dtype)
         kernels = _kernels[key] = (load(generate(plan)), Layout(plan))
         backward_runs = is_grad_enabled() and any(t.requires_grad for t in (x, *states, *plan.frontier))
         compile_fresh(kernels[0], kernel_arguments(plan, kernels[1], x.dtype), backward_runs)

@@ -106,8 +106,10 @@ class Recurrent(Module):
         sizes, as_tuple = _state_sizes(self.cell)
         states = self._initial_states(state, B, sizes, as_tuple, x.dtype, batched)
         step = make_step(self.cell, sizes, as_tuple)
-        run = compiler.compiled_sequence if self.impl == "fused" else unrolled_sequence
-        out, finals = run(step, x, states, lens, self.reverse)
+        if self.impl == "fused":
+            out, finals = compiler.compiled_sequence(step, x, states, lens, self.reverse, cell=self.cell)
+        else:
+            out, finals = unrolled_sequence(step, x, states, lens, self.reverse)
         if not batched:
             out, finals = out.squeeze(1), [f.squeeze(0) for f in finals]
         elif self.batch_first:
