@@ -83,8 +83,11 @@ def test_the_compiler_traces_under_the_policy(monkeypatch):
         return real()
 
     monkeypatch.setattr(blas_threads, "tracing", spy)
-    tg.nn.Recurrent(tg.nn.IndRNNCell(3, 4))(tg.randn(2, 1, 3))
-    assert seen == [True]
+    layer = tg.nn.Recurrent(tg.nn.IndRNNCell(3, 4))
+    layer(tg.randn(2, 1, 3))
+    assert seen == [True, True]  # the step's trace, and check_frontier's second one for a new cell
+    layer(tg.randn(2, 1, 3))
+    assert seen == [True] * 3
 
 
 def test_the_fused_layers_run_under_the_policy(monkeypatch):
