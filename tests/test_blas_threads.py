@@ -20,8 +20,8 @@ def _kernel_pools():
 
 
 def test_a_small_step_limits_only_the_kernels_blas_and_restores_it():
+    kernel_pools = _kernel_pools()  # first: it loads SciPy's BLAS (the package no longer imports SciPy)
     before = _threads()
-    kernel_pools = _kernel_pools()
     with blas_threads.sequence_kernel(1, 128 * 512):  # config a: B=1, H=128, 4 gates
         inside = _threads()
     assert _threads() == before
