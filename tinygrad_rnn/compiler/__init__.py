@@ -27,10 +27,9 @@ def compiled_sequence(step, x, states, lengths, reverse, cell=None):
     which compute nothing outside the graph."""
     plan = trace(step, x.shape[2], tuple(s.shape[1] for s in states), x.dtype)
     key = plan.structure()
-    checked = _checked.setdefault(cell, set()) if cell is not None else {key}
-    if key not in checked:
+    if cell is not None and key not in _checked.setdefault(cell, set()):
         check_frontier(step, plan, x.dtype)
-        checked.add(key)
+        _checked[cell].add(key)
     kernels = _kernels.get(key)
     if kernels is None:
         kernels = _kernels[key] = (load(generate(plan)), Layout(plan))

@@ -404,8 +404,9 @@ class Layout:
                        if len(r) == 1 and next(iter(r)) != ("0", width[n]) and n in array}
         self.shared = _shared_gradients(plan)
         self.assigned = _assigned_gradients(plan, self.shared)
-        self.products = [nd.out for nd in plan.nodes  # the products' gradients the backward writes
-                         if nd.out[0] in ("mm", "hx") and nd.out not in self.shared]
+        # the products' gradients the backward writes -> their widths
+        self.products = {nd.out: nd.width for nd in plan.nodes
+                         if nd.out[0] in ("mm", "hx") and nd.out not in self.shared}
         self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
                                if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
@@ -716,10 +717,9 @@ def generate(plan):
     w(0, _DECORATOR)
     w(0, f"def backward({', '.join(bwd_args)}):")
     _prologue(w, plan, layout, backward=True)
-    width = {nd.out: nd.width for nd in plan.nodes}
-    for buf in layout.products:  # zeroed a row at a time, here, where the step then adds to it in cache
+    for buf, width in layout.products.items():  # zeroed a row at a time, here, where the step then adds to it
         if buf not in layout.assigned:
-            w.rows(2, width[buf], [f"{_grad_name(buf)}[b, j] = c0"])
+            w.rows(2, width, [f"{_grad_name(buf)}[b, j] = c0"])
     for k, ref in enumerate(plan.outputs):
         extra = " + dos[s, b, j]" if k == 0 else ""
         w.rows(2, ref.width, [_accumulate(ref, f"dst{k}[b, j]{extra}", layout)])
@@ -730,8 +730,8 @@ def generate(plan):
     if layout.products:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
         w(2, "for b in range(B):")
         w(3, "if s >= lengths[b]:")
-        for buf in layout.products:
-            w(4, f"for j in range({width[buf]}):")
+        for buf, width in layout.products.items():
+            w(4, f"for j in range({width}):")
             w(5, f"{_grad_name(buf)}[b, j] = c0")
     w(0, "")
     return "\n".join(head) + "\n" + forward + "\n" + _column_views(layout.pack("\n".join(w.lines), backward=True))

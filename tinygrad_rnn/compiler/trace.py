@@ -14,8 +14,8 @@ placeholder values, never the data: a data-dependent branch (``if h.sum() > 0``)
 in any tracing JIT. A mask computed in the step (``where(h > 0, a, b)`` or ``(h > 0) * a``, with
 ``&``, ``|``, ``~``) compiles: while tracing, the comparison and logical ops record what they read (the
 engine does not differentiate masks, so its graph alone would show a constant). The first time a
-step's graph is seen it is traced once more on other values (check_frontier), so that a value the
-step computed outside the graph (``h.detach()``, a random draw) is refused rather than frozen. Ops
+cell shows a graph of a new structure its step is traced once more on other values (check_frontier),
+so that a value the step computed outside the graph (``h.detach()``, a random draw) is refused rather than frozen. Ops
 outside the set raise TypeError pointing to impl="unrolled".
 """
 from dataclasses import dataclass, field
@@ -84,7 +84,7 @@ def unsupported(what):
 
 
 class _Builder:
-    def __init__(self, placeholders, input_size, state_sizes):
+    def __init__(self, placeholders, input_size, state_sizes, masks):
         self.refs = {}                      # (id(ctx), index) or id(leaf) -> Ref
         self.frontier, self.frontier_ids = [], {}
         self.mats, self.vecs, self.hoisted, self.steps = [], [], [], []
@@ -94,7 +94,7 @@ class _Builder:
             self.refs[id(t)] = Ref(("x",) if k == 0 else ("s", k - 1), "0", self.sym(t.shape[1]))
         self.input_size, self.state_sizes = input_size, state_sizes
         self.placeholder_widths = {r.buf: r.width for r in self.refs.values()}
-        self.masks = {}                     # id(data) -> a comparison recorded while tracing (E.recording_masks)
+        self.masks = masks                  # id(data) -> a comparison recorded while tracing (E.recording_masks)
 
     def sym(self, value):
         """A new symbol for a width. Symbols never depend on the sizes' values, so one generated
@@ -149,7 +149,7 @@ class _Builder:
         if isinstance(a, Tensor):
             ref = self.refs.get(self._key(a))
             if ref is None and id(a._data) in self.masks:
-                ref = _mask(self, a._data, self.masks, a.dtype)
+                ref = _mask(self, a._data, a.dtype)
             return ref if ref is not None else self.vector(a)
         if allow_constant and isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
             return self.const(a)
@@ -230,10 +230,9 @@ def trace(step, input_size, state_sizes, dtype, fill=0.5):
     placeholders = [Tensor._make(v.astype(dtype), True) for v in values]
     with enable_grad(), np.errstate(all="ignore"), E.recording_masks() as masks, blas_threads.tracing():
         new_states = step(placeholders[0], tuple(placeholders[1:]))
-    b = _Builder(placeholders, input_size, state_sizes)
-    b.masks = masks
+    b = _Builder(placeholders, input_size, state_sizes, masks)
     for ctx, made in _step_dependent(new_states, {id(p) for p in placeholders}, masks):
-        _translate(b, ctx, made, masks)
+        _translate(b, ctx, made)
     outputs = []
     for t, w in zip(new_states, state_sizes):
         ref = b.refs.get(b._key(t)) if t._ctx is not None or id(t) in b.refs else None
@@ -301,14 +300,14 @@ def _matmul(b, a, w, out_value):
     return Ref(buf, "0", width)
 
 
-def _mask(b, data, masks, dtype):
+def _mask(b, data, dtype):
     """The Ref of a mask the step computed (a node of 1.0/0.0 values), or None when it does not
     depend on the step (then it is a fixed mask, handed to the kernels as a frontier vector)."""
-    entry = masks.get(id(data))
+    entry = b.masks.get(id(data))
     if entry is None:
         return None
     name, operands, _ = entry
-    refs = [_mask(b, t._data, masks, dtype) if id(t._data) in masks else b.refs.get(b._key(t)) for t in operands]
+    refs = [_mask(b, t._data, dtype) if id(t._data) in b.masks else b.refs.get(b._key(t)) for t in operands]
     if all(r is None for r in refs):
         return None
     if data.ndim != 2 or data.shape[0] != TRACE_BATCH or any(r is not None and r.flat for r in refs):
@@ -319,7 +318,7 @@ def _mask(b, data, masks, dtype):
     return b.node(MASKS[name], b.width_like(data.shape[1], args), args)
 
 
-def _translate(b, ctx, made, masks):
+def _translate(b, ctx, made):
     """Add the node ctx (which made the Tensor `made`) to the plan, or refuse it."""
     fn, inputs = ctx.fn, ctx.inputs
     shape, name = made.shape, fn.__name__
@@ -343,7 +342,7 @@ def _translate(b, ctx, made, masks):
         op = BINARY.get(fn) or UNARY.get(fn) or ("pow" if fn is E.PowScalar else "clamp")
         b.refs[key] = b.node(op, b.width_like(out_value, args[:n_args]), args, **attrs)
     elif fn is E.Where:
-        cref = _mask(b, inputs[0], masks, made.dtype)
+        cref = _mask(b, inputs[0], made.dtype)
         if cref is None:
             cond = Tensor._make(np.asarray(inputs[0]).astype(made.dtype))
             if cond.ndim == 2 and cond.shape[0] != 1 or cond.ndim > 2:
