@@ -89,7 +89,16 @@ def machine():
         versions += f", torch {torch.__version__}"
     except ImportError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {versions}"
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {versions}, {blas_kernels()}"
+
+
+def blas_kernels():
+    """The kernels each loaded OpenBLAS runs, and OPENBLAS_CORETYPE if set: on one CPU they differ in
+    speed by up to 2x (RESULTS.md, "OpenBLAS kernels")."""
+    from threadpoolctl import threadpool_info
+    kinds = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info() if i["user_api"] == "blas"})
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return "BLAS " + " / ".join(kinds) + (f" (OPENBLAS_CORETYPE={forced})" if forced is not None else "")
 
 
 def table(headers, rows):
