@@ -478,9 +478,10 @@ def test_a_compile_failing_here_leaves_no_helper_and_the_next_call_works(tmp_pat
     rng = np.random.default_rng(1)
     x = t64(rng.standard_normal((4, 2, 2)), True)
     cell = OffsetIndRNNCell(3)
+    before = set(cache._aside)  # an earlier test's forward-only call may leave a helper compiling for later
     with pytest.raises(RuntimeError, match="compile failed"):
         nn.Recurrent(cell)(x)
-    assert not cache._aside
+    assert set(cache._aside) <= before
     monkeypatch.setattr(cache, "_compile", real)
     results = []
     for impl in ("fused", "unrolled"):
@@ -503,6 +504,7 @@ def test_without_a_working_helper_the_kernels_compile_here(tmp_path, monkeypatch
     monkeypatch.setattr(cache, "HELPER_TIMEOUT", 1)
     rng = np.random.default_rng(0)
     x, h0 = t64(rng.standard_normal((4, 2, 2)), True), t64(rng.standard_normal((2, 3)), True)
+    before = set(cache._aside)  # as in the test above
     results = []
     for impl in ("fused", "unrolled"):
         cell = OffsetIndRNNCell(squares)
@@ -510,7 +512,7 @@ def test_without_a_working_helper_the_kernels_compile_here(tmp_path, monkeypatch
         (out.sum() + (h * h).sum()).backward()
         results.append([out.detach().numpy(), h.detach().numpy(), cell.w.grad.numpy()])
         x.grad = h0.grad = None
-    assert list(tmp_path.glob("cell_*.py")) and not cache._aside
+    assert list(tmp_path.glob("cell_*.py")) and set(cache._aside) <= before
     assert all(p.poll() is not None for p in _STUCK)  # a helper past its time was killed
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
