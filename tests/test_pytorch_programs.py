@@ -89,5 +89,8 @@ def test_program_matches_pytorch(name):
         assert got_eval == expected_eval
     else:
         np.testing.assert_allclose(got_eval, expected_eval, rtol=1e-9, atol=0, err_msg=f"{name}: evaluation")
+    # an element near zero is the sum of updates that cancel, so its rounding follows the weight's scale,
+    # not its own (min-char-rnn's Whh on an AMD EPYC: 1.6e-11 apart at 5e-5, its largest element 0.3)
     for w_ours, w_torch in zip(_weights(our_model), _weights(torch_model), strict=True):
-        np.testing.assert_allclose(w_ours, w_torch, rtol=1e-8, atol=1e-12, err_msg=f"{name}: trained weights")
+        np.testing.assert_allclose(w_ours, w_torch, rtol=1e-8, atol=1e-10 * np.abs(w_torch).max(),
+                                   err_msg=f"{name}: trained weights")
