@@ -8,6 +8,7 @@ with NUMBA_DISABLE_JIT=1: sizes stay small so that the plain-Python path takes s
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
+from numba import njit
 
 from tinygrad_rnn.kernels import elman, fastmath, gru, lstm, workspace
 
@@ -96,6 +97,29 @@ def test_fastmath_inside_a_kernel(dtype, tol):
     p["w_ih"][:, 0] = 1
     out = run("rnn_tanh", p)[0]
     assert out.dtype == dtype and np.max(np.abs(out[0] - np.tanh(v.astype(dtype))[:, None])) < tol
+
+
+@njit
+def _lstm_gates_compiled(a, z, bias):
+    fastmath.lstm_gates(a, z, bias)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 4e-7), (np.float64, 1e-15)])
+@pytest.mark.parametrize("H", [1, 3, 32])
+@pytest.mark.parametrize("gates", [fastmath.lstm_gates, _lstm_gates_compiled], ids=["python", "compiled"])
+def test_lstm_gates_equal_the_gate_by_gate_activations_bit_for_bit(gates, H, dtype, tol):
+    """sigmoid on the i, f, o quarters of a row, tanh on g: the same bits as one call per gate."""
+    rng = np.random.default_rng(H)
+    a, z, bias = (rng.uniform(-12, 12, 4 * H).astype(dtype) for _ in range(3))
+    pre = (a + z + bias).astype(np.float64).reshape(4, H)  # summed in dtype, as the kernels do
+    expect = a.copy()
+    for k, gate in enumerate([fastmath.sigmoid_gate, fastmath.sigmoid_gate, fastmath.tanh_gate, fastmath.sigmoid_gate]):
+        q = slice(k * H, (k + 1) * H)
+        gate(expect[q], z[q], bias[q])
+    gates(a, z, bias)
+    assert a.dtype == dtype and np.array_equal(a, expect)
+    exact = np.concatenate([sigmoid(pre[0]), sigmoid(pre[1]), np.tanh(pre[2]), sigmoid(pre[3])])
+    assert np.max(np.abs(a - exact)) < tol
 
 
 def test_workspace_reuses_and_is_bounded(monkeypatch):

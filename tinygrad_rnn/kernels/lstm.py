@@ -16,7 +16,7 @@ indexed by position (activations, gradients) hold zeros, or nothing that is read
 import numpy as np
 from numba import njit
 
-from .fastmath import sigmoid_gate, tanh, tanh_gate
+from .fastmath import lstm_gates, tanh
 from .sequence_parts import (full_lengths, input_grad, input_projection, previous_state_grads, stacked_grads,
                              transpose_into)
 from .workspace import give, take
@@ -41,9 +41,7 @@ def _forward(x, w_hh, bias, h, c, lengths, reverse, gates, cs, xh, w_hh_t, out, 
             a, z, hb, cb, hp = gates[p, b], hw[b], h[b], c[b], xh[p, b, I:]
             for j in range(H):
                 hp[j] = hb[j]
-            sigmoid_gate(a[:2 * H], z[:2 * H], bias[:2 * H])
-            tanh_gate(a[2 * H:3 * H], z[2 * H:3 * H], bias[2 * H:3 * H])
-            sigmoid_gate(a[3 * H:], z[3 * H:], bias[3 * H:])
+            lstm_gates(a, z, bias)
             ai, af, ag, ao = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             csb, ob = cs[p, b], out[p, b]
             for j in range(H):
