@@ -93,10 +93,11 @@ def machine():
 
 
 def blas_kernels():
-    """The kernels each loaded OpenBLAS runs, and OPENBLAS_CORETYPE if set: on one CPU they differ in
-    speed by up to 2x (RESULTS.md, "OpenBLAS kernels")."""
+    """The kernels each loaded OpenBLAS runs, and OPENBLAS_CORETYPE if set: on one CPU they can differ
+    in speed by 2x (RESULTS.md, the reading of the sixth set)."""
     from threadpoolctl import threadpool_info
-    kinds = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info() if i["user_api"] == "blas"})
+    kinds = sorted({f"{i['internal_api']} {i.get('architecture')}" for i in threadpool_info()
+                    if i["user_api"] == "blas"})
     forced = os.environ.get("OPENBLAS_CORETYPE")
     return "BLAS " + " / ".join(kinds) + (f" (OPENBLAS_CORETYPE={forced})" if forced is not None else "")
 
