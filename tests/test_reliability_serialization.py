@@ -145,20 +145,35 @@ SAVER = textwrap.dedent("""
 """)
 
 
+def _kill_mid_save(path, env):
+    """Start a process that saves in a loop and SIGKILL it while a save's temporary exists. It is
+    frozen (SIGSTOP) first and the temporary looked for again: a save that ends between the look
+    and the kill would leave nothing to clean up, and on a busy machine that window is wide."""
+    proc = subprocess.Popen([sys.executable, "-c", SAVER, path], env=env, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if _temporaries(path):
+                proc.send_signal(signal.SIGSTOP)
+                if _temporaries(path):
+                    return True
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.002)
+        return False
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+
+
 def test_saves_killed_with_sigkill_leave_nothing_behind_after_the_next_save(tmp_path):
     """Kill a process mid-save three times (32 MiB checkpoints); one more save must clean up."""
     path = str(tmp_path / "ck.npz")
     env = {**os.environ, "PYTHONPATH": ROOT, "OPENBLAS_NUM_THREADS": "1"}
     for _ in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, path], env=env, stdout=subprocess.PIPE)
-        assert proc.stdout.readline() == b"ready\n"
-        deadline = time.monotonic() + 20
-        while not _temporaries(path) and time.monotonic() < deadline:
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-    assert _temporaries(path), "no save was caught mid-write"
+        assert _kill_mid_save(path, env), "no save was caught mid-write"
+    assert _temporaries(path)
     save({"w": np.zeros(3)}, path)
     assert _temporaries(path) == []
     np.testing.assert_array_equal(load(path)["w"].numpy(), np.zeros(3))
