@@ -74,6 +74,43 @@ def test_loss_matches_torch(name, args, x, target):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+FUNCTIONAL = {"NLLLoss": "nll_loss", "CrossEntropyLoss": "cross_entropy", "MSELoss": "mse_loss", "L1Loss": "l1_loss",
+              "BCEWithLogitsLoss": "binary_cross_entropy_with_logits"}
+
+
+@pytest.mark.parametrize("name, args, x, target", LOSS_CASES)
+def test_functional_loss_takes_the_modules_arguments_as_torch_does(name, args, x, target):
+    """F.cross_entropy(x, t, weight=..., label_smoothing=...) etc.; the weight also positionally,
+    third, where torch.nn.functional puts it."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib, functional in ((tg, F), (torch, torch.nn.functional)):
+        fn = getattr(functional, FUNCTIONAL[name])
+        kwargs = {k: lib.tensor(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
+        z = lib.tensor(x, requires_grad=True)
+        weight = kwargs.pop("weight", None)
+        out = fn(z, _target(lib, target), weight, **kwargs) if weight is not None else fn(z, _target(lib, target),
+                                                                                            **kwargs)
+        out.sum().backward()
+        results.append((out.detach().numpy(), z.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("fn", ["mse_loss", "l1_loss"])
+def test_functional_regression_losses_broadcast_a_target_of_another_shape_with_a_warning(fn):
+    torch = pytest.importorskip("torch")
+    x, y = PAIR[0], PAIR[1][0]
+    with pytest.warns(UserWarning, match="different to the input size"):
+        ours = getattr(F, fn)(tg.tensor(x), tg.tensor(y), reduction="none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = getattr(torch.nn.functional, fn)(torch.tensor(x), torch.tensor(y), reduction="none")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-15)
+    with pytest.raises(ValueError, match=fn):
+        getattr(F, fn)(tg.tensor(x), tg.tensor(PAIR[1][:, :3]))
+
+
 def test_weighted_losses_gradgradcheck():
     x = tg.tensor(LOGITS, requires_grad=True)
     loss = nn.CrossEntropyLoss(weight=tg.tensor(WEIGHT), label_smoothing=0.2)

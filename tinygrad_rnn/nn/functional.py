@@ -2,8 +2,7 @@
 import numpy as np
 
 from ..ops import relu, tanh, sigmoid, softmax, log_softmax  # noqa: F401  (re-exported)
-from ..ops import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401  (re-exported)
-                   binary_cross_entropy_with_logits, embedding, dropout)
+from ..ops import embedding, dropout  # noqa: F401  (re-exported)
 from .activations import (leaky_relu, elu, silu, gelu, softplus, logsigmoid,  # noqa: F401  (re-exported)
                           hardtanh, relu6, softsign, tanhshrink, softmin)
 from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)
@@ -67,4 +66,6 @@ def one_hot(tensor, num_classes=-1):
                          f"[{int(idx.min())}, {int(idx.max())}]")
     return Tensor._make((idx[..., None] == np.arange(num_classes)).astype(np.int64))
 from ..ops.masked import masked_softmax  # noqa: F401,E402  (re-exported)
+from .losses import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401,E402  (re-exported)
+                     binary_cross_entropy_with_logits)
 from .attention import dot_attention, additive_attention  # noqa: F401,E402  (re-exported)

@@ -1,6 +1,8 @@
-"""Loss modules with PyTorch's names and constructor arguments: NLLLoss, CrossEntropyLoss, MSELoss,
-L1Loss, BCEWithLogitsLoss. Without class weights (or pos_weight, or probability targets) they call
-nn.functional's fused losses; those options are composed of differentiable ops here.
+"""Losses with PyTorch's names and arguments, as functions (nn.functional's cross_entropy, nll_loss,
+mse_loss, l1_loss, binary_cross_entropy_with_logits, in torch.nn.functional's argument order) and
+as modules (NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, BCEWithLogitsLoss) that call them. Without
+class weights (or pos_weight, or probability targets) they run the fused losses of ops.losses;
+those options are composed of differentiable ops here.
 
 A class `weight` is a buffer (so it is in state_dict, as PyTorch's); with reduction='mean' a
 weighted loss is divided by the total weight of the targets that count, as PyTorch divides.
@@ -10,8 +12,9 @@ import warnings
 
 import numpy as np
 
-from . import functional as F
 from .module import Module
+from ..ops import losses as fused
+from ..ops.softmax import log_softmax
 from ..ops.special import log1p
 from ..ops.elementwise import to_tensor
 from ..tensor import Tensor, ShapeError
@@ -65,7 +68,7 @@ def _class_last(x):
 
 def _weighted_nll(input, target, weight, ignore_index, reduction, name):
     """-w[t]·input[t] per sample; 'mean' divides by Σ w[t] over the targets not ignored."""
-    F.nll_loss(input, target, ignore_index=ignore_index, reduction="none")  # PyTorch's checks, one place
+    fused.nll_loss(input, target, ignore_index=ignore_index, reduction="none")  # PyTorch's checks, one place
     rows = _class_last(input)
     t = np.asarray(target.detach().numpy() if isinstance(target, Tensor) else target).reshape(-1)
     keep = t != ignore_index
@@ -86,7 +89,7 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing, name)
                          f"got {target.shape}")
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
-    logp = F.log_softmax(input, dim=class_dim)
+    logp = log_softmax(input, dim=class_dim)
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
     terms = logp * target
@@ -94,6 +97,108 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing, name)
         w = _class_weights(weight, n_classes, input.dtype, name)
         terms = terms * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
     losses = -terms.sum(dim=class_dim)
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def _check_weight(weight, arg, name):
+    if weight is not None and not isinstance(weight, Tensor):
+        raise TypeError(f"{name}: {arg} must be a Tensor or None, got {type(weight).__name__}")
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) or (N, C, d...) at class indices, as
+    F.nll_loss; 'mean' with a class weight divides by the total weight of the targets that count."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
+    _check_weight(weight, "weight", "nll_loss")
+    if weight is None:
+        return fused.nll_loss(input, target, ignore_index=ignore_index, reduction=reduction)
+    return _weighted_nll(to_tensor(input), target, weight, ignore_index, reduction, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross-entropy of logits against class indices or class probabilities (a float target of the
+    input's shape), as F.cross_entropy: log_softmax along the class dim (1, or 0 for (C,)), then NLL."""
+    name, eps = "cross_entropy", label_smoothing
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    _check_weight(weight, "weight", name)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {eps}")
+    input = to_tensor(input)
+    if to_tensor(target).dtype.kind == "f":
+        return _soft_cross_entropy(input, target, weight, reduction, eps, name)
+    if weight is None:
+        return fused.cross_entropy(input, target, ignore_index=ignore_index, reduction=reduction, label_smoothing=eps)
+    class_dim = 0 if input.ndim == 1 else 1
+    logp = log_softmax(input, dim=class_dim)
+    nll = _weighted_nll(logp, target, weight, ignore_index, reduction, name)
+    if not eps:
+        return nll
+    # label smoothing: (1 - ε)·nll + ε/C·(-Σ_c w_c log p_c), the second term normalised as the first
+    n_classes = input.shape[class_dim]
+    w = _class_weights(weight, n_classes, input.dtype, name)
+    smooth = -(logp * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))).sum(dim=class_dim)
+    t = np.asarray(target.detach().numpy() if isinstance(target, Tensor) else target)
+    keep = t != ignore_index
+    smooth = smooth * keep.astype(input.dtype)
+    if reduction == "sum":
+        smooth = smooth.sum()
+    elif reduction == "mean":
+        smooth = smooth.sum() / float(w[np.where(keep, t, 0)][keep].sum())
+    return nll * (1.0 - eps) + smooth * (eps / n_classes)
+
+
+def _broadcast_target(input, target, name):
+    """input and target broadcast to one shape, with PyTorch's warning when their shapes differ
+    (a (N, 1) prediction against an (N,) target silently becomes an (N, N) loss otherwise)."""
+    x = to_tensor(input)
+    y = to_tensor(target, x)
+    if x.shape != y.shape:
+        try:
+            shape = np.broadcast_shapes(x.shape, y.shape)
+        except ValueError:
+            raise ShapeError(f"{name}: input of shape {x.shape} and target of shape {y.shape} cannot be "
+                             "broadcast together") from None
+        warnings.warn(f"{name}: using a target size ({y.shape}) that is different to the input size ({x.shape}); "
+                      "this will likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size.", UserWarning, stacklevel=3)
+        x, y = x.expand(*shape), y.expand(*shape)
+    return x, y
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean (or sum, or none) of squared differences, as F.mse_loss."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
+    return fused.mse_loss(*_broadcast_target(input, target, "mse_loss"), reduction=reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean (or sum, or none) of absolute differences, as F.l1_loss."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
+    return fused.l1_loss(*_broadcast_target(input, target, "l1_loss"), reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Binary cross-entropy of logits x against targets y in [0, 1], as F.binary_cross_entropy_with_logits:
+    -w·[p·y·log σ(x) + (1 - y)·log(1 - σ(x))], with pos_weight p broadcast along the last dim."""
+    name = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    for arg, value in (("weight", weight), ("pos_weight", pos_weight)):
+        _check_weight(value, arg, name)
+    if pos_weight is None:
+        return fused.binary_cross_entropy_with_logits(input, target, weight, reduction=reduction)
+    x = to_tensor(input)
+    y = to_tensor(target, x)
+    if x.shape != y.shape:
+        raise ShapeError(f"{name}: target of shape {y.shape} must match input of shape {x.shape}")
+    # log(1 + e^{-x}) = max(-x, 0) + log1p(e^{-|x|})
+    softplus_neg = (-x).relu() + log1p((-x.abs()).exp())
+    losses = (1.0 - y) * x + ((pos_weight - 1.0) * y + 1.0) * softplus_neg
+    if weight is not None:
+        losses = losses * weight
     if reduction == "none":
         return losses
     return losses.sum() if reduction == "sum" else losses.mean()
@@ -107,9 +212,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        if self.weight is None:
-            return F.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
-        return _weighted_nll(input, target, self.weight, self.ignore_index, self.reduction, "NLLLoss")
+        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -124,44 +227,22 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        name, eps = "CrossEntropyLoss", self.label_smoothing
-        input = to_tensor(input)
-        if to_tensor(target).dtype.kind == "f":
-            return _soft_cross_entropy(input, target, self.weight, self.reduction, eps, name)
-        if self.weight is None:
-            return F.cross_entropy(input, target, ignore_index=self.ignore_index, reduction=self.reduction,
-                                   label_smoothing=eps)
-        class_dim = 0 if input.ndim == 1 else 1
-        logp = F.log_softmax(input, dim=class_dim)
-        nll = _weighted_nll(logp, target, self.weight, self.ignore_index, self.reduction, name)
-        if not eps:
-            return nll
-        # label smoothing: (1 - ε)·nll + ε/C·(-Σ_c w_c log p_c), the second term normalised as the first
-        n_classes = input.shape[class_dim]
-        w = _class_weights(self.weight, n_classes, input.dtype, name)
-        smooth = -(logp * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))).sum(dim=class_dim)
-        t = np.asarray(target.detach().numpy() if isinstance(target, Tensor) else target)
-        keep = t != self.ignore_index
-        smooth = smooth * keep.astype(input.dtype)
-        if self.reduction == "sum":
-            smooth = smooth.sum()
-        elif self.reduction == "mean":
-            smooth = smooth.sum() / float(w[np.where(keep, t, 0)][keep].sum())
-        return nll * (1.0 - eps) + smooth * (eps / n_classes)
+        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                             label_smoothing=self.label_smoothing)
 
 
 class MSELoss(_Loss):
     """Mean (or sum) of squared differences."""
 
     def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)
+        return mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean (or sum) of absolute differences."""
 
     def forward(self, input, target):
-        return F.l1_loss(input, target, reduction=self.reduction)
+        return l1_loss(input, target, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -171,23 +252,10 @@ class BCEWithLogitsLoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean', pos_weight=None):
         super().__init__(size_average, reduce, reduction)
         for arg, value in (("weight", weight), ("pos_weight", pos_weight)):
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"BCEWithLogitsLoss: {arg} must be a Tensor or None, got {type(value).__name__}")
+            _check_weight(value, arg, "BCEWithLogitsLoss")
         self.register_buffer('weight', weight)
         self.register_buffer('pos_weight', pos_weight)
 
     def forward(self, input, target):
-        if self.pos_weight is None:
-            return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction)
-        x = to_tensor(input)
-        y = to_tensor(target, x)
-        if x.shape != y.shape:
-            raise ShapeError(f"BCEWithLogitsLoss: target of shape {y.shape} must match input of shape {x.shape}")
-        # log(1 + e^{-x}) = max(-x, 0) + log1p(e^{-|x|})
-        softplus_neg = (-x).relu() + log1p((-x.abs()).exp())
-        losses = (1.0 - y) * x + ((self.pos_weight - 1.0) * y + 1.0) * softplus_neg
-        if self.weight is not None:
-            losses = losses * self.weight
-        if self.reduction == "none":
-            return losses
-        return losses.sum() if self.reduction == "sum" else losses.mean()
+        return binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                pos_weight=self.pos_weight)
