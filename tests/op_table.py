@@ -531,7 +531,8 @@ def gather_cases(draw):
     shape = draw(shapes(min_dims=1, min_side=1))
     d = draw(st.integers(0, len(shape) - 1))
     rng = draw(rngs())
-    idx_shape = tuple(draw(st.integers(1, SIDE)) if i == d else s for i, s in enumerate(shape))
+    # PyTorch's gather takes an index no larger than the input in the other dims, not only equal
+    idx_shape = tuple(draw(st.integers(1, SIDE)) if i == d else draw(st.integers(1, s)) for i, s in enumerate(shape))
     return Case((Arg(normal(rng, shape)), Arg(rng.integers(0, shape[d], idx_shape), kind="index")), dict(dim=d))
 
 
@@ -573,6 +574,13 @@ def np_index_put(x, v, i):
     out = x.copy()
     out[i] = v
     return out
+
+
+def np_gather(x, idx, dim):
+    """out[p] = x[p with its dim coordinate replaced by idx[p]], for every position p of idx."""
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[dim] = idx
+    return x[tuple(grid)]
 
 
 def np_topk(x, k):
@@ -689,7 +697,7 @@ OPS = [
     Op("norm", lambda x, dim, keepdim: x.norm(dim=dim, keepdim=keepdim),
        lambda x, dim, keepdim: np.sqrt(np.sum(x * x, axis=axes(dim, x.ndim), keepdims=keepdim)),
        reduce_cases(away_from_zero, min_side=1)),
-    Op("gather", lambda x, idx, dim: x.gather(dim, idx), lambda x, idx, dim: np.take_along_axis(x, idx, dim),
+    Op("gather", lambda x, idx, dim: x.gather(dim, idx), np_gather,
        gather_cases()),
     Op("narrow", lambda x, dim, start, length, index: x.narrow(dim, start, length),
        lambda x, dim, start, length, index: np.take(x, np.arange(start, start + length), axis=dim), select_cases()),

@@ -251,3 +251,35 @@ def test_var_and_logsumexp_match_torch():
     for dim in (0, (1, 2), -1):
         x, tx = _both(a)
         _check(tg.logsumexp(x, dim), torch.logsumexp(tx, dim), x, tx)
+
+
+@pytest.mark.parametrize("name", ["var(False)", "std(True)", "var(1, False, True)", "std(0, True)"])
+def test_var_and_std_read_positional_bools_as_torch_does(name):
+    """x.var(False) is torch's var(unbiased) overload, not var(dim=0)."""
+    x, tx = _both(np.random.default_rng(6).standard_normal((3, 4)))
+    _check(eval(f"x.{name}"), eval(f"tx.{name}"), x, tx)
+
+
+TWO_TENSOR_EXTREMA = {"max(a, b)": lambda lib, a, b: lib.max(a, b), "min(a, b)": lambda lib, a, b: lib.min(a, b),
+                      "a.max(b)": lambda lib, a, b: a.max(b), "a.min(b)": lambda lib, a, b: a.min(b)}
+
+
+@pytest.mark.parametrize("call", sorted(TWO_TENSOR_EXTREMA))
+def test_max_and_min_of_two_tensors_are_elementwise_as_in_torch(call):
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    a, ta = _both(x)
+    fn = TWO_TENSOR_EXTREMA[call]
+    _check(fn(tg, a, tg.tensor(y)), fn(torch, ta, torch.tensor(y)), a, ta)
+
+
+@pytest.mark.parametrize("call", ["max(1)", "min(dim=0)", "max(1, keepdim=True)", "sort(descending=True)", "topk(2)",
+                                  "sort(0)"])
+def test_values_and_indices_are_named_as_in_torch(call):
+    x, tx = _both(np.random.default_rng(8).permutation(12).reshape(3, 4).astype(float))
+    ours, theirs = eval(f"x.{call}"), eval(f"tx.{call}")
+    assert type(ours).__name__ == type(theirs).__name__
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    values, indices = ours
+    assert values is ours.values and indices is ours[1]
+    _check(ours.values, theirs.values, x, tx)

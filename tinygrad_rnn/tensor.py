@@ -518,11 +518,11 @@ class Tensor:
         return _ops.cumsum(self, dim)
 
     def max(self, dim=None, keepdim=False):
-        """max() -> 0-d tensor; max(dim) -> (values, indices)."""
+        """max() -> 0-d tensor; max(dim) -> named (values, indices); max(other) -> maximum."""
         return _ops.max(self, dim, keepdim)
 
     def min(self, dim=None, keepdim=False):
-        """min() -> 0-d tensor; min(dim) -> (values, indices)."""
+        """min() -> 0-d tensor; min(dim) -> named (values, indices); min(other) -> minimum."""
         return _ops.min(self, dim, keepdim)
 
     def amax(self, dim=None, keepdim=False):

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .elementwise import floated, to_tensor, where
+from . import return_types
+from .elementwise import floated, maximum, minimum, to_tensor, where
 
 
 def normalize_dims(dim, ndim, name):
@@ -97,24 +98,28 @@ def mean(x, dim=None, keepdim=False):
 
 
 def _extremum(x, dim, keepdim, largest, name):
+    if isinstance(dim, Tensor):  # max(a, b): PyTorch's element-wise overload
+        return (maximum if largest else minimum)(x, dim)
     x = to_tensor(x)
     if x._data.size == 0:
         raise ValueError(f"{name}: cannot reduce a tensor with zero elements (shape {x.shape})")
     if dim is None:
         return MaxAll.apply(x, normalize_dims(None, x.ndim, name), keepdim, largest)
     dims = normalize_dims(dim, x.ndim, name)
+    pair = getattr(return_types, name)
     if x.ndim == 0:
-        return x, Tensor._make(np.asarray(0, dtype=np.int64))
+        return pair(x, Tensor._make(np.asarray(0, dtype=np.int64)))
     (d,) = dims
-    return MaxDim.apply(x, d, keepdim, largest)
+    return pair(*MaxDim.apply(x, d, keepdim, largest))
 
 
 def max(x, dim=None, keepdim=False):
-    """max() -> 0-d tensor; max(dim) -> (values, indices), as in PyTorch."""
+    """max() -> 0-d tensor; max(dim) -> (values, indices); max(x, other) -> maximum, as in PyTorch."""
     return _extremum(x, dim, keepdim, True, "max")
 
 
 def min(x, dim=None, keepdim=False):
+    """min() -> 0-d tensor; min(dim) -> (values, indices); min(x, other) -> minimum, as in PyTorch."""
     return _extremum(x, dim, keepdim, False, "min")
 
 
@@ -148,8 +153,11 @@ def logsumexp(x, dim, keepdim=False):
 
 
 def var(x, dim=None, correction=1, keepdim=False, unbiased=None):
-    """Variance with Bessel's correction by default (correction=1), as torch.var."""
+    """Variance with Bessel's correction by default (correction=1), as torch.var; a bool alone in
+    dim's place is torch's var(unbiased) overload."""
     x = floated(x, "var")
+    if isinstance(dim, (bool, np.bool_)):
+        dim, unbiased = None, bool(dim)
     if unbiased is not None:
         correction = 1 if unbiased else 0
     dims = normalize_dims(dim, x.ndim, "var")

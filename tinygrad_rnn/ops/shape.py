@@ -6,6 +6,7 @@ from ..autograd import Function
 from ..kernels import scatter
 from ..tensor import Tensor, ShapeError, _size_args
 from .elementwise import to_tensor
+from . import return_types
 from .reduce import normalize_dims
 
 
@@ -257,13 +258,21 @@ class View(Function):
         return g.reshape(ctx.shape), None
 
 
+def _along(index, dim):
+    """The fancy index that picks, at each position of index, x at that position with dim's
+    coordinate replaced by the index (index may be smaller than x in the other dims)."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[dim] = index
+    return tuple(grid)
+
+
 class Gather(Function):
     """out[i][j] = x[i][index[i][j]] along dim; backward scatters (adds) the gradient back."""
 
     @staticmethod
     def forward(ctx, x, dim, index):
         ctx.dim, ctx.index, ctx.shape = dim, index, x.shape
-        return np.take_along_axis(x, index, axis=dim)
+        return x[_along(index, dim)]
 
     @staticmethod
     def backward(ctx, g):
@@ -277,9 +286,7 @@ class ScatterAdd(Function):
     def forward(ctx, g, dim, index, shape):
         ctx.dim, ctx.index = dim, index
         out = np.zeros(shape, dtype=g.dtype)
-        grid = list(np.indices(index.shape, sparse=True))
-        grid[dim] = index
-        np.add.at(out, tuple(grid), g)
+        np.add.at(out, _along(index, dim), g)
         return out
 
     @staticmethod
@@ -341,6 +348,9 @@ def gather(x, dim, index):
     idx = _int_index(index, "gather")
     if idx.ndim != x.ndim:
         raise ValueError(f"gather: index must have the input's {x.ndim} dims, got shape {idx.shape}")
+    if any(n > m for k, (n, m) in enumerate(zip(idx.shape, x.shape)) if k != d):
+        raise ShapeError(f"gather: index of shape {idx.shape} must be no larger than the input's shape {x.shape} "
+                         f"in every dim but dim {d}")
     if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
         raise IndexError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
     return Gather.apply(x, d, idx % max(x.shape[d], 1))
@@ -374,9 +384,9 @@ def sort(x, dim=-1, descending=False):
     """(values, indices) along dim; values are a gather, so they carry gradients."""
     (d,) = normalize_dims(dim, x.ndim, "sort") or (0,)
     if x.ndim == 0:
-        return x, Tensor._make(np.zeros((), np.int64))
+        return return_types.sort(x, Tensor._make(np.zeros((), np.int64)))
     order = np.argsort(-x._data if descending else x._data, axis=d, kind="stable")
-    return Gather.apply(x, d, order), Tensor._make(order.astype(np.int64))
+    return return_types.sort(Gather.apply(x, d, order), Tensor._make(order.astype(np.int64)))
 
 
 def topk(x, k, dim=-1, largest=True, sorted=True):
@@ -385,7 +395,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise ValueError(f"topk: k must be in [0, {n}] for dim {d}, got {k}")
     if x.ndim == 0:
-        return x, Tensor._make(np.zeros((), np.int64))
+        return return_types.topk(x, Tensor._make(np.zeros((), np.int64)))
     order = np.argsort(-x._data if largest else x._data, axis=d, kind="stable")
     idx = np.take(order, np.arange(k), axis=d)
-    return Gather.apply(x, d, idx), Tensor._make(idx.astype(np.int64))
+    return return_types.topk(Gather.apply(x, d, idx), Tensor._make(idx.astype(np.int64)))
