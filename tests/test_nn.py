@@ -547,6 +547,9 @@ def test_clip_grad_norm_single_tensor_empty_and_nonfinite():
         clip_grad_norm_(bad, 1.0, error_if_nonfinite=True)
     assert math.isinf(clip_grad_norm_(bad, 1.0).item())
     assert np.isnan(bad[0].grad._data[0])  # scaled by 1/inf = 0, as PyTorch
+    unknown = with_grads([np.nan, 1.0], [10.0])
+    assert np.isnan(clip_grad_norm_(unknown, 1.0).item())
+    assert all(np.isnan(p.grad._data).all() for p in unknown)  # a nan norm is no licence to leave them unclipped
 
 
 def test_clip_grad_norm_with_grads_shared_by_the_engine():
@@ -566,6 +569,8 @@ def test_clip_grad_value():
     np.testing.assert_array_equal(params[0].grad._data, [-1.0, 0.5, 1.0])
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(params, -1)
+    clip_grad_value_(params, tg.tensor(0.25))  # a 0-d Tensor, as PyTorch takes
+    np.testing.assert_array_equal(params[0].grad._data, [-0.25, 0.25, 0.25])
 
 
 def test_parameters_to_vector_round_trip():

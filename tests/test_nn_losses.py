@@ -233,3 +233,20 @@ def test_activation_argument_errors():
         nn.Hardtanh(2.0, 1.0)
     with pytest.raises(TypeError, match="floating-point"):
         F.elu(tg.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+def test_functional_softmax_without_dim_takes_pytorchs_implicit_dim(fn, ndim):
+    """F.softmax(x) on a (T, B, C) input runs along dim 0, as PyTorch's (deprecated) implicit choice."""
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 3, 4, 5)[:ndim])
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {fn}") as record:
+        ours = getattr(F, fn)(tg.tensor(x))
+    assert record[0].filename == __file__  # the warning names the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = getattr(torch.nn.functional, fn)(torch.tensor(x))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-14)
+    cast = getattr(F, fn)(tg.tensor(x, dtype=tg.float32), -1, dtype=tg.float64)
+    assert cast.dtype == np.float64

@@ -4,8 +4,10 @@ each other; variable lengths, truncated BPTT, very long sequences, initialisatio
 Everything runs in float64. Objectives return (output, h_n[, c_n]) so that every output's gradient
 path (through the sequence output and through the final states) is exercised.
 """
+
 import math
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -698,6 +700,22 @@ def test_positional_arguments_follow_pytorch():
     g = GRU(3, 4, 3, True, False, 0.0, True)
     assert (g.num_layers, g.bias, g.batch_first, g.bidirectional) == (3, True, False, True)
     assert m.impl == r.impl == g.impl == "fused"
+    p = LSTM(3, 4, 1, True, False, 0.0, False, 2, None, "float64")  # then proj_size, device, dtype
+    assert p.proj_size == 2 and p.weight_hr_l0.dtype == np.float64
+    q, e = RNN(3, 4, 1, "tanh", True, False, 0.0, False, None, "float64"), GRU(3, 4, 1, True, False, 0.0, False, "cpu")
+    assert q.weight_hh_l0.dtype == np.float64 and e.proj_size == 0
+    with pytest.raises(TypeError):
+        GRU(3, 4, proj_size=2)  # PyTorch's GRU has no proj_size
+
+
+@pytest.mark.parametrize("layer", [RNN, LSTM, GRU])
+def test_dropout_on_a_single_layer_warns_as_pytorch(layer):
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1") as record:
+        layer(3, 4, dropout=0.5)
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(3, 4, 2, dropout=0.5)
 
 
 def test_orthogonal_recurrent_init_keeps_the_norm_of_a_linear_recurrence():

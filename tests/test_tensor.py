@@ -45,6 +45,10 @@ def test_zeros_ones_values():
     np.testing.assert_array_equal(tg.zeros(2, 3)._data, np.zeros((2, 3)))
     np.testing.assert_array_equal(tg.ones(2, 3)._data, np.ones((2, 3)))
     np.testing.assert_array_equal(tg.full((2,), 7.0)._data, [7.0, 7.0])
+    # torch.full infers the dtype from the fill value: int64 for an int, bool for a bool
+    assert (tg.full((2,), 7).dtype, tg.full((2,), True).dtype, tg.full((2,), 7.0).dtype) == (
+        np.int64, np.bool_, tg.get_default_dtype())
+    assert tg.full((2,), 7, dtype=tg.float64).dtype == np.float64
 
 
 def test_rand_and_randn_ranges():

@@ -69,6 +69,11 @@ def ones(*size, dtype=None, device=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of fill_value; without dtype, torch.full's: bool for a bool, int64 for an int, else the default."""
+    if dtype is None and isinstance(fill_value, (bool, np.bool_)):
+        dtype = np.bool_
+    elif dtype is None and isinstance(fill_value, (int, np.integer)):
+        dtype = np.int64
     return _filled(lambda s, dtype: np.full(s, fill_value, dtype=dtype), (size,), dtype, requires_grad, device)
 
 

@@ -34,15 +34,16 @@ class CharLM(nn.Module):
         self.vocab_size, self.model_type, self.embedding_dim = int(vocab_size), model, int(embedding_dim)
         dtype = np.dtype(dtype or get_default_dtype())
         self.embed = nn.Embedding(vocab_size, embedding_dim, dtype=dtype) if embedding_dim else None
-        self.rnn = LAYERS[model](embedding_dim or vocab_size, hidden_size, num_layers, dropout=dropout,
-                                 impl=impl, dtype=dtype)
+        # dropout between recurrent layers only where there are two (one layer would only warn)
+        self.rnn = LAYERS[model](embedding_dim or vocab_size, hidden_size, num_layers,
+                                 dropout=dropout if num_layers > 1 else 0.0, impl=impl, dtype=dtype)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size, dtype=dtype)
 
     def config(self):
         """The constructor arguments, as plain data (stored in checkpoints)."""
         return {"vocab_size": self.vocab_size, "hidden_size": self.rnn.hidden_size,
-                "num_layers": self.rnn.num_layers, "model": self.model_type, "dropout": self.rnn.dropout,
+                "num_layers": self.rnn.num_layers, "model": self.model_type, "dropout": self.drop.p,
                 "embedding_dim": self.embedding_dim}
 
     def forward(self, ids, state=None):
@@ -71,7 +72,8 @@ def torch_charlm_class():
             layers = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
             self.vocab_size, self.model_type, self.embedding_dim = vocab_size, model, embedding_dim
             self.embed = torch.nn.Embedding(vocab_size, embedding_dim, dtype=dtype) if embedding_dim else None
-            self.rnn = layers[model](embedding_dim or vocab_size, hidden_size, num_layers, dropout=dropout, dtype=dtype)
+            self.rnn = layers[model](embedding_dim or vocab_size, hidden_size, num_layers,
+                                     dropout=dropout if num_layers > 1 else 0.0, dtype=dtype)
             self.drop = torch.nn.Dropout(dropout)
             self.head = torch.nn.Linear(hidden_size, vocab_size, dtype=dtype)
 

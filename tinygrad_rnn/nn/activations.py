@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..ops import where, exp, tanh, sigmoid, clamp, softmax
+from ..ops import where, exp, tanh, sigmoid, clamp, softmax as _softmax, log_softmax as _log_softmax
 from ..ops.elementwise import to_tensor
 from ..ops.special import erf, log1p
 
@@ -104,18 +104,37 @@ def tanhshrink(input):
     return x - tanh(x)
 
 
-def softmin(input, dim=None):
+def _dim_and_dtype(input, dim, dtype, name):
+    """The input (cast to dtype first, when given, as PyTorch casts) and its softmax dim: PyTorch's
+    implicit one, with its warning, when dim is None (not -1: a (T, B, C) input is taken along T).
+    The callers take PyTorch's _stacklevel only so that dtype keeps its position; it is unused."""
+    x = to_tensor(input)
+    x = x if dtype is None else x.to(dtype)
+    return x, implicit_dim(dim, x.ndim, name, stacklevel=4)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / Σ exp(x) along dim, as F.softmax."""
+    return _softmax(*_dim_and_dtype(input, dim, dtype, "softmax"))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """x - logsumexp(x) along dim, as F.log_softmax."""
+    return _log_softmax(*_dim_and_dtype(input, dim, dtype, "log_softmax"))
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along dim."""
-    x = _float_tensor(input, "softmin")
-    return softmax(-x, implicit_dim(dim, x.ndim, "softmin"))
+    x, dim = _dim_and_dtype(_float_tensor(input, "softmin"), dim, dtype, "softmin")
+    return _softmax(-x, dim)
 
 
-def implicit_dim(dim, ndim, name):
+def implicit_dim(dim, ndim, name, stacklevel=3):
     """PyTorch's choice when a softmax-like op is given no dim (0 for 0-, 1- and 3-d input, else 1),
     with its deprecation warning."""
     if dim is not None:
         return dim
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
-                  "Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
+                  "Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 

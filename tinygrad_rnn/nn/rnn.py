@@ -12,6 +12,8 @@ Edges, the same for both impls and as PyTorch: an empty batch (B = 0) gives empt
 states; an empty sequence (T = 0) is a ValueError; dtypes other than float32/float64 are refused
 (TypeError) when the layer is built (Module.to refuses them too).
 """
+import warnings
+
 import numpy as np
 
 from .. import compiler, ops
@@ -124,8 +126,9 @@ class RNNBase(Module):
     mode, gates = None, 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, impl="fused", recurrent_init=None, dtype=None, nonlinearity="tanh",
-                 proj_size=0, device=None):
+                 bidirectional=False, proj_size=0, device=None, dtype=None, *, impl="fused", recurrent_init=None,
+                 nonlinearity="tanh"):
+        """PyTorch's positional order (nn.LSTM's); impl and recurrent_init, which PyTorch has not, only by name."""
         super().__init__()
         name = type(self).__name__
         check_sizes(name, input_size, hidden_size)
@@ -138,6 +141,10 @@ class RNNBase(Module):
             raise TypeError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
+                          f"dropout expects num_layers greater than 1, but got dropout={dropout} and num_layers=1",
+                          UserWarning, stacklevel=3)
         if impl not in ("fused", "unrolled"):
             raise ValueError(f"{name}: impl must be 'fused' or 'unrolled', got {impl!r}")
         if nonlinearity not in ("tanh", "relu"):
@@ -269,9 +276,9 @@ class RNN(RNNBase):
     mode, gates = "RNN", 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, impl="fused", recurrent_init=None, dtype=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, impl,
-                         recurrent_init, dtype, nonlinearity)
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, *, impl="fused", recurrent_init=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
+                         dtype, impl=impl, recurrent_init=recurrent_init, nonlinearity=nonlinearity)
 
     def extra_repr(self):
         s = super().extra_repr()
@@ -303,7 +310,7 @@ class GRU(RNNBase):
 
     mode, gates = "GRU", 3
 
-    def __init__(self, *args, **kwargs):
-        if "nonlinearity" in kwargs or "proj_size" in kwargs:
-            raise TypeError(f"GRU: unexpected argument {'nonlinearity' if 'nonlinearity' in kwargs else 'proj_size'!r}")
-        super().__init__(*args, **kwargs)
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None, *, impl="fused", recurrent_init=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
+                         dtype, impl=impl, recurrent_init=recurrent_init)

@@ -42,7 +42,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """Scale all gradients together so that their joint norm is at most max_norm.
 
     The joint norm is the norm_type-norm of the per-tensor norms (inf: the largest |g|). Gradients
-    are multiplied by max_norm / (total_norm + 1e-6) when that is below 1. Returns the total norm
+    are multiplied by max_norm / (total_norm + 1e-6) when that is below 1 (or nan: a nan norm makes
+    every gradient nan, as in PyTorch, rather than leaving them unclipped). Returns the total norm
     before clipping, as a 0-d Tensor.
     """
     try:
@@ -59,7 +60,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
                            f"{total}, so they cannot be clipped; pass error_if_nonfinite=False to skip this check")
     coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
+    if not coef >= 1.0:
         with np.errstate(invalid="ignore"):  # an infinite norm gives coef 0 and inf * 0 = nan, as PyTorch
             for p in params:
                 p.grad = Tensor._make((p.grad._data * coef).astype(p.grad.dtype))
@@ -67,7 +68,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_value_(parameters, clip_value):
-    """Clamp every gradient element into [-clip_value, clip_value]."""
+    """Clamp every gradient element into [-clip_value, clip_value] (a number or a one-element Tensor)."""
+    if isinstance(clip_value, Tensor) and clip_value._data.size == 1 and clip_value.dtype.kind in "iuf":
+        clip_value = float(clip_value._data)
     if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)) or clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be a non-negative number, got {clip_value!r}")
     for p in _with_grads(parameters, "clip_grad_value_"):
