@@ -218,6 +218,20 @@ def test_integer_mixed_with_float_takes_the_float_dtype():
     assert (a / tg.tensor([1, 2, 3, 4])).dtype == np.float32
 
 
+@pytest.mark.parametrize("dims, zero_d, expected", [
+    (np.float32, np.float64, np.float32), (np.float64, np.float32, np.float64), (np.int32, np.int64, np.int32),
+    (np.int64, np.float64, np.float64)])
+def test_a_zero_dim_tensor_does_not_widen_a_tensor_with_dims_of_its_category(dims, zero_d, expected):
+    """PyTorch's rule: f32 (n,) * f64 () is f32; a higher category (a float beside ints) still wins."""
+    x = tg.tensor(np.arange(1, 4, dtype=dims), requires_grad=dims == np.float32)
+    s = tg.tensor(np.asarray(2, dtype=zero_d), requires_grad=zero_d == np.float64)
+    for y in (x * s, s * x, x + s, s - x, tg.maximum(x, s), tg.where(x > 1, x, s)):
+        assert y.dtype == expected
+    if s.requires_grad:
+        (x * s).sum().backward()
+        assert s.grad.dtype == zero_d and s.grad.item() == 6.0  # the gradient comes back in its own dtype
+
+
 # --------------------------------------------------------------------------------------- comparisons
 
 def test_comparisons_give_bool_tensors():

@@ -56,7 +56,16 @@ def _pair(a, b, name):
         a = cast(a, b._data.dtype)
     elif b._data.dtype.kind in "biu" and a._data.dtype.kind == "f":
         b = cast(b, a._data.dtype)
+    elif a._data.dtype != b._data.dtype and _CATEGORY[a._data.dtype.kind] == _CATEGORY[b._data.dtype.kind]:
+        # PyTorch: a 0-d tensor does not widen a tensor with dims of its own category (f32 * f64 0-d is f32)
+        if not a._data.ndim and b._data.ndim:
+            a = cast(a, b._data.dtype)
+        elif not b._data.ndim and a._data.ndim:
+            b = cast(b, a._data.dtype)
     return a, b
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 _NUMBERS = (int, float)
