@@ -21,6 +21,8 @@ PROBS /= PROBS.sum(axis=1, keepdims=True)
 PAIR = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
 BINARY = RNG.standard_normal((3, 4)) * 3, (RNG.random((3, 4)) > 0.5).astype(float)
 BCE_WEIGHT, POS_WEIGHT = RNG.random((3, 4)) + 0.5, np.array([0.5, 1.0, 2.0, 4.0])
+PROBABILITIES = RNG.uniform(0.02, 0.98, (3, 4)), RNG.random((3, 4))
+WIDE = PAIR[0] * 2, PAIR[1]  # differences on both sides of Huber's and smooth L1's knees
 
 # name -> (module arguments, input, target, tensor-valued arguments); PyTorch's module of the same name
 LOSSES = {
@@ -38,6 +40,11 @@ LOSSES = {
                          ({"reduction": "none"}, LOGITS, PROBS)],
     "MSELoss": [({}, *PAIR), ({"reduction": "sum"}, *PAIR), ({"reduction": "none"}, *PAIR)],
     "L1Loss": [({}, *PAIR), ({"reduction": "sum"}, *PAIR)],
+    "HuberLoss": [({}, *WIDE), ({"delta": 0.5, "reduction": "sum"}, *WIDE),
+                  ({"delta": 2.0, "reduction": "none"}, *WIDE)],
+    "SmoothL1Loss": [({}, *WIDE), ({"beta": 0.5, "reduction": "sum"}, *WIDE), ({"beta": 0.0}, *WIDE)],
+    "BCELoss": [({}, *PROBABILITIES), ({"weight": BCE_WEIGHT, "reduction": "sum"}, *PROBABILITIES),
+                ({"reduction": "none"}, *PROBABILITIES)],
     "BCEWithLogitsLoss": [({}, *BINARY), ({"weight": BCE_WEIGHT}, *BINARY), ({"pos_weight": POS_WEIGHT}, *BINARY),
                           ({"pos_weight": POS_WEIGHT, "weight": BCE_WEIGHT, "reduction": "sum"}, *BINARY),
                           ({"pos_weight": POS_WEIGHT, "reduction": "none"}, *BINARY)],
@@ -75,6 +82,7 @@ def test_loss_matches_torch(name, args, x, target):
 
 
 FUNCTIONAL = {"NLLLoss": "nll_loss", "CrossEntropyLoss": "cross_entropy", "MSELoss": "mse_loss", "L1Loss": "l1_loss",
+              "HuberLoss": "huber_loss", "SmoothL1Loss": "smooth_l1_loss", "BCELoss": "binary_cross_entropy",
               "BCEWithLogitsLoss": "binary_cross_entropy_with_logits"}
 
 
@@ -111,12 +119,44 @@ def test_functional_regression_losses_broadcast_a_target_of_another_shape_with_a
         getattr(F, fn)(tg.tensor(x), tg.tensor(PAIR[1][:, :3]))
 
 
+def test_binary_cross_entropy_at_zero_and_one_is_pytorchs():
+    """Each log is clamped at -100 (a certain wrong answer costs 100), the gradient's denominator at
+    1e-12, as in PyTorch; an input outside [0, 1] is refused."""
+    torch = pytest.importorskip("torch")
+    x, y = np.array([0.0, 1.0, 0.0, 1.0, 0.5]), np.array([0.0, 1.0, 1.0, 0.0, 0.3])
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ty, ty_t = tg.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+    out, expected = F.binary_cross_entropy(ours, ty, reduction="none"), torch.nn.functional.binary_cross_entropy(
+        theirs, ty_t, reduction="none")
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-15)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(ty.grad.numpy(), ty_t.grad.numpy(), rtol=1e-15)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.BCELoss()(tg.tensor([0.5, 1.5]), tg.tensor([0.0, 1.0]))
+
+
+def test_huber_loss_takes_a_weight_of_the_inputs_shape_as_torch():
+    torch = pytest.importorskip("torch")
+    ours = F.huber_loss(tg.tensor(WIDE[0]), tg.tensor(WIDE[1]), weight=tg.tensor(BCE_WEIGHT))
+    theirs = torch.nn.functional.huber_loss(torch.tensor(WIDE[0]), torch.tensor(WIDE[1]),
+                                            weight=torch.tensor(BCE_WEIGHT))
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-14)
+    with pytest.raises(ValueError, match="weight"):
+        F.huber_loss(tg.tensor(WIDE[0]), tg.tensor(WIDE[1]), weight=tg.tensor(POS_WEIGHT))
+
+
 def test_weighted_losses_gradgradcheck():
     x = tg.tensor(LOGITS, requires_grad=True)
     loss = nn.CrossEntropyLoss(weight=tg.tensor(WEIGHT), label_smoothing=0.2)
     tg.gradgradcheck(lambda z: loss(z, tg.tensor(CLASSES)), [x])
     bce = nn.BCEWithLogitsLoss(pos_weight=tg.tensor(POS_WEIGHT))
     tg.gradgradcheck(lambda z: bce(z, tg.tensor(BINARY[1])), [tg.tensor(BINARY[0], requires_grad=True)])
+    probabilities = [tg.tensor(a, requires_grad=True) for a in PROBABILITIES]
+    tg.gradgradcheck(lambda p, y: F.binary_cross_entropy(p, y), probabilities)
+    tg.gradgradcheck(lambda a, b: F.huber_loss(a, b, delta=0.5) + F.smooth_l1_loss(a, b, beta=0.5),
+                     [tg.tensor(a, requires_grad=True) for a in WIDE])
 
 
 def test_loss_weight_is_a_buffer_in_the_state_dict():

@@ -283,3 +283,16 @@ def test_values_and_indices_are_named_as_in_torch(call):
     values, indices = ours
     assert values is ours.values and indices is ours[1]
     _check(ours.values, theirs.values, x, tx)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unbind_matches_torch(dim):
+    x, tx = _both(np.random.default_rng(9).standard_normal((3, 4, 2)))
+    ours, theirs = x.unbind(dim), tx.unbind(dim)
+    assert len(ours) == len(theirs)
+    weighted = [lib.stack([p * (k + 1) for k, p in enumerate(pieces)]) for lib, pieces in ((tg, ours), (torch, theirs))]
+    _check(*weighted, x, tx)
+    assert tg.unbind(tg.zeros(0, 3)) == () and len(torch.zeros(0, 3).unbind()) == 0
+    assert tg.gradcheck(lambda a: tg.stack(tg.unbind(a, dim)[::-1]), [tg.tensor(np.ones((2, 3)), requires_grad=True)])
+    with pytest.raises(IndexError):
+        tg.tensor(1.0).unbind()

@@ -8,8 +8,8 @@ from .random import manual_seed
 from .creation import (tensor, zeros, ones, full, empty, randn, rand, randint, arange, zeros_like, ones_like,
                        randn_like, full_like, from_numpy, FloatTensor, DoubleTensor, LongTensor, IntTensor,
                        BoolTensor, multinomial)
-from .ops import (cat, stack, split, chunk, where, maximum, minimum, matmul, exp, log, sqrt, sin, cos, tanh,
-                  sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, std, prod, cumsum, norm, softmax,
+from .ops import (cat, stack, split, chunk, unbind, where, maximum, minimum, matmul, exp, log, sqrt, sin, cos,
+                  tanh, sigmoid, relu, clamp, sum, mean, max, min, logsumexp, var, std, prod, cumsum, norm, softmax,
                   log_softmax, gather, topk, sort, narrow, index_select, clone)
 from .gradcheck import gradcheck, gradcheck_report, gradgradcheck, GradcheckError
 from .serialization import save, load

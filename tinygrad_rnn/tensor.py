@@ -644,6 +644,10 @@ class Tensor:
         """`chunks` nearly equal pieces along dim."""
         return _ops.chunk(self, chunks, dim)
 
+    def unbind(self, dim=0):
+        """The slices along dim, without it, as a tuple (for x_t in x.unbind(0): one node, not T)."""
+        return _ops.unbind(self, dim)
+
     def narrow(self, dim, start, length):
         """Positions start..start+length-1 of dim (a view)."""
         return _ops.narrow(self, dim, start, length)

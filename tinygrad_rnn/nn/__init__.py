@@ -5,7 +5,8 @@ from .module import Module, Parameter, Sequential, ModuleList
 from .layers import (Linear, Embedding, Dropout, LayerNorm, Flatten, Identity, Tanh, Sigmoid, ReLU, LeakyReLU,
                      ELU, SiLU, GELU, Softplus, LogSigmoid, Hardtanh, ReLU6, Softsign, Tanhshrink, Softmax,
                      LogSoftmax, Softmin)
-from .losses import NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, BCEWithLogitsLoss
+from .losses import (NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, HuberLoss, SmoothL1Loss, BCELoss,
+                     BCEWithLogitsLoss)
 from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .ctc import CTCLoss

@@ -67,5 +67,5 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._make((idx[..., None] == np.arange(num_classes)).astype(np.int64))
 from ..ops.masked import masked_softmax  # noqa: F401,E402  (re-exported)
 from .losses import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401,E402  (re-exported)
-                     binary_cross_entropy_with_logits)
+                     huber_loss, smooth_l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits)
 from .attention import dot_attention, additive_attention  # noqa: F401,E402  (re-exported)

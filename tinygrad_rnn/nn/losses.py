@@ -1,6 +1,7 @@
 """Losses with PyTorch's names and arguments, as functions (nn.functional's cross_entropy, nll_loss,
-mse_loss, l1_loss, binary_cross_entropy_with_logits, in torch.nn.functional's argument order) and
-as modules (NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, BCEWithLogitsLoss) that call them. Without
+mse_loss, l1_loss, huber_loss, smooth_l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
+in torch.nn.functional's argument order) and as modules (NLLLoss, CrossEntropyLoss, MSELoss, L1Loss,
+HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss) that call them. Without
 class weights (or pos_weight, or probability targets) they run the fused losses of ops.losses;
 those options are composed of differentiable ops here.
 
@@ -16,7 +17,7 @@ from .module import Module
 from ..ops import losses as fused
 from ..ops.softmax import log_softmax
 from ..ops.special import log1p
-from ..ops.elementwise import to_tensor
+from ..ops.elementwise import to_tensor, where
 from ..tensor import Tensor, ShapeError
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -180,6 +181,39 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return fused.l1_loss(*_broadcast_target(input, target, "l1_loss"), reduction=reduction)
 
 
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """½ d² where |d| < delta, else delta (|d| - ½ delta), for d = input - target (times weight, of the
+    input's shape, before the reduction), as F.huber_loss."""
+    reduction = legacy_reduction(None, None, reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    _check_weight(weight, "weight", "huber_loss")
+    if weight is not None and weight.shape != to_tensor(input).shape:
+        raise ShapeError(f"huber_loss: weight of shape {weight.shape} must have the input's shape "
+                         f"{to_tensor(input).shape}")
+    d = fused.l1_loss(*_broadcast_target(input, target, "huber_loss"), reduction="none")
+    losses = where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return fused._reduce(losses if weight is None else losses * weight, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """½ d² / beta where |d| < beta, else |d| - ½ beta (beta = 0: the L1 loss), as F.smooth_l1_loss."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = fused.l1_loss(*_broadcast_target(input, target, "smooth_l1_loss"), reduction="none")
+    if beta == 0:
+        return fused._reduce(d, reduction)
+    return fused._reduce(where(d < beta, (0.5 / beta) * d * d, d - 0.5 * beta), reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Binary cross-entropy of probabilities (each log clamped at -100), as F.binary_cross_entropy."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
+    _check_weight(weight, "weight", "binary_cross_entropy")
+    return fused.binary_cross_entropy(input, target, weight, reduction=reduction)
+
+
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Binary cross-entropy of logits x against targets y in [0, 1], as F.binary_cross_entropy_with_logits:
@@ -243,6 +277,40 @@ class L1Loss(_Loss):
 
     def forward(self, input, target):
         return l1_loss(input, target, reduction=self.reduction)
+
+
+class HuberLoss(_Loss):
+    """½ d² inside ±delta, linear outside, for d = input - target."""
+
+    def __init__(self, reduction='mean', delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """½ d² / beta inside ±beta, |d| - ½ beta outside."""
+
+    def __init__(self, size_average=None, reduce=None, reduction='mean', beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities x in [0, 1] against targets y: -w·[y log x + (1 - y) log(1 - x)]."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean'):
+        super().__init__(size_average, reduce, reduction)
+        _check_weight(weight, "weight", "BCELoss")
+        self.register_buffer('weight', weight)
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):

@@ -1,5 +1,5 @@
-"""Losses: cross_entropy (with label smoothing and ignore_index), nll_loss, mse/l1, and
-binary_cross_entropy_with_logits; the reduction argument as PyTorch's."""
+"""Losses: cross_entropy (with label smoothing and ignore_index), nll_loss, mse/l1,
+binary_cross_entropy and binary_cross_entropy_with_logits; the reduction argument as PyTorch's."""
 import numpy as np
 
 from ..autograd import Function
@@ -180,6 +180,44 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     x, y = _same_shape(input, target, "binary_cross_entropy_with_logits")
     losses = BCEWithLogits.apply(x, y)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(losses, reduction)
+
+
+class BCE(Function):
+    """-(y log x + (1 - y) log(1 - x)), each log clamped at -100 as PyTorch clamps it (so x = 0 or 1
+    costs at most 100); d/dx = (x - y) / max(x (1 - x), ε), d/dy = -log(x / (1 - x)), both as PyTorch
+    computes them: ε is its 1e-12 stored in float32 (9.99999996e-13), and d/dy is ±inf at x = 0 or 1."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        with np.errstate(divide="ignore"):
+            return -(y * np.maximum(np.log(x), -100) + (1 - y) * np.maximum(np.log1p(-x), -100))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        gx = g * (x - y) / (x * (1 - x)).clamp(min=_BCE_EPSILON) if need_x else None
+        with np.errstate(divide="ignore"):
+            gy = -g * (x / (1 - x)).log() if need_y else None
+        return gx, gy
+
+
+_BCE_EPSILON = float(np.float32(1e-12))
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Binary cross-entropy of probabilities x in [0, 1] against targets y, as F.binary_cross_entropy."""
+    name = "binary_cross_entropy"
+    _check_reduction(reduction, name)
+    x, y = _same_shape(input, target, name)
+    if x._data.size and not ((x._data >= 0) & (x._data <= 1)).all():
+        raise ValueError(f"{name}: all elements of input should be between 0 and 1, got values in "
+                         f"[{x._data.min()}, {x._data.max()}]")
+    losses = BCE.apply(x, y)
     if weight is not None:
         losses = losses * weight
     return _reduce(losses, reduction)

@@ -234,6 +234,14 @@ def split(x, split_size_or_sections, dim=0):
     return Split.apply(x, d, tuple(int(b) for b in np.cumsum(sizes)[:-1]))
 
 
+def unbind(x, dim=0):
+    """The slices of x along dim, without that dim, as a tuple: one Split node, whose backward is one cat."""
+    if x.ndim == 0:
+        raise IndexError("unbind: a 0-d tensor has no dim to unbind")
+    (d,) = normalize_dims(dim, x.ndim, "unbind")
+    return tuple(piece.squeeze(d) for piece in split(x, 1, d)) if x.shape[d] else ()
+
+
 def chunk(x, chunks, dim=0):
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
