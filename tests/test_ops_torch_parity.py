@@ -296,3 +296,30 @@ def test_unbind_matches_torch(dim):
     assert tg.gradcheck(lambda a: tg.stack(tg.unbind(a, dim)[::-1]), [tg.tensor(np.ones((2, 3)), requires_grad=True)])
     with pytest.raises(IndexError):
         tg.tensor(1.0).unbind()
+
+
+def test_scatter_add_masked_select_nonzero_and_mT_match_torch():
+    rng = np.random.default_rng(10)
+    x, tx = _both(rng.standard_normal((3, 5)))
+    index = rng.integers(0, 5, (2, 3))  # smaller than x except along dim 1
+    src, tsrc = _both(rng.standard_normal((2, 3)))
+    _check(x.scatter_add(1, tg.tensor(index), src), tx.scatter_add(1, torch.tensor(index), tsrc), x, tx)
+    np.testing.assert_allclose(src.grad.numpy(), tsrc.grad.numpy(), rtol=1e-15)
+    larger = rng.standard_normal((4, 4))  # only its first index.shape entries count (torch's backward fails here)
+    ours = x.detach().scatter_add(1, tg.tensor(index), tg.tensor(larger))
+    theirs = tx.detach().scatter_add(1, torch.tensor(index), torch.tensor(larger))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-15)
+    leaves = [tg.tensor(rng.standard_normal(shape), requires_grad=True) for shape in ((3, 2), (2, 2))]
+    assert tg.gradcheck(lambda a, s: a.scatter_add(0, tg.tensor(index[:, :2] % 3), s), leaves)
+    with pytest.raises(IndexError):
+        x.scatter_add(1, tg.tensor(index + 5), src)
+    mask = rng.random(5) > 0.5
+    y, ty = _both(rng.standard_normal((3, 5)))
+    _check(y.masked_select(tg.tensor(mask)), ty.masked_select(torch.tensor(mask)), y, ty)
+    z = rng.integers(0, 2, (3, 4)) * rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(tg.tensor(z).nonzero().numpy(), torch.tensor(z).nonzero().numpy())
+    for ours_i, theirs_i in zip(tg.tensor(z).nonzero(as_tuple=True), torch.tensor(z).nonzero(as_tuple=True)):
+        np.testing.assert_array_equal(ours_i.numpy(), theirs_i.numpy())
+    assert tg.tensor(2.0).nonzero().shape == torch.tensor(2.0).nonzero().shape == (1, 0)
+    b, tb = _both(rng.standard_normal((2, 3, 4)))
+    _check(b.mT, tb.mT, b, tb)

@@ -183,6 +183,7 @@ class Tensor:
     device = property(lambda self: device("cpu"), doc="Always the CPU.")
     is_cuda = False
     T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="All dims reversed.")
+    mT = property(lambda self: _ops.transpose(self, -2, -1), doc="The last two dims swapped (a batch of matrices).")
 
     def size(self, dim=None):
         """The shape as a Size, or the size of one dim."""
@@ -659,6 +660,24 @@ class Tensor:
     def gather(self, dim, index):
         """out[i][j] = self[i][index[i][j]] along dim."""
         return _ops.gather(self, dim, index)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with src[i][j] added at [i][index[i][j]] along dim (the adjoint of gather)."""
+        return _ops.scatter_add(self, dim, index, src)
+
+    def masked_select(self, mask):
+        """The elements where the (broadcast) bool mask is true, as a 1-D tensor."""
+        return _ops.masked_select(self, mask)
+
+    def nonzero(self, as_tuple=False):
+        """Indices of the non-zero elements: (n, ndim) int64, or one (n,) tensor a dim with as_tuple."""
+        if self.ndim == 0:  # as PyTorch: a 0-d tensor counts as one element with no coordinates
+            n = int(bool(self._data))
+            return (Tensor._make(np.zeros(n, np.int64)),) if as_tuple else Tensor._make(np.zeros((n, 0), np.int64))
+        idx = np.nonzero(self._data)
+        if as_tuple:
+            return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
+        return Tensor._make(np.stack(idx, axis=1).astype(np.int64))
 
     # --- new tensors like this one --------------------------------------------------------------
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):

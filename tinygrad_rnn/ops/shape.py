@@ -364,6 +364,35 @@ def gather(x, dim, index):
     return Gather.apply(x, d, idx % max(x.shape[d], 1))
 
 
+def scatter_add(x, dim, index, src):
+    """x with src added at index along dim, as torch.scatter_add: out[i][index[i][j]] += src[i][j]
+    (the positions of index; src may be larger). Differentiable in x and src."""
+    (d,) = normalize_dims(dim, x.ndim, "scatter_add")
+    idx = _int_index(index, "scatter_add")
+    src = to_tensor(src, x)
+    if idx.ndim != x.ndim or src.ndim != x.ndim:
+        raise ValueError(f"scatter_add: index and src must have the input's {x.ndim} dims, got shapes "
+                         f"{idx.shape} and {src.shape}")
+    too_large = [k for k, n in enumerate(idx.shape) if n > src.shape[k] or k != d and n > x.shape[k]]
+    if too_large:
+        raise ShapeError(f"scatter_add: index of shape {idx.shape} must be no larger than src {src.shape} in every "
+                         f"dim, and than the input {x.shape} in every dim but dim {d}")
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
+        raise IndexError(f"scatter_add: index out of range for dim {d} of size {x.shape[d]}")
+    if src.dtype != x.dtype:
+        src = src.to(x.dtype)
+    return x + ScatterAdd.apply(src[tuple(slice(0, n) for n in idx.shape)], d, idx, x.shape)
+
+
+def masked_select(x, mask):
+    """The elements of x where the bool mask (broadcast with x) is true, as a 1-D tensor."""
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
+    shape = np.broadcast_shapes(x.shape, m.shape)
+    return x.expand(*shape)[Tensor._make(np.broadcast_to(m, shape))]
+
+
 def index_put(x, key, value):
     key = index_key(key)
     value = to_tensor(value, x)
