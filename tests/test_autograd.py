@@ -486,3 +486,57 @@ def test_numpy_scalar_on_the_left_gives_a_tensor():
     assert isinstance(y, tg.Tensor)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad._data, [3.0, 3.0])
+
+
+def test_set_grad_enabled_is_a_function_a_context_manager_and_a_decorator():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    with tg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with tg.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled() and (x * 2).requires_grad
+
+    @tg.set_grad_enabled(False)
+    def frozen():
+        return (x * 2).requires_grad
+    assert tg.is_grad_enabled() and frozen() is False and tg.is_grad_enabled()
+    tg.set_grad_enabled(False)  # called: at once, until set again
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        tg.set_grad_enabled(True)
+    assert tg.is_grad_enabled()
+
+
+def test_bare_no_grad_and_enable_grad_decorate():
+    x = tg.tensor([1.0], requires_grad=True)
+
+    @tg.no_grad
+    def inside():
+        return (x * 2).requires_grad
+
+    @tg.enable_grad
+    def recorded():
+        return (x * 2).requires_grad
+    assert inside() is False and tg.is_grad_enabled()
+    with tg.no_grad():
+        assert recorded() is True
+
+
+@pytest.mark.parametrize("leaf", [True, False])
+def test_register_hook_returns_a_handle_that_removes_the_hook(leaf):
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x if leaf else x * 1
+    calls = []
+    double = y.register_hook(lambda g: calls.append("double") or g * 2)
+    y.register_hook(lambda g: calls.append("kept"))
+    double.remove()
+    double.remove()  # a second remove does nothing
+    (y * 3).sum().backward(retain_graph=True)
+    assert calls == ["kept"] and x.grad.tolist() == [3.0, 3.0]
+    with y.register_hook(lambda g: g * 10):
+        pass  # removed on leaving the block
+    x.grad = None
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]

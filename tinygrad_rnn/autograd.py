@@ -31,11 +31,6 @@ def is_grad_enabled():
     return _state.enabled
 
 
-def set_grad_enabled(mode):
-    """Turn recording on or off for the calling thread."""
-    _state.enabled = bool(mode)
-
-
 class _GradMode(contextlib.ContextDecorator):
     """Context manager and decorator that sets this thread's grad mode and restores it on exit."""
 
@@ -54,12 +49,30 @@ class _GradMode(contextlib.ContextDecorator):
         return _GradMode(self.mode)  # a fresh instance per decorated call (re-entrant, recursive)
 
 
-def no_grad():
-    return _GradMode(False)
+class set_grad_enabled(_GradMode):
+    """Turn recording on or off for the calling thread, as PyTorch's: at once when called, until
+    the end of the block as ``with set_grad_enabled(mode):``, or inside a function it decorates."""
+
+    def __init__(self, mode):
+        super().__init__(bool(mode))
+        self.prev, _state.enabled = _state.enabled, self.mode
+
+    def __enter__(self):
+        pass
+
+    def __call__(self, fn):
+        _state.enabled = self.prev  # as a decorator it sets the mode only while fn runs
+        return super().__call__(fn)
 
 
-def enable_grad():
-    return _GradMode(True)
+def no_grad(fn=None):
+    """No recording inside: ``with no_grad():``, ``@no_grad()`` or bare ``@no_grad``, as in PyTorch."""
+    return _GradMode(False) if fn is None else _GradMode(False)(fn)
+
+
+def enable_grad(fn=None):
+    """Recording inside, even within no_grad: used as no_grad is."""
+    return _GradMode(True) if fn is None else _GradMode(True)(fn)
 
 
 class Context:

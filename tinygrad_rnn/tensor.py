@@ -132,6 +132,31 @@ def _size_args(size):
     return tuple(int(s) for s in size)
 
 
+class HookHandle:
+    """What register_hook returns: remove() takes the hook off (again harmless); also a context manager."""
+
+    def __init__(self, remove):
+        self._remove = remove
+
+    def remove(self):
+        self._remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _without(hooks, hook):
+    """hooks without the first entry that is hook (the same function may be registered twice)."""
+    hooks = list(hooks or ())
+    for k, h in enumerate(hooks):
+        if h is hook:
+            return hooks[:k] + hooks[k + 1:]
+    return hooks
+
+
 class Tensor:
     """An n-dimensional array that records the operations on it, for reverse-mode differentiation.
 
@@ -357,13 +382,22 @@ class Tensor:
             self._ctx.retain(self)
 
     def register_hook(self, hook):
-        """Call hook(grad) with this tensor's gradient; a returned value replaces the gradient."""
+        """Call hook(grad) with this tensor's gradient; a returned value replaces the gradient.
+        Returns a handle whose remove() takes the hook off again, as PyTorch's."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
         if self._ctx is None:
             self._hooks = (self._hooks or []) + [hook]
+
+            def remove():
+                self._hooks = _without(self._hooks, hook) or None
         else:
             self._ctx.add_hook(self._index, hook)
+            hooks = self._ctx.hooks[self._index]
+
+            def remove():
+                hooks[:] = _without(hooks, hook)
+        return HookHandle(remove)
 
     def clone(self):
         """A copy with its own storage; gradients pass straight through."""
