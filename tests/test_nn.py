@@ -160,12 +160,14 @@ def test_repr_is_pytorch_like():
     assert repr(seq) == ("Sequential(\n"
                          "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
                          "  (1): Sequential(\n"
-                         "    (0): Dropout(p=0.25)\n"
+                         "    (0): Dropout(p=0.25, inplace=False)\n"
                          "    (1): Tanh()\n"
                          "  )\n"
                          ")")
     assert repr(nn.Embedding(4, 2, padding_idx=-1)) == "Embedding(4, 2, padding_idx=3)"
-    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True, bias=True)"
+    assert repr(nn.LayerNorm(8, elementwise_affine=False)) == (
+        "LayerNorm((8,), eps=1e-05, elementwise_affine=False, bias=False)")
 
 
 def test_deepcopy_gives_independent_parameters():
@@ -610,3 +612,21 @@ def test_mlp_learns_two_moons_with_plain_gradient_descent():
     assert losses[-1] < 0.5 * losses[0]
     accuracy = (model.eval()(x)._data.argmax(1) == label).mean()
     assert accuracy > 0.9
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Linear(3, 4, device="cpu"), lambda: nn.Embedding(3, 4, device="cpu"),
+                                  lambda: nn.LayerNorm(3, device="cpu"), lambda: nn.LSTMCell(3, 4, device="cpu"),
+                                  lambda: nn.GRUCell(3, 4, device="cpu"), lambda: nn.RNNCell(3, 4, device="cpu"),
+                                  lambda: nn.Linear(3, 4, True, "cpu", "float64")])
+def test_layers_take_pytorchs_device_argument(make):
+    assert make().parameters()
+    with pytest.raises(RuntimeError, match="CPU library"):
+        nn.Linear(3, 4, device="cuda")
+
+
+def test_dropout_inplace_writes_into_its_input():
+    tg.manual_seed(0)
+    x = tg.ones(200) * 1.0
+    out = nn.Dropout(0.5, inplace=True)(x)
+    assert out is x and 0 < int((x.numpy() == 0).sum()) < 200
+    np.testing.assert_array_equal(nn.Dropout(0.5, inplace=True).eval()(x).numpy(), x.numpy())

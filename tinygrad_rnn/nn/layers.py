@@ -7,7 +7,7 @@ from . import functional as F
 from .activations import implicit_dim
 from . import init
 from .module import Module, Parameter, float_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, check_device
 
 
 def _param(shape, dtype, name):
@@ -23,8 +23,9 @@ def _non_negative_int(value, arg, name):
 class Linear(Module):
     """y = x Wᵀ + b with weight (out_features, in_features); W, b ~ U(-1/√in, 1/√in), as PyTorch."""
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device)
         self.in_features = _non_negative_int(in_features, "in_features", "Linear")
         self.out_features = _non_negative_int(out_features, "out_features", "Linear")
         self.weight = _param((self.out_features, self.in_features), dtype, "Linear")
@@ -50,8 +51,9 @@ class Embedding(Module):
     The padding_idx row starts at zero and receives no gradient (so it stays zero under training).
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, *, device=None):
         super().__init__()
+        check_device(device)
         self.num_embeddings = _non_negative_int(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _non_negative_int(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
@@ -90,25 +92,27 @@ class Embedding(Module):
 class Dropout(Module):
     """Zeroes each element with probability p in training mode (scaling the rest by 1/(1-p))."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p, self.inplace = float(p), inplace
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+        out = F.dropout(x, self.p, self.training)
+        return x.copy_(out) if self.inplace and out is not x else out
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class LayerNorm(Module):
     """Normalises over the trailing normalized_shape dims, then scales by weight (ones) and
     shifts by bias (zeros) when elementwise_affine."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device)
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
         if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}")
@@ -129,7 +133,8 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Flatten(Module):
