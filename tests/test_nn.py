@@ -630,3 +630,43 @@ def test_dropout_inplace_writes_into_its_input():
     out = nn.Dropout(0.5, inplace=True)(x)
     assert out is x and 0 < int((x.numpy() == 0).sum()) < 200
     np.testing.assert_array_equal(nn.Dropout(0.5, inplace=True).eval()(x).numpy(), x.numpy())
+
+
+def _kinds(container):
+    return [(name, type(m).__name__) for name, m in container.named_children()]
+
+
+@pytest.mark.parametrize("kind", ["Sequential", "ModuleList"])
+def test_containers_edit_and_renumber_as_pytorchs(kind):
+    make = (lambda *ms: nn.Sequential(*ms)) if kind == "Sequential" else (lambda *ms: nn.ModuleList(ms))
+    c = make(nn.Linear(1, 2), nn.Tanh(), nn.Linear(2, 3))
+    c[1] = nn.Sigmoid()
+    assert _kinds(c) == [("0", "Linear"), ("1", "Sigmoid"), ("2", "Linear")]
+    del c[0]
+    assert _kinds(c) == [("0", "Sigmoid"), ("1", "Linear")]  # renumbered
+    c.insert(1, nn.ReLU())
+    assert isinstance(c.pop(0), nn.Sigmoid) and _kinds(c) == [("0", "ReLU"), ("1", "Linear")]
+    both = c + make(nn.Tanh())
+    assert type(both) is type(c) and _kinds(both) == [("0", "ReLU"), ("1", "Linear"), ("2", "Tanh")]
+    c += make(nn.Tanh())
+    assert _kinds(c) == _kinds(both) and len(list(c.parameters())) == 2
+    del c[0:2]
+    assert _kinds(c) == [("0", "Tanh")]
+
+
+@pytest.mark.parametrize("register", [lambda m: m.register_buffer("weight", tg.zeros(2)),
+                                      lambda m: m.add_module("bias", nn.Tanh()),
+                                      lambda m: m.register_parameter("in_features", nn.Parameter(np.zeros(1)))])
+def test_registering_a_name_the_module_already_has_raises_keyerror_and_keeps_it(register):
+    m = nn.Linear(2, 2)
+    before = [name for name, _ in m.named_parameters()]
+    with pytest.raises(KeyError, match="already exists"):
+        register(m)
+    assert [name for name, _ in m.named_parameters()] == before and m.in_features == 2
+    m.weight = nn.Parameter(np.zeros((2, 2)))  # assignment still replaces, as in PyTorch
+    m.scale = nn.Parameter(np.ones(1))
+    m.scale = nn.Tanh()
+    assert "scale" not in dict(m.named_parameters()) and isinstance(m.scale, nn.Tanh)
+    for bad in ("a.b", ""):
+        with pytest.raises(KeyError):
+            m.register_buffer(bad, tg.zeros(1))

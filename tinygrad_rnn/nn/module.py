@@ -46,13 +46,25 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
 
-def _check_name(module, name, kind):
+class NameClashError(KeyError, ValueError):
+    """A bad name for a parameter, buffer or submodule: a KeyError, as PyTorch raises, and a ValueError."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+def _check_name(module, name, kind, registry):
+    """PyTorch's checks: a str, not empty, no ".", and not the name of something else the module has
+    (registering a buffer named "weight" must not silently drop the weight parameter)."""
     if not isinstance(name, str):
         raise TypeError(f"{kind} name should be a str, got {type(name).__name__}")
     if not name or "." in name:
-        raise ValueError(f'{kind} name can\'t be empty or contain ".", got {name!r}')
+        raise NameClashError(f'{kind} name can\'t be empty or contain ".", got {name!r}')
     if hasattr(type(module), name):
-        raise ValueError(f"{kind} name {name!r} clashes with an attribute of {type(module).__name__}")
+        raise NameClashError(f"{kind} name {name!r} clashes with an attribute of {type(module).__name__}")
+    if name not in module.__dict__.get(registry, {}) and hasattr(module, name):
+        raise NameClashError(f"attribute {name!r} already exists in {type(module).__name__}; cannot register a "
+                             f"{kind} of that name")
 
 
 class Module:
@@ -81,7 +93,7 @@ class Module:
         self.__dict__.get("_non_persistent", set()).discard(name)
 
     def register_parameter(self, name, param):
-        _check_name(self, name, "parameter")
+        _check_name(self, name, "parameter", "_parameters")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} "
                             "(nn.Parameter or None expected)")
@@ -91,7 +103,7 @@ class Module:
 
     def register_buffer(self, name, tensor, persistent=True):
         """A tensor that is part of the module's state (state_dict, to()) but not a parameter."""
-        _check_name(self, name, "buffer")
+        _check_name(self, name, "buffer", "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)")
         buffers = self._registry("_buffers")
@@ -101,7 +113,7 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
-        _check_name(self, name, "module")
+        _check_name(self, name, "module", "_modules")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass (module {name!r})")
         modules = self._registry("_modules")
@@ -111,9 +123,11 @@ class Module:
     register_module = add_module
 
     def __setattr__(self, name, value):
-        if isinstance(value, Parameter):
+        if isinstance(value, Parameter):  # an assignment replaces whatever had the name, as in PyTorch
+            self._discard(name, keep="_parameters")
             self.register_parameter(name, value)
         elif isinstance(value, Module):
+            self._discard(name, keep="_modules")
             self.add_module(name, value)
         elif name in self.__dict__.get("_parameters", ()):
             self.register_parameter(name, value)
@@ -338,7 +352,8 @@ class Module:
 
 
 class _Container(Module):
-    """Modules held under the names "0", "1", ...: length, iteration, append, extend, int indexing."""
+    """Modules held under the names "0", "1", ...: length, iteration, append, extend, insert, pop,
+    item assignment and deletion (which renumber, as PyTorch's), + and +=."""
 
     def _position(self, idx):
         n = len(self)
@@ -362,6 +377,38 @@ class _Container(Module):
         for module in modules:
             self.append(module)
         return self
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        self.extend(modules)
+
+    def __setitem__(self, idx, module):
+        self.add_module(list(self._modules)[self._position(idx)], module)
+
+    def __delitem__(self, idx):
+        modules = list(self._modules.values())
+        del modules[idx if isinstance(idx, slice) else self._position(idx)]
+        self._renumber(modules)
+
+    def insert(self, index, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.insert: expected a Module, got {type(module).__name__}")
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+
+    def pop(self, idx=-1):
+        module = self[idx]
+        del self[idx]
+        return module
+
+    def __add__(self, other):
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return type(self)().extend([*self, *other])
+
+    def __iadd__(self, other):
+        return self.extend(other)
 
 
 class Sequential(_Container):
@@ -394,25 +441,6 @@ class ModuleList(_Container):
         super().__init__()
         self.extend(modules or [])
 
-    def _renumber(self, modules):
-        self._modules.clear()
-        self.extend(modules)
-
     def __getitem__(self, idx):
         modules = list(self._modules.values())
         return ModuleList(modules[idx]) if isinstance(idx, slice) else modules[self._position(idx)]
-
-    def __setitem__(self, idx, module):
-        self.add_module(str(self._position(idx)), module)
-
-    def __delitem__(self, idx):
-        modules = list(self._modules.values())
-        del modules[idx if isinstance(idx, slice) else self._position(idx)]
-        self._renumber(modules)
-
-    def insert(self, index, module):
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList.insert: expected a Module, got {type(module).__name__}")
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._renumber(modules)
