@@ -540,3 +540,20 @@ def test_register_hook_returns_a_handle_that_removes_the_hook(leaf):
     x.grad = None
     (y * 3).sum().backward()
     assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_an_in_place_change_to_a_factor_whose_partner_needs_no_gradient_is_allowed():
+    """Mul saves each factor only for the other's gradient, as PyTorch: b.add_(1) below changes
+    nothing the backward reads; with w requiring grad it would, and is refused."""
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1
+    c = b * tg.tensor([3.0, 4.0])
+    b.add_(1)
+    c.sum().backward()
+    assert a.grad.tolist() == [3.0, 4.0]
+    w = tg.tensor([3.0, 4.0], requires_grad=True)
+    b = a * 1
+    c = b * w
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        c.sum().backward()

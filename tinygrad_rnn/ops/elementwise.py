@@ -94,7 +94,10 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # each factor is saved only for the other's gradient, as PyTorch saves them: an in-place change
+        # to a factor whose partner needs no gradient is then no error (b = a * 1; c = b * w; b.add_(1))
+        need_a, need_b = getattr(ctx, "needs_input_grad", None) or (True, True)  # unknown: keep both
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return np.multiply(a, b)
 
     @staticmethod
