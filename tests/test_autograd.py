@@ -557,3 +557,12 @@ def test_an_in_place_change_to_a_factor_whose_partner_needs_no_gradient_is_allow
     b.add_(1)
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         c.sum().backward()
+
+
+def test_autograd_backward_takes_sequences_as_torch():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    a, b = (x * x).sum(), x * 3
+    tg.autograd.backward([a, b], [None, tg.tensor([1.0, 10.0])])
+    assert x.grad.tolist() == [2.0 + 3.0, 4.0 + 30.0]
+    with pytest.raises(ValueError, match="2 tensors"):
+        tg.autograd.backward([x * 1, x * 2], [None])

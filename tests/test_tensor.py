@@ -360,3 +360,12 @@ def test_sum_over_empty_dim_tuple_reduces_everything_as_pytorch():
     x = tg.arange(6).reshape(2, 3)
     assert x.sum(dim=()).item() == 15
     assert x.sum(dim=(), keepdim=True).shape == (1, 1)
+
+
+def test_item_and_bool_of_several_elements_raise_what_pytorch_raises():
+    """RuntimeError in PyTorch; a ValueError here too (the library's rule for bad input)."""
+    for call in (lambda: tg.tensor([1.0, 2.0]).item(), lambda: bool(tg.tensor([1.0, 2.0])), lambda: bool(tg.zeros(0))):
+        with pytest.raises(RuntimeError):
+            call()
+        with pytest.raises(ValueError):
+            call()

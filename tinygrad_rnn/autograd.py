@@ -465,14 +465,22 @@ def _default_grad(out, g, name):
 
 
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    """Tensor.backward: accumulate d(tensor)/d(leaf) into every leaf's .grad (or only inputs')."""
-    if not tensor.requires_grad:
-        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
-    g = _default_grad(tensor, gradient, "backward")
+    """Tensor.backward: accumulate d(tensor)/d(leaf) into every leaf's .grad (or only inputs').
+    Also torch.autograd.backward: a sequence of tensors, with a sequence of gradients (or None)."""
+    tensors = [tensor] if isinstance(tensor, Tensor) else list(tensor)
+    grads = [gradient] if isinstance(tensor, Tensor) else list(gradient or [None] * len(tensors))
+    if len(grads) != len(tensors):
+        raise ValueError(f"backward: got {len(grads)} gradients for {len(tensors)} tensors")
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: expected Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
+    gs = [_default_grad(t, g, "backward") for t, g in zip(tensors, grads)]
     retain = create_graph if retain_graph is None else retain_graph
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    run_backward([tensor], [g], retain, create_graph, inputs=inputs)
+    run_backward(tensors, gs, retain, create_graph, inputs=inputs)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

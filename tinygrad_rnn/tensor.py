@@ -260,7 +260,7 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {tuple(self.shape)} is ambiguous")
+            raise ShapeError(f"the truth value of a tensor of shape {tuple(self.shape)} is ambiguous")
         return bool(self._data)
 
     def __float__(self):
@@ -290,7 +290,7 @@ class Tensor:
     def item(self):
         """The one element as a Python number."""
         if self._data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted, got shape {tuple(self.shape)}")
+            raise ShapeError(f"item(): only one-element tensors can be converted, got shape {tuple(self.shape)}")
         return self._data.reshape(()).item()
 
     def tolist(self):
