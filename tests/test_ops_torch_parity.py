@@ -323,3 +323,21 @@ def test_scatter_add_masked_select_nonzero_and_mT_match_torch():
     assert tg.tensor(2.0).nonzero().shape == torch.tensor(2.0).nonzero().shape == (1, 0)
     b, tb = _both(rng.standard_normal((2, 3, 4)))
     _check(b.mT, tb.mT, b, tb)
+
+
+def test_remainder_and_floor_divide_match_torch():
+    """% and // with PyTorch's signs (the divisor's), dtypes and gradients; // has no derivative."""
+    a, b = np.array([-3.5, 3.2, 7.0, -0.4]), np.array([2.0, -1.5, 2.5, 0.3])
+    (x, tx), (y, ty) = _both(a), _both(b)
+    ours, theirs = x % y, tx % ty
+    _check(ours, theirs, x, tx)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-15)
+    assert tg.gradgradcheck(lambda p, q: p % q, [tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)])
+    np.testing.assert_array_equal((tg.tensor(a) // tg.tensor(b)).numpy(), (torch.tensor(a) // torch.tensor(b)).numpy())
+    cases = [lambda lib: lib.tensor([-3, 3]) // 2, lambda lib: lib.tensor([-3, 3]) % 2,
+             lambda lib: 7 % lib.tensor([2.5]), lambda lib: lib.tensor([7]) // 2.5]
+    for ours, theirs in ((case(tg), case(torch)) for case in cases):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    with pytest.raises(RuntimeError, match="no derivative"):
+        (x // 2).sum().backward()

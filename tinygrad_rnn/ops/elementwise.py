@@ -430,6 +430,41 @@ def div(a, b):
     return Div.apply(a, b)
 
 
+class Remainder(Function):
+    """a - b floor(a / b), with the sign of b, as torch.remainder (and Python's %); d/da = 1,
+    d/db = -floor(a / b), a constant (a step function) for higher derivatives."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.mod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g, -g * Tensor._make(np.floor_divide(a._data, b._data))
+
+
+class FloorDivide(Function):
+    """floor(a / b), as torch.floor_divide (//); like PyTorch's it has no derivative."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("floor_divide (//) has no derivative, as in PyTorch; detach its operands")
+
+
+def remainder(a, b):
+    return Remainder.apply(*_pair(a, b, "remainder"))
+
+
+def floor_divide(a, b):
+    return FloorDivide.apply(*_pair(a, b, "floor_divide"))
+
+
 def neg(x):
     return Neg.apply(to_tensor(x))
 
