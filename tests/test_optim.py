@@ -459,3 +459,14 @@ def test_scheduler_state_dict_resumes(make, tmp_path):
 def test_optimizer_repr():
     text = repr(optim.SGD([_p()], lr=0.1))
     assert text.startswith("SGD (") and "lr: 0.1" in text
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps, lr=0.1),
+                                  lambda ps: optim.Adagrad(ps, lr=0.1)])
+def test_state_of_a_parameter_not_yet_stepped_reads_as_empty_as_in_pytorch(make):
+    p = tg.nn.Parameter(np.ones(2))
+    opt = make([p])
+    assert opt.state[p] == {}  # a defaultdict, as torch's: reading it breaks nothing
+    p.grad = tg.tensor([1.0, -1.0])
+    opt.step()
+    assert opt.state[p] and opt.state_dict()["state"]

@@ -369,3 +369,21 @@ def test_item_and_bool_of_several_elements_raise_what_pytorch_raises():
             call()
         with pytest.raises(ValueError):
             call()
+
+
+def test_pytorchs_refusals_and_small_answers():
+    """arange with bounds and step of opposite signs, string data and retain_grad without grad
+    are refused, as in PyTorch; t == None is False; retains_grad says whether retain_grad ran."""
+    with pytest.raises(ValueError, match="disagree in sign"):
+        tg.arange(0, 5, -1)
+    assert tg.arange(5, 0, -2).tolist() == [5, 3, 1] and tg.arange(3, 3).tolist() == []
+    with pytest.raises(ValueError, match="expected numbers"):
+        tg.tensor(["a", "b"])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.tensor([1.0]).retain_grad()
+    assert (tg.tensor([1.0]) == None) is False and (tg.tensor([1.0]) != None) is True  # noqa: E711
+    x = tg.tensor([1.0], requires_grad=True)
+    y = x * 2
+    assert not y.retains_grad and not x.retains_grad
+    y.retain_grad()
+    assert y.retains_grad

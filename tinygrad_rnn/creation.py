@@ -100,6 +100,8 @@ def arange(start, end=None, step=1, dtype=None, device=None):
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:  # PyTorch refuses rather than return an empty range
+        raise ValueError(f"arange: the bounds [{start}, {end}) and step {step} disagree in sign")
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, end, step))
         dtype = get_default_dtype() if floats else np.int64

@@ -114,6 +114,9 @@ def as_array(data, dtype=None):
     if dtype is not None:
         return np.array(data, dtype=as_dtype(dtype))
     arr = np.array(data)
+    if arr.dtype.kind in "USO":  # strings, bytes, ragged lists: PyTorch refuses them too
+        raise ValueError(f"tensor: expected numbers (nested lists of equal lengths, or an array), got {arr.dtype} "
+                         f"data of type {type(data).__name__}")
     if arr.dtype == np.float64 and not _is_numpy_float64(data):
         arr = arr.astype(_default_dtype)
     elif arr.dtype.kind in "iu" and arr.dtype != np.int64 and not isinstance(data, np.ndarray):
@@ -376,8 +379,16 @@ class Tensor:
         self._ctx, self.requires_grad = None, False
         return self
 
+    @property
+    def retains_grad(self):
+        """Whether retain_grad() was called on this non-leaf tensor (False for leaves, as in PyTorch)."""
+        kept = self._ctx.retained if self._ctx is not None else None
+        return bool(kept) and kept[self._index] is not None and kept[self._index]() is self
+
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: cannot retain the gradient of a tensor that does not require grad")
         if self._ctx is not None:
             self._ctx.retain(self)
 
@@ -428,8 +439,8 @@ class Tensor:
     def __pos__(self): return self
     def __abs__(self): return _ops.abs(self)
     def __getitem__(self, key): return _ops.getitem(self, key)
-    def __eq__(self, o): return _ops.compare(np.equal, self, o)
-    def __ne__(self, o): return _ops.compare(np.not_equal, self, o)
+    def __eq__(self, o): return False if o is None else _ops.compare(np.equal, self, o)  # t == None, as torch
+    def __ne__(self, o): return True if o is None else _ops.compare(np.not_equal, self, o)
     def __lt__(self, o): return _ops.compare(np.less, self, o)
     def __le__(self, o): return _ops.compare(np.less_equal, self, o)
     def __gt__(self, o): return _ops.compare(np.greater, self, o)

@@ -7,6 +7,7 @@ so they record no graph; gradients are never written to. `step` and `load_state_
 everything first (group options, gradient shapes and dtypes, that each state holds every entry
 `_init_state` makes) so that a refusal leaves every parameter and every state as it was.
 """
+import collections
 import numbers
 
 import numpy as np
@@ -23,7 +24,7 @@ class Optimizer:
     def __init__(self, params, defaults):
         self._validate(defaults)
         self.defaults = dict(defaults)
-        self.state = {}
+        self.state = collections.defaultdict(dict)  # opt.state[p] is {} before p's first step, as in PyTorch
         self.param_groups = []
         if isinstance(params, Tensor) or not _is_iterable(params):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or "
@@ -106,12 +107,12 @@ class Optimizer:
                     if g.dtype.kind != "f":
                         raise TypeError(f"{name}.step: a parameter of dtype {p.dtype} has a gradient of "
                                         f"dtype {g.dtype}; expected a real floating-point gradient")
-                    if p in self.state:
+                    if self.state.get(p):
                         self._check_state(self.state[p], p, group, f"{name}.step: the state of a parameter")
                     todo.append((p, g, group))
         for p, g, group in todo:
             state = self.state.get(p)
-            if state is None:
+            if not state:
                 state = self.state[p] = self._init_state(p._data, group)
             self._update(p._data, g, state, group)
         return loss
@@ -186,7 +187,7 @@ class Optimizer:
         for group, new_group in zip(self.param_groups, new_groups):
             group.clear()
             group.update(new_group)
-        self.state = new_state
+        self.state = collections.defaultdict(dict, new_state)
 
 
 def grad_term(p, g, weight_decay, maximize):
