@@ -37,6 +37,11 @@ def legacy_reduction(size_average, reduce, reduction, name):
     return reduction
 
 
+def _check_weight(weight, arg, name):
+    if weight is not None and not isinstance(weight, Tensor):
+        raise TypeError(f"{name}: {arg} must be a Tensor or None, got {type(weight).__name__}")
+
+
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction='mean'):
         super().__init__()
@@ -46,8 +51,7 @@ class _Loss(Module):
 class _WeightedLoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean'):
         super().__init__(size_average, reduce, reduction)
-        if weight is not None and not isinstance(weight, Tensor):
-            raise TypeError(f"{type(self).__name__}: weight must be a Tensor or None, got {type(weight).__name__}")
+        _check_weight(weight, "weight", type(self).__name__)
         self.register_buffer('weight', weight)
 
 
@@ -97,15 +101,7 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing, name)
     if weight is not None:
         w = _class_weights(weight, n_classes, input.dtype, name)
         terms = terms * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
-    losses = -terms.sum(dim=class_dim)
-    if reduction == "none":
-        return losses
-    return losses.sum() if reduction == "sum" else losses.mean()
-
-
-def _check_weight(weight, arg, name):
-    if weight is not None and not isinstance(weight, Tensor):
-        raise TypeError(f"{name}: {arg} must be a Tensor or None, got {type(weight).__name__}")
+    return fused.reduce_losses(-terms.sum(dim=class_dim), reduction)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -188,12 +184,12 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     _check_weight(weight, "weight", "huber_loss")
-    if weight is not None and weight.shape != to_tensor(input).shape:
-        raise ShapeError(f"huber_loss: weight of shape {weight.shape} must have the input's shape "
-                         f"{to_tensor(input).shape}")
+    input = to_tensor(input)
+    if weight is not None and weight.shape != input.shape:
+        raise ShapeError(f"huber_loss: weight of shape {weight.shape} must have the input's shape {input.shape}")
     d = fused.l1_loss(*_broadcast_target(input, target, "huber_loss"), reduction="none")
     losses = where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
-    return fused._reduce(losses if weight is None else losses * weight, reduction)
+    return fused.reduce_losses(losses if weight is None else losses * weight, reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -203,8 +199,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     d = fused.l1_loss(*_broadcast_target(input, target, "smooth_l1_loss"), reduction="none")
     if beta == 0:
-        return fused._reduce(d, reduction)
-    return fused._reduce(where(d < beta, (0.5 / beta) * d * d, d - 0.5 * beta), reduction)
+        return fused.reduce_losses(d, reduction)
+    return fused.reduce_losses(where(d < beta, (0.5 / beta) * d * d, d - 0.5 * beta), reduction)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -231,11 +227,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     # log(1 + e^{-x}) = max(-x, 0) + log1p(e^{-|x|})
     softplus_neg = (-x).relu() + log1p((-x.abs()).exp())
     losses = (1.0 - y) * x + ((pos_weight - 1.0) * y + 1.0) * softplus_neg
-    if weight is not None:
-        losses = losses * weight
-    if reduction == "none":
-        return losses
-    return losses.sum() if reduction == "sum" else losses.mean()
+    return fused.reduce_losses(losses if weight is None else losses * weight, reduction)
 
 
 class NLLLoss(_WeightedLoss):

@@ -57,7 +57,8 @@ class CrossEntropyGrad(Function):
         return gz, gg_dot, None, None, None, None
 
 
-def _reduce(losses, reduction, count=None):
+def reduce_losses(losses, reduction, count=None):
+    """PyTorch's reduction of per-element losses: 'none', 'sum', or 'mean' (over count, or every element)."""
     if reduction == "none":
         return losses
     total = losses.sum()
@@ -103,7 +104,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     losses = CrossEntropy.apply(rows, t, int(ignore_index), float(label_smoothing))
     if reduction == "none":
         return losses.reshape(t_shape)
-    return _reduce(losses, reduction, int((t != ignore_index).sum()))
+    return reduce_losses(losses, reduction, int((t != ignore_index).sum()))
 
 
 class NLL(Function):
@@ -149,13 +150,13 @@ def mse_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "mse_loss")
     a, b = _same_shape(input, target, "mse_loss")
     d = a - b
-    return _reduce(d * d, reduction)
+    return reduce_losses(d * d, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "l1_loss")
     a, b = _same_shape(input, target, "l1_loss")
-    return _reduce((a - b).abs(), reduction)
+    return reduce_losses((a - b).abs(), reduction)
 
 
 class BCEWithLogits(Function):
@@ -182,7 +183,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     losses = BCEWithLogits.apply(x, y)
     if weight is not None:
         losses = losses * weight
-    return _reduce(losses, reduction)
+    return reduce_losses(losses, reduction)
 
 
 class BCE(Function):
@@ -220,4 +221,4 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     losses = BCE.apply(x, y)
     if weight is not None:
         losses = losses * weight
-    return _reduce(losses, reduction)
+    return reduce_losses(losses, reduction)

@@ -351,12 +351,18 @@ def index_select(x, dim, index):
     return x[(slice(None),) * d + (idx,)]
 
 
+def _fits(index_shape, shape, free_dim=None):
+    """Whether an index of index_shape is no larger than shape in every dim but free_dim (gather's and
+    scatter_add's rule: the index may be smaller than the tensor it reads or writes)."""
+    return all(n <= m for k, (n, m) in enumerate(zip(index_shape, shape)) if k != free_dim)
+
+
 def gather(x, dim, index):
     (d,) = normalize_dims(dim, x.ndim, "gather")
     idx = _int_index(index, "gather")
     if idx.ndim != x.ndim:
         raise ValueError(f"gather: index must have the input's {x.ndim} dims, got shape {idx.shape}")
-    if any(n > m for k, (n, m) in enumerate(zip(idx.shape, x.shape)) if k != d):
+    if not _fits(idx.shape, x.shape, d):
         raise ShapeError(f"gather: index of shape {idx.shape} must be no larger than the input's shape {x.shape} "
                          f"in every dim but dim {d}")
     if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
@@ -373,8 +379,7 @@ def scatter_add(x, dim, index, src):
     if idx.ndim != x.ndim or src.ndim != x.ndim:
         raise ValueError(f"scatter_add: index and src must have the input's {x.ndim} dims, got shapes "
                          f"{idx.shape} and {src.shape}")
-    too_large = [k for k, n in enumerate(idx.shape) if n > src.shape[k] or k != d and n > x.shape[k]]
-    if too_large:
+    if not (_fits(idx.shape, src.shape) and _fits(idx.shape, x.shape, d)):
         raise ShapeError(f"scatter_add: index of shape {idx.shape} must be no larger than src {src.shape} in every "
                          f"dim, and than the input {x.shape} in every dim but dim {d}")
     if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
