@@ -81,6 +81,37 @@ def test_fused_is_compiled_and_matches_unrolled(bidirectional, with_lengths):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
+def test_compiled_step_is_traced_once_and_reads_the_current_parameters(monkeypatch):
+    """The library's own step is traced once per structure and sizes; later calls hand the cached plan
+    their own tensors, so a changed or replaced parameter (after an optimizer step, or assigned) is
+    what the kernels read, gradients included (compared with the unrolled graph)."""
+    from tinygrad_rnn import compiler
+    traces = []
+    real = compiler.trace
+    monkeypatch.setattr(compiler, "trace", lambda *a, **k: traces.append(1) or real(*a, **k))
+    monkeypatch.setattr(compiler, "_plans", {})
+    tg.manual_seed(0)
+    fused = nn.LSTM(3, 5, proj_size=2, dtype=np.float64)
+    unrolled = nn.LSTM(3, 5, proj_size=2, dtype=np.float64, impl="unrolled")
+    x = tg.tensor(np.random.default_rng(4).standard_normal((6, 2, 3)))
+    for change in range(3):
+        if change == 1:  # in place, as an optimizer step
+            fused.weight_hh_l0.detach().numpy()[:] *= -1.5
+            fused.bias_ih_l0.detach().numpy()[:] += 0.25
+        if change == 2:  # replaced
+            fused.weight_hr_l0 = nn.Parameter(tg.randn(2, 5, dtype=np.float64))
+        unrolled.load_state_dict(fused.state_dict())
+        results = []
+        for lstm in (fused, unrolled):
+            lstm.zero_grad()
+            out, (hn, cn) = lstm(x)
+            ((out ** 2).sum() + cn.sum()).backward()
+            results.append([out.detach().numpy(), cn.detach().numpy()] + [p.grad.numpy() for p in lstm.parameters()])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert len(traces) == 1
+
+
 def test_gradcheck_and_bad_proj_size():
     lstm = nn.LSTM(2, 3, proj_size=1, dtype=np.float64)
     x = tg.tensor(np.random.default_rng(1).standard_normal((4, 2, 2)), requires_grad=True)

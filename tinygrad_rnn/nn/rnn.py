@@ -78,7 +78,8 @@ def unrolled_sequence(step, x, states, lengths, reverse, project=None):
 
 
 def _step(mode, w_hh, nonlinearity, b_hh, w_hr):
-    """step(xp_t, states) -> new states of one layer and direction, given its input projection xp_t."""
+    """step(xp_t, states) -> new states of one layer and direction, given its input projection xp_t,
+    and the tensors it reads besides them."""
     w_hh_t = w_hh.transpose(0, 1)
     w_hr_t = None if w_hr is None else w_hr.transpose(0, 1)
 
@@ -88,27 +89,32 @@ def _step(mode, w_hh, nonlinearity, b_hh, w_hr):
         if mode == "GRU":
             return (gru_step(xp_t, state[0], w_hh_t, b_hh),)
         return (rnn_step(xp_t, state[0], w_hh_t, b_hh, nonlinearity),)
-    return step
+    return step, [t for t in (w_hh_t, b_hh, w_hr_t) if t is not None]
 
 
 def _projection(w_ih, b_ih):
-    """x -> x W_ihᵀ + b_ih, for one step (B, I) or a whole sequence (T, B, I)."""
+    """x -> x W_ihᵀ + b_ih, for one step (B, I) or a whole sequence (T, B, I), and the tensors it reads."""
     w_ih_t = w_ih.transpose(0, 1)
-    return lambda x: x @ w_ih_t if b_ih is None else x @ w_ih_t + b_ih
+    return (lambda x: x @ w_ih_t if b_ih is None else x @ w_ih_t + b_ih), [t for t in (w_ih_t, b_ih) if t is not None]
 
 
 def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
     """One layer and direction as a Python loop over time steps built from primitive ops."""
-    step = _step(mode, w_hh, nonlinearity, b_hh, w_hr)
-    out, state = unrolled_sequence(step, x, tuple(state), lengths, reverse, _projection(w_ih, b_ih))
+    step, project = _step(mode, w_hh, nonlinearity, b_hh, w_hr)[0], _projection(w_ih, b_ih)[0]
+    out, state = unrolled_sequence(step, x, tuple(state), lengths, reverse, project)
     return (out, *state)
 
 
 def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
     """One layer and direction: its step, input projection included, compiled into whole-sequence
-    kernels (tinygrad_rnn.compiler), which hoists the projection out of the time loop."""
-    step, project = _step(mode, w_hh, nonlinearity, b_hh, w_hr), _projection(w_ih, b_ih)
-    out, finals = compiler.compiled_sequence(lambda x_t, s: step(project(x_t), s), x, tuple(state), lengths, reverse)
+    kernels (tinygrad_rnn.compiler), which hoists the projection out of the time loop. An LSTM's or
+    Elman RNN's two biases are added to each other first (one vector in the kernels, not two); the
+    step is traced once per structure and sizes (``reads``)."""
+    if mode != "GRU" and b_ih is not None:  # GRU's b_hn sits inside r * (W_hn h + b_hn)
+        b_ih, b_hh = b_ih + b_hh, None
+    (step, step_reads), (project, project_reads) = _step(mode, w_hh, nonlinearity, b_hh, w_hr), _projection(w_ih, b_ih)
+    out, finals = compiler.compiled_sequence(lambda x_t, s: step(project(x_t), s), x, tuple(state), lengths, reverse,
+                                             reads=((mode, nonlinearity), project_reads + step_reads))
     return (out, *finals)
 
 
