@@ -65,7 +65,7 @@ def _value_name(buf):
 
 def _grad_name(buf):
     kind = buf[0]
-    return {"x": "gxt", "s": f"gs{buf[-1]}", "v": f"g{buf[-1]}", "mm": f"gmm{buf[-1]}s", "hx": f"ghx{buf[-1]}s",
+    return {"x": "gxt", "s": f"dst{buf[-1]}", "v": f"g{buf[-1]}", "mm": f"gmm{buf[-1]}s", "hx": f"ghx{buf[-1]}s",
             "p": f"dp{buf[-1]}", "c": None}[kind]
 
 
@@ -175,7 +175,7 @@ def _refs(node):
 # rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
 _DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)'
 _TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
-_EXTERNAL = ("x", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
+_EXTERNAL = ("x", "s", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
 
 
 def _fits(run, node, width, saved, backward, shared):
@@ -587,12 +587,13 @@ def _contributions(plan):
 
 
 def _assigned_gradients(plan, shared):
-    """The per-step product gradients (mm, hx) that get exactly one contribution, covering every
-    column once: the kernel assigns them instead of zeroing each row first and adding to it."""
-    width = {nd.out: nd.width for nd in plan.nodes}
+    """The per-step product and state gradients (mm, hx, s) that get exactly one contribution,
+    covering every column once: the kernel assigns them instead of zeroing each row first and adding
+    to it (a state's, in dst_k, once the step has read the new state's gradient from there)."""
+    width = {nd.out: nd.width for nd in plan.nodes} | plan.placeholder_widths
     seen = {}
     for buf, ref, loop_width in _contributions(plan):
-        if buf[0] in ("mm", "hx") and buf not in shared:
+        if buf[0] in ("mm", "hx", "s") and buf not in shared:
             seen.setdefault(buf, []).append((ref, loop_width))
     whole = lambda ref, loop: ref.off == "0" and ref.width == width[ref.buf] and (ref.width != "1" or loop == "1")  # noqa: E731
     return {buf for buf, c in seen.items() if len(c) == 1 and whole(*c[0])}
@@ -650,8 +651,6 @@ def _allocate(w, plan, layout, backward):
             w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
     if not backward:
         return
-    for k, ref in enumerate(plan.outputs):
-        w(1, f"gs{k} = np.zeros({rows(ref.width)})")
     for node in plan.nodes:
         if node.out[0] == "mm":
             w(1, f"tk{node.out[1]} = np.empty(({node.args[0].width}, B), xs.dtype)")
@@ -720,13 +719,12 @@ def generate(plan):
     for buf, width in layout.products.items():  # zeroed a row at a time, here, where the step then adds to it
         if buf not in layout.assigned:
             w.rows(2, width, [f"{_grad_name(buf)}[b, j] = c0"])
-    for k, ref in enumerate(plan.outputs):
+    for k, ref in enumerate(plan.outputs):  # dst_k: the new state's gradient in, the old state's out
         extra = " + dos[s, b, j]" if k == 0 else ""
-        w.rows(2, ref.width, [_accumulate(ref, f"dst{k}[b, j]{extra}", layout)])
+        clear = [] if ("s", k) in layout.assigned else [f"dst{k}[b, j] = c0"]
+        w.rows(2, ref.width, [_accumulate(ref, f"dst{k}[b, j]{extra}", layout)] + clear)
     for run in reversed(groups(plan, layout.saved, backward=True)):
         _emit_backward_run(w, run, layout)
-    for k, ref in enumerate(plan.outputs):
-        w.rows(2, ref.width, [f"dst{k}[b, j] = gs{k}[b, j]", f"gs{k}[b, j] = c0"])
     if layout.products:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
         w(2, "for b in range(B):")
         w(3, "if s >= lengths[b]:")

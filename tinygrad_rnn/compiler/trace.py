@@ -69,6 +69,7 @@ class Plan:
     steps: list              # matrix index of each per-step product ("mm", k)
     state_sizes: tuple
     input_size: int
+    placeholder_widths: dict  # ("x",) and ("s", k) -> width symbol
 
     def structure(self):
         """A hashable summary of everything the generated source depends on (not the sizes' values)."""
@@ -244,7 +245,7 @@ def trace(step, input_size, state_sizes, dtype, fill=0.5):
             ref = b.node("copy", b.sym(w), [ref])  # a new state must own its buffer (no swaps in place)
         outputs.append(ref)
     return Plan(b.nodes, outputs, b.sizes, b.consts, b.frontier, b.mats, b.vecs, b.hoisted, b.steps,
-                tuple(state_sizes), input_size)
+                tuple(state_sizes), input_size, b.placeholder_widths)
 
 
 def check_frontier(step, plan, dtype):
