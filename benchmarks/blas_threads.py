@@ -6,13 +6,13 @@ gets SciPy's BLAS, the kernels', on one thread when its per-step product is smal
 threads), "whole batch" (no row parts, the rest as shipped), "both pools" (the policy, limiting
 NumPy's BLAS too), "threads kept" (no parts, no limit: both pools at their default), and "one
 thread" (every BLAS on one thread, the command line's choice). Rows: the hand-written LSTM kernel
-(nn.LSTM), the kernel generated from LSTMCell and from LayerNormLSTMCell (nn.Recurrent), at configs
+(nn.LSTM), the kernel generated from its step, and from LayerNormLSTMCell (nn.Recurrent), at configs
 b, c and d of the recurrent benchmark.
 """
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from .common import block_medians, fmt, record, sgd_training_step, table
-from .custom_cell import builtin_cell_step
+from .custom_cell import generated_layer
 from .recurrent import CONFIGS
 
 
@@ -22,7 +22,7 @@ def _layer(kind, cfg):
     if kind == "hand-written LSTM":
         return nn.LSTM(I, H)
     if kind == "generated LSTM":
-        return nn.Recurrent(builtin_cell_step("LSTM", I, H))
+        return generated_layer("LSTM", I, H)
     return nn.Recurrent(nn.LayerNormLSTMCell(I, H))
 
 

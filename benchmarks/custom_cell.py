@@ -5,7 +5,7 @@ in PyTorch as an eager Python loop (torch.compile of that loop took 338 s to com
 only with TINYGRAD_RNN_BENCH_TORCH_COMPILE=1). Also the compile cost of our kernels: the first
 training step in a fresh process with an empty kernel cache (cold) and with the cache that run left
 (warm), minus a steady step. Last, the built-in layers' hand-written kernels against the kernels the
-compiler generates from nn.LSTMCell/GRUCell/RNNCell, at the recurrent benchmark's configs.
+compiler generates from the same layers' steps, at the recurrent benchmark's configs.
 """
 import json
 import os
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from unittest import mock
 
 from .common import block_medians, fmt, mse_training_step, optional_torch, record, sgd_training_step, table
 from .recurrent import CONFIGS
@@ -25,27 +26,25 @@ def ours(impl):
     return sgd_training_step(lambda: nn.Recurrent(nn.LayerNormLSTMCell(CFG["I"], CFG["H"]), impl=impl), CFG)
 
 
-def builtin_cell_step(mode, I, H):
-    """nn.LSTMCell/GRUCell/RNNCell with the nn.Recurrent protocol (state_size), to compile a built-in step."""
+def generated_layer(mode, I, H):
+    """nn.LSTM/GRU/RNN(I, H) run through the kernels the compiler generates from its step (as
+    nn.LSTM(proj_size=...) runs), in place of its hand-written kernels."""
     from tinygrad_rnn import nn
+    from tinygrad_rnn.nn import rnn
 
-    class BuiltinCellStep(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = {"LSTM": nn.LSTMCell, "GRU": nn.GRUCell, "RNN": nn.RNNCell}[mode](I, H)
-            self.state_size = (H, H) if mode == "LSTM" else H
-
-        def forward(self, x, state):
-            return self.inner(x, state)
-    return BuiltinCellStep()
+    class Generated(getattr(nn, mode)):
+        def forward(self, *args, **kwargs):
+            with mock.patch.object(rnn, "_fused", rnn._compiled):
+                return super().forward(*args, **kwargs)
+    return Generated(I, H)
 
 
 def builtin(cfg, kind):
-    """A built-in layer's training step at cfg: its hand-written kernel, or the one generated from its cell."""
+    """A built-in layer's training step at cfg: its hand-written kernels, or the generated ones."""
     from tinygrad_rnn import nn
     I, H = cfg["I"], cfg["H"]
     return sgd_training_step(lambda: getattr(nn, cfg["mode"])(I, H) if kind == "hand-written"
-                             else nn.Recurrent(builtin_cell_step(cfg["mode"], I, H)), cfg)
+                             else generated_layer(cfg["mode"], I, H), cfg)
 
 
 def torch_loop(compiled=False):
