@@ -363,7 +363,7 @@ def test_the_forward_keeps_no_value_the_backward_can_evaluate_again():
     from tinygrad_rnn.compiler import Layout
     H = 5
     plan = _traced(nn.LayerNormLSTMCell(3, H, dtype=np.float64))
-    _, widths = Layout(plan).offsets(plan, [int(np.prod(plan.frontier[i].shape)) for i, _ in plan.vecs])
+    _, _, widths = Layout(plan).offsets(plan, [int(np.prod(plan.frontier[i].shape)) for i, _ in plan.vecs])
     assert widths["saved"] == 4 * H + 5 * H + 9
 
 

@@ -410,9 +410,18 @@ class Layout:
         self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
                                if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
+        self._offsets = {}
 
     def offsets(self, plan, vector_sizes):
-        """(offs, widths): the int64 offsets in ``names`` order and the packed arrays' widths."""
+        """(sz, offs, widths): the sizes' values in symbol order, the int64 offsets in ``names`` order
+        and the packed arrays' widths; kept per sizes (a library step's plan is reused call after call)."""
+        key = (tuple(plan.sizes.items()), tuple(vector_sizes))
+        if key not in self._offsets:
+            sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
+            self._offsets[key] = (sz, *self._packed(plan, vector_sizes))
+        return self._offsets[key]
+
+    def _packed(self, plan, vector_sizes):
         width = {n.out[1]: plan.sizes.get(self.sliced[n.out[1]][1] if n.out[1] in self.sliced else n.width, 1)
                  for n in plan.nodes if n.out[0] == "v"}
         saved = np.cumsum([0] + [width[n] for n in self.saved])

@@ -56,11 +56,10 @@ class CompiledSequence(Function):
         xs = x[order] if order is not None else x
         if lengths.min() < T:
             xs = np.where((np.arange(T)[:, None] < lengths[None, :])[..., None], xs, 0)
-        sz = np.array([plan.sizes[k] for k in sorted(plan.sizes, key=lambda s: int(s[1:]))], np.int64)
         hoisted = set(plan.hoisted)
         mats = [_matrix(frontier[i], dt, m in hoisted) for m, i in enumerate(plan.mats)]
         vecs = [np.asarray(frontier[i], dtype=dt).reshape(-1) for i, _ in plan.vecs]
-        offs, widths = layout.offsets(plan, [v.size for v in vecs])
+        sz, offs, widths = layout.offsets(plan, [v.size for v in vecs])
         run = _Run(plan, kernels, layout, sz, np.array(plan.consts, dt), offs, widths, mats,
                    [frontier[i].flags.f_contiguous and not frontier[i].flags.c_contiguous for i in plan.mats],
                    np.concatenate(vecs) if vecs else np.zeros(0, dt))
@@ -100,7 +99,7 @@ class CompiledSequence(Function):
         for m, i in enumerate(plan.mats):
             d_frontier[i] = d_mats[m] if d_frontier[i] is None else d_frontier[i] + d_mats[m]
         frontier_shapes = [t.shape for t in ctx.inputs[1 + len(dst):-4]]
-        starts = np.cumsum([0] + [int(np.prod(frontier_shapes[i])) for i, _ in plan.vecs])
+        starts = run.offs[len(run.offs) - len(plan.vecs) - 1:]  # each vector's place in pv, and dpv
         for k, (i, is_condition) in enumerate(plan.vecs):
             if not is_condition:
                 g = dpv[starts[k]:starts[k + 1]].reshape(frontier_shapes[i])
