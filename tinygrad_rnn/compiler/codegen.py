@@ -313,6 +313,29 @@ def _vjp_lines(node, layout, started):
     return lines + ([] if n in local else [f"{g}[b, j] = c0"]), []
 
 
+def _seed(k):
+    """The gradient reaching new state k: from the next step (dst_k), and for the output, from it."""
+    return f"dst{k}[b, j]" + (" + dos[s, b, j]" if k == 0 else "")
+
+
+def _seeded_outputs(plan, runs, local, assigned):
+    """{state k: node n} for the new states whose gradient can be a scalar of their own loop, seeded
+    there (gl_n = dst_k + dos) instead of added into a (B, w) array by a loop of its own: node n is
+    the whole output and a local gradient, and the old state's one contribution (assigned in dst_k)
+    is made in that loop, after the seed, or later in the sweep."""
+    run_of = {nd.out: i for i, (_, _, nodes) in enumerate(runs) for nd in nodes}
+    width = {nd.out: nd.width for nd in plan.nodes}
+    seeded = {}
+    for k, ref in enumerate(plan.outputs):
+        if (ref.buf[0] != "v" or ref.buf[1] not in local or ref.off != "0" or ref.width != width[ref.buf]
+                or ("s", k) not in assigned):
+            continue
+        readers = [nd for nd in plan.nodes if any(r.buf == ("s", k) for r in _refs(nd))]
+        if all(run_of[nd.out] <= run_of[ref.buf] for nd in readers):
+            seeded[k] = ref.buf[1]
+    return seeded
+
+
 def _as_saved(ref, layout):
     """ref as the backward reads it: a slice kept alone (Layout.sliced) starts at the saved column 0."""
     part = layout.sliced.get(ref.buf[1]) if ref.buf[0] == "v" else None
@@ -340,6 +363,10 @@ def _emit_backward_run(w, run, layout):
             w.rows(2, part.width, body + [f"{src} = c0"])
     else:
         body, after, started = [], [], set()
+        for k, n in layout.seeded.items():
+            if ("v", n) in {nd.out for nd in nodes}:
+                body.append(f"gl{n} = {_seed(k)}")
+                started.add(n)
         for nd in reversed(nodes):
             lines, finals = _vjp_lines(nd, layout, started)
             body += lines
@@ -393,8 +420,11 @@ class Layout:
         runs = groups(plan, self.saved)
         outputs = {r.buf for r in plan.outputs}
         backward_runs = groups(plan, self.saved, backward=True)
+        self.shared = _shared_gradients(plan)
+        self.assigned = _assigned_gradients(plan, self.shared)
         self.local_values = _locals(plan, runs) - {n for _, n in outputs}
-        self.local_grads = _locals(plan, backward_runs) - {n for _, n in outputs}
+        self.seeded = _seeded_outputs(plan, backward_runs, _locals(plan, backward_runs), self.assigned)
+        self.local_grads = _locals(plan, backward_runs) - ({n for _, n in outputs} - set(self.seeded.values()))
         self.row_values = _row_scalars(plan, runs) - {n for _, n in outputs}
         self.row_grads = _row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
         width = {nd.out[1]: nd.width for nd in plan.nodes if nd.out[0] == "v"}
@@ -402,8 +432,6 @@ class Layout:
         array -= self.local_values
         self.sliced = {n: next(iter(r)) for n, r in reads.items()  # n -> (offset, width) kept
                        if len(r) == 1 and next(iter(r)) != ("0", width[n]) and n in array}
-        self.shared = _shared_gradients(plan)
-        self.assigned = _assigned_gradients(plan, self.shared)
         # the products' gradients the backward writes -> their widths
         self.products = {nd.out: nd.width for nd in plan.nodes
                          if nd.out[0] in ("mm", "hx") and nd.out not in self.shared}
@@ -729,9 +757,9 @@ def generate(plan):
         if buf not in layout.assigned:
             w.rows(2, width, [f"{_grad_name(buf)}[b, j] = c0"])
     for k, ref in enumerate(plan.outputs):  # dst_k: the new state's gradient in, the old state's out
-        extra = " + dos[s, b, j]" if k == 0 else ""
-        clear = [] if ("s", k) in layout.assigned else [f"dst{k}[b, j] = c0"]
-        w.rows(2, ref.width, [_accumulate(ref, f"dst{k}[b, j]{extra}", layout)] + clear)
+        if k not in layout.seeded:
+            clear = [] if ("s", k) in layout.assigned else [f"dst{k}[b, j] = c0"]
+            w.rows(2, ref.width, [_accumulate(ref, _seed(k), layout)] + clear)
     for run in reversed(groups(plan, layout.saved, backward=True)):
         _emit_backward_run(w, run, layout)
     if layout.products:  # the rows of sequences that have ended get no gradient (the weight products sum over rows)
