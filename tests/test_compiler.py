@@ -98,6 +98,24 @@ class ProductStatesCell(nn.Module):
         return h_new, h_new.tanh() + x @ self.w_c + 0.5 * c * z, x @ self.w_z
 
 
+class EarlyStateCell(nn.Module):
+    """A new state computed first, from x alone (its gradient can be seeded in its own loop), while
+    the old one is read only after a per-step product: the old state's gradient is then written
+    before the new one's is read in the backward sweep, so the seed must not wait for that loop."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(10)
+        p = lambda *s: nn.Parameter(0.5 * rng.standard_normal(s))  # noqa: E731
+        self.w_x, self.w_h = p(I, H), p(H, H)
+        self.state_size = (H, H)
+
+    def forward(self, x, state):
+        h, c = state
+        c_new = (x @ self.w_x).tanh()
+        return (h @ self.w_h + 2.0 * c).sigmoid(), c_new
+
+
 class SlicedSavesCell(nn.Module):
     """Values whose backward reads one slice of them, which the forward keeps alone: the first chunk
     of one (offset 0), the last chunk of another, and one column broadcast over the features (logs,
@@ -170,6 +188,7 @@ CELLS = {
     "mask_numbers": MaskNumbersCell,
     "sliced_saves": SlicedSavesCell,
     "product_states": ProductStatesCell,
+    "early_state": EarlyStateCell,
     "reshape": ReshapeCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
