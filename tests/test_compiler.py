@@ -437,6 +437,38 @@ _CACHE_PROBE = textwrap.dedent("""
 """)
 
 
+class ShiftedHalvesCell(nn.Module):
+    """Two H-wide slices of one 2H-wide product, the second starting at `shift`: at shift = H they
+    tile it (its gradient is assigned, slice by slice, in the product's own array); at other shifts
+    they overlap and leave columns out, with the same structure (slices are symbols)."""
+    state_size = 4
+
+    def __init__(self, I, shift):
+        super().__init__()
+        rng = np.random.default_rng(11)
+        self.w, self.u = (nn.Parameter(0.5 * rng.standard_normal(s)) for s in ((4, 8), (I, 4)))
+        self.shift = shift
+
+    def forward(self, x, h):
+        a = h @ self.w + 0.1  # a step value (aliased to the product's gradient), sliced
+        return a[:, :4].tanh() * a[:, self.shift:self.shift + 4].sigmoid() + x @ self.u
+
+
+def test_kernels_of_one_structure_tell_tiling_slices_from_overlapping_ones():
+    """Tiled slices are a matter of sizes, not of the structure: the kernel compiled for the tiling
+    halves (assigning the product's gradient) must not serve the overlapping ones, whose shared
+    columns get two contributions and whose uncovered columns none."""
+    rng = np.random.default_rng(12)
+    x = t64(rng.standard_normal((6, 3, 2)), True)
+    h0 = t64(0.5 * rng.standard_normal((3, 4)), True)
+    weights = [rng.standard_normal((6, 3, 4)), rng.standard_normal((3, 4))]
+    for shift in (4, 3, 1, 0, 4):
+        cell = ShiftedHalvesCell(2, shift)
+        fused, unrolled = (run(cell, impl, x, (h0,), [6, 2, 5], False, weights) for impl in ("fused", "unrolled"))
+        for a, b in zip(fused[0] + fused[1], unrolled[0] + unrolled[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"shift {shift}")
+
+
 @pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")
 @pytest.mark.parametrize("first, aside", [("training", "forward"), ("inference first", "backward")])
 def test_second_process_reuses_the_disk_cache(tmp_path, first, aside):

@@ -9,7 +9,7 @@ import weakref
 
 from ..autograd import is_grad_enabled
 from .cache import cache_dir, compile_fresh, load
-from .codegen import Layout, generate, kernel_arguments
+from .codegen import Layout, generate, kernel_arguments, size_dependent
 from .sequence import SECOND_ORDER, CompiledSequence
 from .trace import check_frontier, trace
 
@@ -37,7 +37,7 @@ def compiled_sequence(step, x, states, lengths, reverse, cell=None, reads=None):
         frontier = [reads[1][i] for i in positions]
     else:
         plan = trace(step, *sizes, x.dtype)
-        frontier, key = plan.frontier, plan.structure()
+        frontier, key = plan.frontier, (plan.structure(), size_dependent(plan))
         positions = {id(t): i for i, t in enumerate(reads[1])} if reads is not None else {}
         if known is not None and all(id(t) in positions for t in frontier):
             _plans[known] = (dataclasses.replace(plan, frontier=[]), key, [positions[id(t)] for t in frontier])

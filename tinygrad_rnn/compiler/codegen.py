@@ -285,7 +285,7 @@ def _vjp_lines(node, layout, started):
     op, args, local = node.op, node.args, layout.local_grads
 
     def add(ref, expr):
-        if ref.buf in layout.shared:
+        if ref.buf in layout.shared or layout.aliases.get(node.out) == ref.buf:
             return None
         n = ref.buf[1] if ref.buf[0] == "v" else None
         if n not in local:
@@ -310,7 +310,8 @@ def _vjp_lines(node, layout, started):
     for i, rule in rules.items():
         line = None if _grad_name(args[i].buf) is None else add(args[i], _substitute(rule, values))
         lines += [] if line is None else [line]
-    return lines + ([] if n in local else [f"{g}[b, j] = c0"]), []
+    kept = n in local or node.out in layout.aliases or node.out in layout.assigned  # nothing to zero
+    return lines + ([] if kept else [f"{g}[b, j] = c0"]), []
 
 
 def _seed(k):
@@ -422,6 +423,10 @@ class Layout:
         backward_runs = groups(plan, self.saved, backward=True)
         self.shared = _shared_gradients(plan)
         self.assigned = _assigned_gradients(plan, self.shared)
+        self.aliases = _aliased_gradients(plan, self.shared, _locals(plan, backward_runs))
+        tiled = {("v", n) for n in tiled_gradients(plan)}
+        self.assigned |= tiled
+        self.assigned -= {product for v, product in self.aliases.items() if v not in tiled}  # zeroed first
         self.local_values = _locals(plan, runs) - {n for _, n in outputs}
         self.seeded = _seeded_outputs(plan, backward_runs, _locals(plan, backward_runs), self.assigned)
         self.local_grads = _locals(plan, backward_runs) - ({n for _, n in outputs} - set(self.seeded.values()))
@@ -468,6 +473,8 @@ class Layout:
         if backward:
             source = re.sub(r"\bv(\d+)\[b, ([^\]]*)\]", lambda m: f"vs[b, o{m.group(1)} + {m.group(2)}]", source)
             source = _rename(source, r"\bg(\d+)\[b, 0\]", self.row_grads, "rg")
+            for (_, n), product in self.aliases.items():
+                source = re.sub(rf"\bg{n}\[", f"{_grad_name(product)}[", source)
         else:
             source = _rename(source, r"\bv(\d+)\[b, j\]", self.local_values, "t")
             source = _rename(source, r"\bv(\d+)\[b, 0\]", self.row_values, "rv")
@@ -605,6 +612,60 @@ def _shared_gradients(plan):
     return {("hx", k): roots[root(("hx", k))] for k in range(len(plan.hoisted)) if root(("hx", k)) in roots}
 
 
+def _aliased_gradients(plan, shared, local):
+    """{("v", n): product buffer} for a value v_n = P + u (or a copy of P), as wide as P, that is the
+    only use of a per-step or hoisted product P: v_n's gradient is P's, so the kernel accumulates it
+    in P's gradient array (no array of its own, no copy into P's: an LSTM's gate pre-activations).
+    The widths are compared by value, so this is part of the kernels' key (size_dependent)."""
+    value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
+    uses = {}
+    for nd in plan.nodes:
+        for r in _refs(nd):
+            uses.setdefault(r.buf, []).append((nd, r))
+    outputs = {r.buf for r in plan.outputs}
+    aliases = {}
+    for product in plan.nodes:
+        if product.out[0] not in ("mm", "hx") or product.out in shared or len(uses.get(product.out, [])) != 1:
+            continue
+        node, r = uses[product.out][0]
+        if (node.op in ("add", "copy") and r.off == "0" and r.width == product.width != "1"
+                and value(node.width) == value(product.width)
+                and node.out not in outputs and node.out[1] not in local and node.out not in aliases):
+            aliases[node.out] = product.out
+    return aliases
+
+
+def size_dependent(plan):
+    """What the generated source depends on beyond the plan's structure (which never holds the
+    sizes' values): the tiled and the aliased gradients. Part of the kernels' key."""
+    shared = _shared_gradients(plan)
+    local = _locals(plan, groups(plan, [], backward=True))  # the backward runs do not depend on what is saved
+    return tiled_gradients(plan), tuple(sorted(_aliased_gradients(plan, shared, local).items()))
+
+
+def tiled_gradients(plan):
+    """Indices of the step values whose gradient contributions cover each column exactly once (an
+    LSTM's four gate slices of its pre-activation): the kernel assigns them, with no zeroing before
+    or after."""
+    value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
+    width = {nd.out: nd.width for nd in plan.nodes}
+    spans = {}
+    for buf, ref, loop_width in _contributions(plan):
+        if buf[0] == "v":
+            whole_rows = ref.width != "1" and loop_width == ref.width
+            spans.setdefault(buf, []).append((value(ref.off), value(ref.width)) if whole_rows else None)
+    tiled = set()
+    for buf, parts in spans.items():
+        if width[buf] == "1" or None in parts:
+            continue
+        end = 0
+        for lo, w in sorted(parts):
+            end = end + w if lo == end else -1
+        if end == value(width[buf]):
+            tiled.add(buf[1])
+    return frozenset(tiled)
+
+
 def _contributions(plan):
     """(gradient buffer, operand Ref, width of the loop that adds) for every gradient contribution
     the backward writes: the new states' gradients arriving from the next step (and the output's),
@@ -684,7 +745,7 @@ def _allocate(w, plan, layout, backward):
         n = node.out[1]
         if node.out[0] == "v" and n in row:
             w(1, f"{'rg' if backward else 'rv'}{n} = c0")
-        elif node.out[0] == "v" and n not in local:
+        elif node.out[0] == "v" and n not in local and not (backward and node.out in layout.aliases):
             w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
     if not backward:
         return
