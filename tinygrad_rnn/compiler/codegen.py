@@ -428,6 +428,7 @@ class Layout:
         self.assigned |= tiled
         self.assigned -= {product for v, product in self.aliases.items() if v not in tiled}  # zeroed first
         self.local_values = _locals(plan, runs) - {n for _, n in outputs}
+        self.in_place = _states_in_place(plan)
         self.seeded = _seeded_outputs(plan, backward_runs, _locals(plan, backward_runs), self.assigned)
         self.local_grads = _locals(plan, backward_runs) - ({n for _, n in outputs} - set(self.seeded.values()))
         self.row_values = _row_scalars(plan, runs) - {n for _, n in outputs}
@@ -612,6 +613,15 @@ def _shared_gradients(plan):
     return {("hx", k): roots[root(("hx", k))] for k in range(len(plan.hoisted)) if root(("hx", k)) in roots}
 
 
+def _states_in_place(plan):
+    """{node n: state k} for the new states the forward computes straight into sv_k[s] (v_n is a
+    view of it): a whole step value that is no other new state. The others are copied there."""
+    width = {nd.out: nd.width for nd in plan.nodes}
+    bufs = [r.buf for r in plan.outputs]
+    return {r.buf[1]: k for k, r in enumerate(plan.outputs)
+            if r.buf[0] == "v" and r.off == "0" and r.width == width[r.buf] and bufs.count(r.buf) == 1}
+
+
 def _aliased_gradients(plan, shared, local):
     """{("v", n): product buffer} for a value v_n = P + u (or a copy of P), as wide as P, that is the
     only use of a per-step or hoisted product P: v_n's gradient is P's, so the kernel accumulates it
@@ -745,7 +755,8 @@ def _allocate(w, plan, layout, backward):
         n = node.out[1]
         if node.out[0] == "v" and n in row:
             w(1, f"{'rg' if backward else 'rv'}{n} = c0")
-        elif node.out[0] == "v" and n not in local and not (backward and node.out in layout.aliases):
+        elif node.out[0] == "v" and n not in local and not (node.out in layout.aliases if backward
+                                                             else n in layout.in_place):
             w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
     if not backward:
         return
@@ -783,6 +794,9 @@ def _prologue(w, plan, layout, backward):
             w(2, f"mm{k}s = mm{k}[s]")
         elif not backward:
             w(2, f"mm{k}s = mm{k}")
+    if not backward:
+        for n, k in layout.in_place.items():
+            w(2, f"v{n} = sv{k}[s]")
     if backward:
         w(2, "vs = VS[s]")
         w(2, "gxt = dxs[s]")
@@ -806,7 +820,7 @@ def generate(plan):
     runs = groups(plan, layout.saved)
     for run in runs:
         _emit_forward_run(w, run, layout)
-    _emit_commit(w, plan)
+    _emit_commit(w, plan, layout)
     w(0, "")
     w(0, "")
     forward = _column_views(layout.pack("\n".join(w.lines), backward=False))
@@ -833,13 +847,15 @@ def generate(plan):
     return "\n".join(head) + "\n" + forward + "\n" + _column_views(layout.pack("\n".join(w.lines), backward=True))
 
 
-def _emit_commit(w, plan):
-    """Each row's new states (and output) where it is active; inactive rows keep their state."""
+def _emit_commit(w, plan, layout):
+    """Each row's new states (and output) where it is active (unless computed there in place);
+    inactive rows keep their state."""
     w(2, "for b in range(B):")
     w(3, "if s < lengths[b]:")
     for k, ref in enumerate(plan.outputs):
-        w(4, f"for j in range({ref.width}):")
-        w(5, f"sv{k}[s, b, j] = {_val(ref)}")
+        if ref.buf[0] != "v" or ref.buf[1] not in layout.in_place:
+            w(4, f"for j in range({ref.width}):")
+            w(5, f"sv{k}[s, b, j] = {_val(ref)}")
     w(4, f"for j in range({plan.outputs[0].width}):")
     w(5, "out[s, b, j] = sv0[s, b, j]")
     w(3, "else:")
