@@ -662,7 +662,7 @@ def tiled_gradients(plan):
     spans = {}
     for buf, ref, loop_width in _contributions(plan):
         if buf[0] == "v":
-            whole_rows = ref.width != "1" and loop_width == ref.width
+            whole_rows = ref.width != "1" and value(loop_width) == value(ref.width)
             spans.setdefault(buf, []).append((value(ref.off), value(ref.width)) if whole_rows else None)
     tiled = set()
     for buf, parts in spans.items():
