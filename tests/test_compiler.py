@@ -437,6 +437,30 @@ _CACHE_PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, monkeypatch):
+    """nn.LSTM/GRU/RNN through the kernels generated from their own steps (as proj_size runs, and as
+    the benchmarks compare with the hand-written kernels), biases folded as there: outputs, final
+    states and every gradient equal the unrolled graph's, two layers, both directions, lengths."""
+    from tinygrad_rnn.nn import rnn
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((7, 3, 4))
+    results = {}
+    for impl in ("fused", "unrolled"):
+        tg.manual_seed(0)
+        layer = getattr(nn, mode)(4, 5, 2, bias=bias, bidirectional=True, impl=impl, dtype=np.float64)
+        xs = t64(x, True)
+        with monkeypatch.context() as m:
+            m.setattr(rnn, "_fused", rnn._compiled)
+            out, state = layer(xs, lengths=[7, 2, 5])
+        finals = state if mode == "LSTM" else (state,)
+        ((out ** 2).sum() + sum((f * 0.3).sum() for f in finals)).backward()
+        results[impl] = [t.detach().numpy() for t in (out, *finals)] + [t.grad.numpy() for t in (xs, *layer.parameters())]
+    for a, b in zip(results["fused"], results["unrolled"]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
 class ShiftedHalvesCell(nn.Module):
     """Two H-wide slices of one 2H-wide product, the second starting at `shift`: at shift = H they
     tile it (its gradient is assigned, slice by slice, in the product's own array); at other shifts

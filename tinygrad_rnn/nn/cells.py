@@ -34,12 +34,15 @@ def lstm_step(xp, h, c, w_hh_t, b_hh, w_hr_t=None):
     return (h if w_hr_t is None else h @ w_hr_t), c
 
 
-def gru_step(xp, h, w_hh_t, b_hh):
-    """r, z = σ(x_r + h_r), σ(x_z + h_z);  n = tanh(x_n + r (W_hn h + b_hn));  h' = (1 - z) n + z h."""
+def gru_step(xp, h, w_hh_t, b_hh, b_in=None):
+    """r, z = σ(x_r + h_r), σ(x_z + h_z);  n = tanh(x_n + r (W_hn h + b_hn));  h' = (1 - z) n + z h
+    (x_n + b_in when b_in is given apart from the input projection)."""
     hp = h @ w_hh_t
     if b_hh is not None:
         hp = hp + b_hh
     x_r, x_z, x_n = xp.chunk(3, dim=-1)
+    if b_in is not None:
+        x_n = x_n + b_in
     h_r, h_z, h_n = hp.chunk(3, dim=-1)
     r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
     n = (x_n + r * h_n).tanh()

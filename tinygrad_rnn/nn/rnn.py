@@ -77,7 +77,7 @@ def unrolled_sequence(step, x, states, lengths, reverse, project=None):
     return (out[key] if reverse else out), states
 
 
-def _step(mode, w_hh, nonlinearity, b_hh, w_hr):
+def _step(mode, w_hh, nonlinearity, b_hh, w_hr, b_in=None):
     """step(xp_t, states) -> new states of one layer and direction, given its input projection xp_t,
     and the tensors it reads besides them."""
     w_hh_t = w_hh.transpose(0, 1)
@@ -87,9 +87,9 @@ def _step(mode, w_hh, nonlinearity, b_hh, w_hr):
         if mode == "LSTM":
             return lstm_step(xp_t, state[0], state[1], w_hh_t, b_hh, w_hr_t)
         if mode == "GRU":
-            return (gru_step(xp_t, state[0], w_hh_t, b_hh),)
+            return (gru_step(xp_t, state[0], w_hh_t, b_hh, b_in),)
         return (rnn_step(xp_t, state[0], w_hh_t, b_hh, nonlinearity),)
-    return step, [t for t in (w_hh_t, b_hh, w_hr_t) if t is not None]
+    return step, [t for t in (w_hh_t, b_hh, w_hr_t, b_in) if t is not None]
 
 
 def _projection(w_ih, b_ih):
@@ -107,12 +107,19 @@ def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
 
 def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
     """One layer and direction: its step, input projection included, compiled into whole-sequence
-    kernels (tinygrad_rnn.compiler), which hoists the projection out of the time loop. An LSTM's or
-    Elman RNN's two biases are added to each other first (one vector in the kernels, not two); the
-    step is traced once per structure and sizes (``reads``)."""
-    if mode != "GRU" and b_ih is not None:  # GRU's b_hn sits inside r * (W_hn h + b_hn)
+    kernels (tinygrad_rnn.compiler), which hoists the projection out of the time loop. The biases
+    are added to each other first where the cell sums them (one vector in the kernels, not two; a
+    GRU's b_in stays apart, as b_hn sits inside r (W_hn h + b_hn)); the step is traced once per
+    structure and sizes (``reads``)."""
+    b_in = None
+    if mode == "GRU" and b_ih is not None:
+        H = w_hh.shape[1]
+        rz = np.arange(3 * H) < 2 * H
+        b_hh, b_in, b_ih = b_hh + b_ih * Tensor._make(rz.astype(b_ih.dtype)), b_ih[2 * H:], None
+    elif b_ih is not None:
         b_ih, b_hh = b_ih + b_hh, None
-    (step, step_reads), (project, project_reads) = _step(mode, w_hh, nonlinearity, b_hh, w_hr), _projection(w_ih, b_ih)
+    (step, step_reads), (project, project_reads) = (_step(mode, w_hh, nonlinearity, b_hh, w_hr, b_in),
+                                                    _projection(w_ih, b_ih))
     out, finals = compiler.compiled_sequence(lambda x_t, s: step(project(x_t), s), x, tuple(state), lengths, reverse,
                                              reads=((mode, nonlinearity), project_reads + step_reads))
     return (out, *finals)
