@@ -1,7 +1,8 @@
 """The cell compiler: one traced step of a recurrent cell becomes whole-sequence numba kernels.
 
 trace.py records the step's graph and splits it into hoisted input products, per-step products and
-element-wise work; codegen.py writes the forward and BPTT kernels as Python source; cache.py keeps
+element-wise work; codegen.py writes the forward and BPTT kernels as Python source (placement.py decides
+where each value and gradient lives, op_rules.py holds the per-op templates); cache.py keeps
 them on disk so numba's cache holds across processes; sequence.py is the Function that runs them.
 """
 import dataclasses
@@ -9,7 +10,8 @@ import weakref
 
 from ..autograd import is_grad_enabled
 from .cache import cache_dir, compile_fresh, load
-from .codegen import Layout, generate, kernel_arguments, size_dependent
+from .codegen import Layout, generate, kernel_arguments
+from .placement import size_dependent
 from .sequence import SECOND_ORDER, CompiledSequence
 from .trace import check_frontier, trace
 

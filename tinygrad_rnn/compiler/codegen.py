@@ -4,7 +4,8 @@ Both are ``@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=Tr
 with the time loop inside (plain Python under NUMBA_DISABLE_JIT; nogil, because the row parts of a
 batch run them side by side in threads). Each step value is a (B, w) array the kernel allocates,
 written by a loop over the active rows, or a scalar when it never leaves its loop; a slice or chunk
-is a column offset, not a copy. What compile time and speed taught (see Layout, groups): few array
+is a column offset, not a copy (placement.py decides where each value and gradient lives, op_rules.py
+holds each op's templates). What compile time and speed taught (see Layout, groups): few array
 arguments, the kernel's own arrays (LLVM knows they do not overlap, so loops vectorise without
 run-time checks), each argument array written at one column offset per loop, and column offsets
 read through views taken before the loop (_column_views).
@@ -13,7 +14,7 @@ The backward is not derived by differentiating the engine's backward formulas (c
 those capture trace-time arrays (Clamp's mask, Abs's sign, Maximum's tie weights, the condition of
 Where, Relu's y > 0) that would be wrong at every other step, and they call ops outside the set
 (the fused activation gradients, index scatters). Instead each op has its vector-Jacobian rule here
-(``_VJP``), evaluated on values the forward saved for every position: only those a rule reads
+(``op_rules.VJP``), evaluated on values the forward saved for every position: only those a rule reads
 (``saved_reads``; stored into one packed array VS, only the slice read when it is one, as GRU's h_n
 of its three-gate product). Saving measured faster than recomputing
 the step in the backward (214 -> 175 ms per LN-LSTM step here) and halves the code numba compiles;
@@ -27,40 +28,10 @@ import re
 
 import numpy as np
 
+from .op_rules import FORWARD, LETTERS, operand_refs, pow_forward, substitute, value_name, vjp_rules
+from .placement import (aliased_gradients, assigned_gradients, groups, local_nodes, row_scalars, saved_nodes,
+                        saved_reads, seeded_outputs, shared_gradients, states_in_place, tiled_gradients)
 from .trace import Ref
-
-_FORWARD = {
-    "add": "A + B", "sub": "A - B", "mul": "A * B", "div": "A / B",
-    "maximum": "(A if A >= B else B)", "minimum": "(A if A <= B else B)",
-    "neg": "-A", "exp": "np.exp(A)", "log": "np.log(A)", "sqrt": "np.sqrt(A)", "abs": "abs(A)",
-    "tanh": "tanh(A)", "sigmoid": "sigmoid(A)", "relu": "(A if A > c0 else c0)", "copy": "A",
-    "where": "(B if A != c0 else C)",
-    "gt": "(c1 if A > B else c0)", "ge": "(c1 if A >= B else c0)", "lt": "(c1 if A < B else c0)",
-    "le": "(c1 if A <= B else c0)", "eq": "(c1 if A == B else c0)", "ne": "(c1 if A != B else c0)",
-    "and": "(c1 if A != c0 and B != c0 else c0)", "or": "(c1 if A != c0 or B != c0 else c0)",
-    "not": "(c0 if A != c0 else c1)",
-}
-_VJP = {  # operand index -> gradient contribution, with gy the output's gradient and y its value
-    "add": {0: "gy", 1: "gy"}, "sub": {0: "gy", 1: "-gy"},
-    "mul": {0: "gy * B", 1: "gy * A"}, "div": {0: "gy / B", 1: "-gy * y / B"},
-    "maximum": {0: "gy * (c1 if A > B else (c2 if A == B else c0))",
-                1: "gy * (c0 if A > B else (c2 if A == B else c1))"},
-    "minimum": {0: "gy * (c1 if A < B else (c2 if A == B else c0))",
-                1: "gy * (c0 if A < B else (c2 if A == B else c1))"},
-    "neg": {0: "-gy"}, "exp": {0: "gy * y"}, "log": {0: "gy / A"}, "sqrt": {0: "gy / (y + y)"},
-    "abs": {0: "(gy if A > c0 else (-gy if A < c0 else c0))"},
-    "tanh": {0: "gy * (c1 - y * y)"}, "sigmoid": {0: "gy * y * (c1 - y)"},
-    "relu": {0: "(gy if y > c0 else c0)"}, "copy": {0: "gy"},
-    "where": {1: "(gy if A != c0 else c0)", 2: "(c0 if A != c0 else gy)"},
-    **{mask: {} for mask in ("gt", "ge", "lt", "le", "eq", "ne", "and", "or", "not")},  # masks: no gradient
-}
-_LETTERS = "ABC"
-
-
-def _value_name(buf):
-    kind = buf[0]
-    return {"x": "xt", "s": f"st{buf[-1]}", "v": f"v{buf[-1]}", "mm": f"mm{buf[-1]}s", "hx": f"hx{buf[-1]}s",
-            "p": f"p{buf[-1]}", "c": f"c{buf[-1]}"}[kind]
 
 
 def _grad_name(buf):
@@ -87,20 +58,7 @@ def _save(ref, saved):
 
 
 def _val(ref):
-    return _at(ref, _value_name(ref.buf))
-
-
-def _substitute(template, values):
-    """Replace the operand letters A, B, C and y/gy by expressions (whole words only)."""
-    return re.sub(r"\b(A|B|C|y|gy)\b", lambda m: values[m.group(1)], template)
-
-
-def _pow_forward(p):
-    return {2.0: "A * A", 3.0: "A * A * A", 1.0: "A", 0.5: "np.sqrt(A)", -1.0: "c1 / A", 0.0: "c1"}.get(p, "A ** B")
-
-
-def _pow_vjp(p):
-    return {2.0: "gy * (A + A)", 1.0: "gy", 0.0: "c0"}.get(p, "gy * B * A ** C")
+    return _at(ref, value_name(ref.buf))
 
 
 class _Writer:
@@ -167,69 +125,23 @@ def _loop_invariants(body, tag):
     return out, hoisted, sums
 
 
-def _refs(node):
-    return [*node.args, *(v for v in node.attrs.values() if isinstance(v, Ref))]
-
-
 # reassoc lets LLVM vectorise the feature-dim sums (a serial float chain otherwise); it changes
 # rounding only (no NaN/inf assumptions), so float64 still matches the unrolled graph to ~1e-15.
 _DECORATOR = '@njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)'
-_TRANSCENDENTAL = {"tanh", "sigmoid", "exp", "log"}
-_EXTERNAL = ("x", "s", "mm", "hx")  # gradients kept in argument arrays (the others are the kernel's own)
-
-
-def _fits(run, node, width, saved, backward, shared):
-    """Whether node may join the run's loop (see groups)."""
-    kind, run_width, nodes, made = run
-    if run_width != width or not all(r.buf not in made or (made[r.buf] and r.off == "0" and r.width == width)
-                                     for r in _refs(node)):
-        return False
-    if backward:  # one argument array written per loop, at one column offset
-        written = {(r.buf, r.off) for n in nodes + [node] for r in n.args if r.buf[0] in _EXTERNAL and r.buf not in shared}
-        return len({buf for buf, _ in written}) == len(written) <= 1
-    if node.op in _TRANSCENDENTAL and any(n.op in _TRANSCENDENTAL for n in nodes):
-        return False  # two inlined activations in one loop defeat LLVM's vectoriser
-    # one store into VS per loop: LLVM cannot tell two column blocks of one argument apart
-    return (width == "1" or node.op == "sum" or node.out[1] not in saved
-            or not any(n.op != "sum" and n.out[1] in saved for n in nodes))
-
-
-def groups(plan, saved, backward=False):
-    """Nodes in runs that share one loop over j: a node joins the current run when its loop width
-    matches and it reads values made in the run only at the same column (so, in reverse, every
-    gradient it adds to lands at the column being processed), and the loop stays vectorisable
-    (forward: at most one activation, one store into VS; backward, swept in reverse: one argument
-    array written, at one column offset, as LLVM cannot tell two column blocks of one argument apart;
-    the kernel's own arrays, which need no such checks, may be written at several). Products and
-    cats stand alone; a sum accumulates in the loop and its value exists only after it."""
-    runs, current = [], None
-    shared = _shared_gradients(plan) if backward else {}  # gradients never written (see _shared_gradients)
-    for node in plan.nodes:
-        if node.op in ("matmul", "cat"):
-            runs.append((node.op, None, [node], {}))
-            current = None
-            continue
-        width = node.args[0].width if node.op == "sum" else node.width
-        if current is None or not _fits(current, node, width, saved, backward, shared):
-            current = ("loop", width, [], {})
-            runs.append(current)
-        current[2].append(node)
-        current[3][node.out] = node.op != "sum"
-    return [(kind, width, nodes) for kind, width, nodes, _ in runs]
 
 
 def _elementwise_expr(node):
     if node.op == "pow":
-        template = _pow_forward(node.attrs["p"])
+        template = pow_forward(node.attrs["p"])
     elif node.op == "clamp":
         template = "A"
         if node.attrs["lo"] is not None:
-            template = f"max({template}, {_value_name(node.attrs['lo'].buf)})"
+            template = f"max({template}, {value_name(node.attrs['lo'].buf)})"
         if node.attrs["hi"] is not None:
-            template = f"min({template}, {_value_name(node.attrs['hi'].buf)})"
+            template = f"min({template}, {value_name(node.attrs['hi'].buf)})"
     else:
-        template = _FORWARD[node.op]
-    return _substitute(template, {_LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
+        template = FORWARD[node.op]
+    return substitute(template, {LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
 
 
 def _emit_forward_run(w, run, layout):
@@ -238,16 +150,16 @@ def _emit_forward_run(w, run, layout):
     node = nodes[0]
     if kind == "matmul":
         if node.out[0] == "mm":
-            w(2, f"np.dot({_value_name(node.args[0].buf)}, w{node.attrs['mat']}, {_value_name(node.out)})")
+            w(2, f"np.dot({value_name(node.args[0].buf)}, w{node.attrs['mat']}, {value_name(node.out)})")
     elif kind == "cat":
-        out = _value_name(node.out)
+        out = value_name(node.out)
         for part, off in zip(node.args, node.attrs["offsets"]):
             piece = Ref(node.out, off, part.width)
             w.rows(2, part.width, [f"{_at(piece, out)} = {_val(part)}"] + _save(piece, saved))
     else:
         body, before, after = [], [], []
         for nd in nodes:
-            out = _value_name(nd.out)
+            out = value_name(nd.out)
             if nd.op == "sum":
                 before.append(f"acc{nd.out[1]} = c0")
                 body.append(f"acc{nd.out[1]} += {_val(nd.args[0])}")
@@ -259,18 +171,7 @@ def _emit_forward_run(w, run, layout):
         for nd in nodes:  # a node the backward reads one slice of keeps only that slice
             if nd.out[1] in sliced:
                 off, part = sliced[nd.out[1]]
-                w.rows(2, part, [f"VS[s, b, o{nd.out[1]} + j] = {_at(Ref(nd.out, off, part), _value_name(nd.out))}"])
-
-
-def _rules(node):
-    """An element-wise node's vector-Jacobian rules: {operand index: template in A, B, C, y, gy}."""
-    if node.op == "pow":
-        return {0: _pow_vjp(node.attrs["p"])}
-    if node.op == "clamp":
-        tests = [f"A {'>=' if k == 'lo' else '<='} {_value_name(node.attrs[k].buf)}"
-                 for k in ("lo", "hi") if node.attrs[k] is not None]
-        return {0: f"(gy if {' and '.join(tests)} else c0)"}
-    return _VJP[node.op]
+                w.rows(2, part, [f"VS[s, b, o{nd.out[1]} + j] = {_at(Ref(nd.out, off, part), value_name(nd.out))}"])
 
 
 def _accumulate(ref, expr, layout):
@@ -301,14 +202,14 @@ def _vjp_lines(node, layout, started):
         return ([] if line is None else [line]), [f"{g}[b, 0] = c0"]
     n = node.out[1]
     gy = (f"gl{n}" if n in started else "c0") if n in local else f"gy{n}"
-    values = {_LETTERS[i]: _val(_as_saved(r, layout)) for i, r in enumerate(args)}
-    values.update(y=f"{_value_name(node.out)}[b, j]", gy=gy)
-    rules = _rules(node)
+    values = {LETTERS[i]: _val(_as_saved(r, layout)) for i, r in enumerate(args)}
+    values.update(y=f"{value_name(node.out)}[b, j]", gy=gy)
+    rules = vjp_rules(node)
     if not rules:
         return [], []
     lines = [] if n in local else [f"gy{n} = {g}[b, j]"]
     for i, rule in rules.items():
-        line = None if _grad_name(args[i].buf) is None else add(args[i], _substitute(rule, values))
+        line = None if _grad_name(args[i].buf) is None else add(args[i], substitute(rule, values))
         lines += [] if line is None else [line]
     kept = n in local or node.out in layout.aliases or node.out in layout.assigned  # nothing to zero
     return lines + ([] if kept else [f"{g}[b, j] = c0"]), []
@@ -317,24 +218,6 @@ def _vjp_lines(node, layout, started):
 def _seed(k):
     """The gradient reaching new state k: from the next step (dst_k), and for the output, from it."""
     return f"dst{k}[b, j]" + (" + dos[s, b, j]" if k == 0 else "")
-
-
-def _seeded_outputs(plan, runs, local, assigned):
-    """{state k: node n} for the new states whose gradient can be a scalar of their own loop, seeded
-    there (gl_n = dst_k + dos) instead of added into a (B, w) array by a loop of its own: node n is
-    the whole output and a local gradient, and the old state's one contribution (assigned in dst_k)
-    is made in that loop, after the seed, or later in the sweep."""
-    run_of = {nd.out: i for i, (_, _, nodes) in enumerate(runs) for nd in nodes}
-    width = {nd.out: nd.width for nd in plan.nodes}
-    seeded = {}
-    for k, ref in enumerate(plan.outputs):
-        if (ref.buf[0] != "v" or ref.buf[1] not in local or ref.off != "0" or ref.width != width[ref.buf]
-                or ("s", k) not in assigned):
-            continue
-        readers = [nd for nd in plan.nodes if any(r.buf == ("s", k) for r in _refs(nd))]
-        if all(run_of[nd.out] <= run_of[ref.buf] for nd in readers):
-            seeded[k] = ref.buf[1]
-    return seeded
 
 
 def _as_saved(ref, layout):
@@ -375,32 +258,6 @@ def _emit_backward_run(w, run, layout):
         w.rows(2, width, body, after)
 
 
-def saved_reads(plan, kind="v"):
-    """{node index: {(offset, width) read}} for the nodes (kind "v"; or the per-step products, kind
-    "mm") whose values the backward reads (an operand or result its VJP rule uses, or a per-step
-    product's left operand): the forward keeps those for every position (except the ones the
-    backward evaluates again, _recomputed); the others live in (B, w) rows reused at every step."""
-    reads = {}
-    for node in plan.nodes:
-        if node.op == "matmul":
-            refs = [node.args[0]] if node.out[0] == "mm" else []
-        elif node.op in ("sum", "cat"):
-            refs = []
-        else:
-            letters = set(re.findall(r"\b(A|B|C|y)\b", " ".join(_rules(node).values())))
-            refs = [node.args[_LETTERS.index(x)] for x in letters - {"y"}]
-            refs += [Ref(node.out, "0", node.width)] if "y" in letters else []
-        for r in refs:
-            if r.buf[0] == kind:
-                reads.setdefault(r.buf[1], set()).add((r.off, r.width))
-    return reads
-
-
-def saved_nodes(plan, kind="v"):
-    """Indices of the nodes whose values the backward reads (see saved_reads)."""
-    return set(saved_reads(plan, kind))
-
-
 class Layout:
     """Which arrays the kernels take as arguments, and where the packed ones keep each value.
 
@@ -421,18 +278,18 @@ class Layout:
         runs = groups(plan, self.saved)
         outputs = {r.buf for r in plan.outputs}
         backward_runs = groups(plan, self.saved, backward=True)
-        self.shared = _shared_gradients(plan)
-        self.assigned = _assigned_gradients(plan, self.shared)
-        self.aliases = _aliased_gradients(plan, self.shared, _locals(plan, backward_runs))
+        self.shared = shared_gradients(plan)
+        self.assigned = assigned_gradients(plan, self.shared)
+        self.aliases = aliased_gradients(plan, self.shared, local_nodes(plan, backward_runs))
         tiled = {("v", n) for n in tiled_gradients(plan)}
         self.assigned |= tiled
         self.assigned -= {product for v, product in self.aliases.items() if v not in tiled}  # zeroed first
-        self.local_values = _locals(plan, runs) - {n for _, n in outputs}
-        self.in_place = _states_in_place(plan)
-        self.seeded = _seeded_outputs(plan, backward_runs, _locals(plan, backward_runs), self.assigned)
-        self.local_grads = _locals(plan, backward_runs) - ({n for _, n in outputs} - set(self.seeded.values()))
-        self.row_values = _row_scalars(plan, runs) - {n for _, n in outputs}
-        self.row_grads = _row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
+        self.local_values = local_nodes(plan, runs) - {n for _, n in outputs}
+        self.in_place = states_in_place(plan)
+        self.seeded = seeded_outputs(plan, backward_runs, local_nodes(plan, backward_runs), self.assigned)
+        self.local_grads = local_nodes(plan, backward_runs) - ({n for _, n in outputs} - set(self.seeded.values()))
+        self.row_values = row_scalars(plan, runs) - {n for _, n in outputs}
+        self.row_grads = row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
         width = {nd.out[1]: nd.width for nd in plan.nodes if nd.out[0] == "v"}
         array = {nd.out[1] for nd in plan.nodes if nd.out[0] == "v" and nd.op != "cat" and nd.width != "1"}
         array -= self.local_values
@@ -532,7 +389,7 @@ def _recomputed(plan, reads, kept_products, layout):
     branch. The expressions are built when ``pack`` runs, once the layout is complete: they read
     saved values as it keeps them (a slice kept alone re-based)."""
     made = {nd.out: nd for nd in plan.nodes}
-    compared = {r.buf[1] for nd in plan.nodes if nd.op in _COMPARING for r in _refs(nd) if r.buf[0] == "v"}
+    compared = {r.buf[1] for nd in plan.nodes if nd.op in _COMPARING for r in operand_refs(nd) if r.buf[0] == "v"}
     exprs, cost, reads = {}, {}, {n: set(r) for n, r in reads.items()}
     for k, ref in enumerate(plan.outputs):
         if ref.buf[0] == "v" and ref.off == "0" and ref.width == made[ref.buf].width and ref.buf[1] not in exprs:
@@ -545,7 +402,7 @@ def _recomputed(plan, reads, kept_products, layout):
         if kind == "v" and n in exprs:
             return lambda col: exprs[n](_col(r, col)), cost[n]
         if kind == "v" and n in reads or kind in ("x", "s", "hx", "p", "c") or kind == "mm" and n in kept_products:
-            return lambda col: _at(_as_saved(r, layout), _value_name(r.buf), col), 0
+            return lambda col: _at(_as_saved(r, layout), value_name(r.buf), col), 0
         return None
 
     for nd in plan.nodes:
@@ -555,9 +412,9 @@ def _recomputed(plan, reads, kept_products, layout):
         ops = [operand(r) for r in nd.args]
         if None in ops or 1 + sum(c for _, c in ops) > _RECOMPUTE_OPS:
             continue
-        template = _FORWARD[nd.op]
-        exprs[n] = lambda col, t=template, ops=ops: "(" + _substitute(
-            t, {_LETTERS[i]: f(col) for i, (f, _) in enumerate(ops)}) + ")"
+        template = FORWARD[nd.op]
+        exprs[n] = lambda col, t=template, ops=ops: "(" + substitute(
+            t, {LETTERS[i]: f(col) for i, (f, _) in enumerate(ops)}) + ")"
         cost[n] = 1 + sum(c for _, c in ops)
         for r in nd.args:
             if r.buf[0] == "v" and r.buf[1] not in exprs:
@@ -569,157 +426,6 @@ def _rename(source, pattern, nodes, prefix):
     """source with the element accesses matched by pattern (group 1: a node) of the given nodes
     replaced by the scalar prefix{n}."""
     return re.sub(pattern, lambda m: f"{prefix}{m.group(1)}" if int(m.group(1)) in nodes else m.group(0), source)
-
-
-def _row_scalars(plan, runs):
-    """Width-1 nodes whose every use is in the pass over rows b that makes them (runs in the order
-    they are written; each per-step product ends a pass): scalars per row instead of (B, 1) arrays."""
-    segment, seg = {}, 0
-    for kind, _, nodes in runs:
-        product = kind == "matmul" and nodes[0].out[0] == "mm"
-        seg += product
-        for nd in nodes:
-            segment[nd.out] = None if product else seg
-    ok = {buf for buf, g in segment.items() if buf[0] == "v" and g is not None
-          and next(nd.width for nd in plan.nodes if nd.out == buf) == "1"}
-    for nd in plan.nodes:
-        for r in _refs(nd):
-            if r.buf in ok and segment[nd.out] != segment[r.buf]:
-                ok.discard(r.buf)
-    return {buf[1] for buf in ok}
-
-
-def _shared_gradients(plan):
-    """{("hx", k): ("mm", j)} for each hoisted product whose gradient is exactly a per-step product's:
-    both reach the same node through single-use add/copy nodes (a = x W + h U + b, as in every gated
-    cell), so the kernel writes gmm_j only and dW, dx of the hoisted product are taken from it."""
-    uses = {}
-    for node in plan.nodes:
-        for i, r in enumerate(_refs(node)):
-            uses.setdefault(r.buf, []).append((node, i, r))
-    outputs = {r.buf for r in plan.outputs}
-    width = {nd.out: nd.width for nd in plan.nodes}
-
-    def root(buf):
-        while buf not in outputs and len(uses.get(buf, [])) == 1:
-            node, i, r = uses[buf][0]  # the whole buffer, not broadcast: its gradient is node's
-            if (node.op not in ("add", "copy") or r.off != "0" or r.width != width[buf]
-                    or (r.width == "1") != (node.width == "1")):
-                break
-            buf = node.out
-        return buf
-
-    roots = {root(("mm", j)): ("mm", j) for j in range(len(plan.steps))}
-    return {("hx", k): roots[root(("hx", k))] for k in range(len(plan.hoisted)) if root(("hx", k)) in roots}
-
-
-def _states_in_place(plan):
-    """{node n: state k} for the new states the forward computes straight into sv_k[s] (v_n is a
-    view of it): a whole step value that is no other new state. The others are copied there."""
-    width = {nd.out: nd.width for nd in plan.nodes}
-    bufs = [r.buf for r in plan.outputs]
-    return {r.buf[1]: k for k, r in enumerate(plan.outputs)
-            if r.buf[0] == "v" and r.off == "0" and r.width == width[r.buf] and bufs.count(r.buf) == 1}
-
-
-def _aliased_gradients(plan, shared, local):
-    """{("v", n): product buffer} for a value v_n = P + u (or a copy of P), as wide as P, that is the
-    only use of a per-step or hoisted product P: v_n's gradient is P's, so the kernel accumulates it
-    in P's gradient array (no array of its own, no copy into P's: an LSTM's gate pre-activations).
-    The widths are compared by value, so this is part of the kernels' key (size_dependent)."""
-    value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
-    uses = {}
-    for nd in plan.nodes:
-        for r in _refs(nd):
-            uses.setdefault(r.buf, []).append((nd, r))
-    outputs = {r.buf for r in plan.outputs}
-    aliases = {}
-    for product in plan.nodes:
-        if product.out[0] not in ("mm", "hx") or product.out in shared or len(uses.get(product.out, [])) != 1:
-            continue
-        node, r = uses[product.out][0]
-        if (node.op in ("add", "copy") and r.off == "0" and r.width == product.width != "1"
-                and value(node.width) == value(product.width)
-                and node.out not in outputs and node.out[1] not in local and node.out not in aliases):
-            aliases[node.out] = product.out
-    return aliases
-
-
-def size_dependent(plan):
-    """What the generated source depends on beyond the plan's structure (which never holds the
-    sizes' values): the tiled and the aliased gradients. Part of the kernels' key."""
-    shared = _shared_gradients(plan)
-    local = _locals(plan, groups(plan, [], backward=True))  # the backward runs do not depend on what is saved
-    return tiled_gradients(plan), tuple(sorted(_aliased_gradients(plan, shared, local).items()))
-
-
-def tiled_gradients(plan):
-    """Indices of the step values whose gradient contributions cover each column exactly once (an
-    LSTM's four gate slices of its pre-activation): the kernel assigns them, with no zeroing before
-    or after."""
-    value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
-    width = {nd.out: nd.width for nd in plan.nodes}
-    spans = {}
-    for buf, ref, loop_width in _contributions(plan):
-        if buf[0] == "v":
-            whole_rows = ref.width != "1" and value(loop_width) == value(ref.width)
-            spans.setdefault(buf, []).append((value(ref.off), value(ref.width)) if whole_rows else None)
-    tiled = set()
-    for buf, parts in spans.items():
-        if width[buf] == "1" or None in parts:
-            continue
-        end = 0
-        for lo, w in sorted(parts):
-            end = end + w if lo == end else -1
-        if end == value(width[buf]):
-            tiled.add(buf[1])
-    return frozenset(tiled)
-
-
-def _contributions(plan):
-    """(gradient buffer, operand Ref, width of the loop that adds) for every gradient contribution
-    the backward writes: the new states' gradients arriving from the next step (and the output's),
-    and what each node's vector-Jacobian rule adds to its operands."""
-    out = [(r.buf, r, r.width) for r in plan.outputs]
-    for nd in plan.nodes:
-        if nd.op == "matmul":
-            refs = [(nd.args[0], nd.args[0].width)] if nd.out[0] == "mm" else []
-        elif nd.op == "cat":
-            refs = [(r, r.width) for r in nd.args]
-        elif nd.op == "sum":
-            refs = [(nd.args[0], nd.args[0].width)]
-        else:
-            refs = [(nd.args[i], nd.width) for i in _rules(nd)]
-        out += [(r.buf, r, w) for r, w in refs]
-    return out
-
-
-def _assigned_gradients(plan, shared):
-    """The per-step product and state gradients (mm, hx, s) that get exactly one contribution,
-    covering every column once: the kernel assigns them instead of zeroing each row first and adding
-    to it (a state's, in dst_k, once the step has read the new state's gradient from there)."""
-    width = {nd.out: nd.width for nd in plan.nodes} | plan.placeholder_widths
-    seen = {}
-    for buf, ref, loop_width in _contributions(plan):
-        if buf[0] in ("mm", "hx", "s") and buf not in shared:
-            seen.setdefault(buf, []).append((ref, loop_width))
-    whole = lambda ref, loop: ref.off == "0" and ref.width == width[ref.buf] and (ref.width != "1" or loop == "1")  # noqa: E731
-    return {buf for buf, c in seen.items() if len(c) == 1 and whole(*c[0])}
-
-
-def _locals(plan, runs):
-    """Nodes whose every use is in their own loop at the column being computed: in the forward
-    their values, in the backward their gradients, can be scalars instead of (B, w) arrays."""
-    run_of = {nd.out: i for i, (kind, width, nodes) in enumerate(runs) if kind == "loop" and width != "1"
-              for nd in nodes}
-    width = {nd.out: nd.width for nd in plan.nodes}
-    ok = {buf for buf in run_of if buf[0] == "v" and width[buf] == runs[run_of[buf]][1]}
-    for i, (kind, _, nodes) in enumerate(runs):
-        for nd in nodes:
-            for r in _refs(nd):
-                if r.buf in ok and (run_of[r.buf] != i or r.off != "0" or r.width != width[r.buf]):
-                    ok.discard(r.buf)
-    return {buf[1] for buf in ok}
 
 
 def signature(plan, layout):
@@ -755,8 +461,8 @@ def _allocate(w, plan, layout, backward):
         n = node.out[1]
         if node.out[0] == "v" and n in row:
             w(1, f"{'rg' if backward else 'rv'}{n} = c0")
-        elif node.out[0] == "v" and n not in local and not (node.out in layout.aliases if backward
-                                                             else n in layout.in_place):
+        elif node.out[0] == "v" and n not in local and not (
+                node.out in layout.aliases if backward else n in layout.in_place):
             w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
     if not backward:
         return
