@@ -116,6 +116,39 @@ class EarlyStateCell(nn.Module):
         return (h @ self.w_h + 2.0 * c).sigmoid(), c_new
 
 
+class ProductIsStateCell(nn.Module):
+    """New states that are a per-step and a hoisted product themselves, each also used once by an add
+    (p + 0.1) that only a product reads: the add's gradient may not share the product's array, which
+    also receives the new state's gradient from the next step."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(14)
+        p = lambda *s: nn.Parameter(0.5 * rng.standard_normal(s))  # noqa: E731
+        self.w_h, self.w_x, self.u, self.v = p(H, H), p(I, H), p(H, H), p(H, H)
+        self.state_size = (H, H, H)
+
+    def forward(self, x, state):
+        h, c, z = state
+        p, q = h @ self.w_h, x @ self.w_x
+        return p, ((p + 0.1) @ self.u).tanh() + 0.5 * c, ((q + 0.2) @ self.v).tanh() * z + q
+
+
+class TwinStatesCell(nn.Module):
+    """One value returned as two new states (and a slice of it as a third): each state's gradient
+    from the next step reaches it, so neither may be seeded alone in its loop."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.w = nn.Parameter(0.5 * np.random.default_rng(15).standard_normal((I, H)))
+        self.state_size = (H, H, 1)
+
+    def forward(self, x, state):
+        h, c, k = state
+        out = (x @ self.w + h * c + c * k).tanh()
+        return out, out, out[:, :1]
+
+
 class SlicedSavesCell(nn.Module):
     """Values whose backward reads one slice of them, which the forward keeps alone: the first chunk
     of one (offset 0), the last chunk of another, and one column broadcast over the features (logs,
@@ -189,6 +222,8 @@ CELLS = {
     "sliced_saves": SlicedSavesCell,
     "product_states": ProductStatesCell,
     "early_state": EarlyStateCell,
+    "product_is_state": ProductIsStateCell,
+    "twin_states": TwinStatesCell,
     "reshape": ReshapeCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),

@@ -134,7 +134,8 @@ def aliased_gradients(plan, shared, local):
     """{("v", n): product buffer} for a value v_n = P + u (or a copy of P), as wide as P, that is the
     only use of a per-step or hoisted product P: v_n's gradient is P's, so the kernel accumulates it
     in P's gradient array (no array of its own, no copy into P's: an LSTM's gate pre-activations).
-    The widths are compared by value, so this is part of the kernels' key (size_dependent)."""
+    Neither is a new state (its gradient's seed would share the array). The widths are compared by
+    value, so this is part of the kernels' key (size_dependent)."""
     value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
     uses = {}
     for nd in plan.nodes:
@@ -148,7 +149,8 @@ def aliased_gradients(plan, shared, local):
         node, r = uses[product.out][0]
         if (node.op in ("add", "copy") and r.off == "0" and r.width == product.width != "1"
                 and value(node.width) == value(product.width)
-                and node.out not in outputs and node.out[1] not in local and node.out not in aliases):
+                and outputs.isdisjoint((node.out, product.out)) and node.out[1] not in local
+                and node.out not in aliases):
             aliases[node.out] = product.out
     return aliases
 
@@ -233,14 +235,14 @@ def local_nodes(plan, runs):
 def seeded_outputs(plan, runs, local, assigned):
     """{state k: node n} for the new states whose gradient can be a scalar of their own loop, seeded
     there (gl_n = dst_k + dos) instead of added into a (B, w) array by a loop of its own: node n is
-    the whole output and a local gradient, and the old state's one contribution (assigned in dst_k)
-    is made in that loop, after the seed, or later in the sweep."""
+    the whole output and no other new state (one seed each), its gradient is local, and the old
+    state's one contribution (assigned in dst_k) is made in that loop, after the seed, or later."""
     run_of = {nd.out: i for i, (_, _, nodes) in enumerate(runs) for nd in nodes}
     width = {nd.out: nd.width for nd in plan.nodes}
     seeded = {}
     for k, ref in enumerate(plan.outputs):
         if (ref.buf[0] != "v" or ref.buf[1] not in local or ref.off != "0" or ref.width != width[ref.buf]
-                or ("s", k) not in assigned):
+                or ("s", k) not in assigned or [r.buf for r in plan.outputs].count(ref.buf) > 1):
             continue
         readers = [nd for nd in plan.nodes if any(r.buf == ("s", k) for r in operand_refs(nd))]
         if all(run_of[nd.out] <= run_of[ref.buf] for nd in readers):
