@@ -149,6 +149,21 @@ class TwinStatesCell(nn.Module):
         return out, out, out[:, :1]
 
 
+class UnreadInputsCell(nn.Module):
+    """A step that reads neither x nor its second state: their gradients are None, as in the
+    unrolled graph (and PyTorch), not zeros."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(16)
+        self.w, self.u = (nn.Parameter(0.5 * rng.standard_normal((H, H))) for _ in range(2))
+        self.state_size = (H, H)
+
+    def forward(self, x, state):
+        h, _ = state
+        return (h @ self.w).tanh(), (h @ self.u).sigmoid()
+
+
 class SlicedSavesCell(nn.Module):
     """Values whose backward reads one slice of them, which the forward keeps alone: the first chunk
     of one (offset 0), the last chunk of another, and one column broadcast over the features (logs,
@@ -224,6 +239,7 @@ CELLS = {
     "early_state": EarlyStateCell,
     "product_is_state": ProductIsStateCell,
     "twin_states": TwinStatesCell,
+    "unread_inputs": UnreadInputsCell,
     "reshape": ReshapeCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
@@ -288,7 +304,8 @@ def test_an_input_without_grad_gets_none_and_changes_no_other_gradient(name):
     weights = [rng.standard_normal((T, B, sizes[0]))] + [rng.standard_normal((B, s)) for s in sizes]
     with_x = run(cell, "fused", t64(xs, True), states, [6, 2, 5], True, weights)
     without = run(cell, "fused", t64(xs), states, [6, 2, 5], True, weights)
-    assert with_x[1][0] is not None and without[1][0] is None
+    unrolled = run(cell, "unrolled", t64(xs, True), states, [6, 2, 5], True, weights)
+    assert (with_x[1][0] is None) == (unrolled[1][0] is None) and without[1][0] is None  # None: x is not read
     for a, b in zip(with_x[0] + with_x[1][1:], without[0] + without[1][1:]):
         assert (a is None) == (b is None)
         if a is not None:

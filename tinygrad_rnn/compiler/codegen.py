@@ -298,6 +298,7 @@ class Layout:
         # the products' gradients the backward writes -> their widths
         self.products = {nd.out: nd.width for nd in plan.nodes
                          if nd.out[0] in ("mm", "hx") and nd.out not in self.shared}
+        self.read = {r.buf for nd in plan.nodes for r in operand_refs(nd) if r.buf[0] in ("x", "s")}  # x, states
         self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
                                if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]

@@ -90,8 +90,10 @@ class CompiledSequence(Function):
         parts = run_parts(ctx.parts, run.width, lambda rows, saved: run.backward(
             saved, np.ascontiguousarray(dos[:, rows], dtype=dt), [np.array(g[rows], dtype=dt, order="C") for g in dst],
             need_dx), ctx.saved)
-        d_initial = joined([p[1] for p in parts], [0] * len(dst))
-        dxs = joined([p[:1] for p in parts], [1])[0] if need_dx else None
+        read = run.layout.read  # an input or initial state the step never reads gets None, as unrolled
+        d_initial = [g if ("s", k) in read else None
+                     for k, g in enumerate(joined([p[1] for p in parts], [0] * len(dst)))]
+        dxs = joined([p[:1] for p in parts], [1])[0] if need_dx and ("x",) in read else None
         d_mats = [total([p[2][m] for p in parts]) for m in range(len(run.mats))]
         dpv = total([p[3] for p in parts])
         plan = run.plan
@@ -104,7 +106,7 @@ class CompiledSequence(Function):
             if not is_condition:
                 g = dpv[starts[k]:starts[k + 1]].reshape(frontier_shapes[i])
                 d_frontier[i] = g if d_frontier[i] is None else d_frontier[i] + g
-        dx = dxs[order] if need_dx and order is not None else dxs
+        dx = dxs[order] if dxs is not None and order is not None else dxs
         return (dx, *d_initial, *d_frontier, None, None, None, None)
 
 
