@@ -508,7 +508,8 @@ def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, mon
             out, state = layer(xs, lengths=[7, 2, 5])
         finals = state if mode == "LSTM" else (state,)
         ((out ** 2).sum() + sum((f * 0.3).sum() for f in finals)).backward()
-        results[impl] = [t.detach().numpy() for t in (out, *finals)] + [t.grad.numpy() for t in (xs, *layer.parameters())]
+        results[impl] = ([t.detach().numpy() for t in (out, *finals)]
+                         + [t.grad.numpy() for t in (xs, *layer.parameters())])
     for a, b in zip(results["fused"], results["unrolled"]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 

@@ -19,6 +19,7 @@ from .trace import check_frontier, trace
 _kernels = {}  # plan structure -> generated module (spares writing the source on every call)
 _checked = weakref.WeakKeyDictionary()  # cell -> plan structures its step passed check_frontier with
 _plans = {}  # (a library step's key, sizes, dtype, shapes) -> (plan without its frontier, its structure, positions)
+_variants = {}  # (plan structure, sizes' values) -> size_dependent(plan), a walk of the plan spared per call
 
 
 def compiled_sequence(step, x, states, lengths, reverse, cell=None, reads=None):
@@ -39,7 +40,11 @@ def compiled_sequence(step, x, states, lengths, reverse, cell=None, reads=None):
         frontier = [reads[1][i] for i in positions]
     else:
         plan = trace(step, *sizes, x.dtype)
-        frontier, key = plan.frontier, (plan.structure(), size_dependent(plan))
+        frontier, structure = plan.frontier, plan.structure()
+        sized = (structure, tuple(plan.sizes.items()))
+        if sized not in _variants:
+            _variants[sized] = size_dependent(plan)
+        key = (structure, _variants[sized])
         positions = {id(t): i for i, t in enumerate(reads[1])} if reads is not None else {}
         if known is not None and all(id(t) in positions for t in frontier):
             _plans[known] = (dataclasses.replace(plan, frontier=[]), key, [positions[id(t)] for t in frontier])

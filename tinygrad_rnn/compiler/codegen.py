@@ -280,14 +280,15 @@ class Layout:
         backward_runs = groups(plan, self.saved, backward=True)
         self.shared = shared_gradients(plan)
         self.assigned = assigned_gradients(plan, self.shared)
-        self.aliases = aliased_gradients(plan, self.shared, local_nodes(plan, backward_runs))
+        backward_locals = local_nodes(plan, backward_runs)
+        self.aliases = aliased_gradients(plan, self.shared, backward_locals)
         tiled = {("v", n) for n in tiled_gradients(plan)}
         self.assigned |= tiled
         self.assigned -= {product for v, product in self.aliases.items() if v not in tiled}  # zeroed first
         self.local_values = local_nodes(plan, runs) - {n for _, n in outputs}
         self.in_place = states_in_place(plan)
-        self.seeded = seeded_outputs(plan, backward_runs, local_nodes(plan, backward_runs), self.assigned)
-        self.local_grads = local_nodes(plan, backward_runs) - ({n for _, n in outputs} - set(self.seeded.values()))
+        self.seeded = seeded_outputs(plan, backward_runs, backward_locals, self.assigned)
+        self.local_grads = backward_locals - ({n for _, n in outputs} - set(self.seeded.values()))
         self.row_values = row_scalars(plan, runs) - {n for _, n in outputs}
         self.row_grads = row_scalars(plan, backward_runs[::-1]) - {n for _, n in outputs}
         width = {nd.out[1]: nd.width for nd in plan.nodes if nd.out[0] == "v"}

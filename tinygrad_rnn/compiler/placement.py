@@ -136,7 +136,7 @@ def aliased_gradients(plan, shared, local):
     in P's gradient array (no array of its own, no copy into P's: an LSTM's gate pre-activations).
     Neither is a new state (its gradient's seed would share the array). The widths are compared by
     value, so this is part of the kernels' key (size_dependent)."""
-    value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
+    value = plan.value
     uses = {}
     for nd in plan.nodes:
         for r in operand_refs(nd):
@@ -167,7 +167,7 @@ def tiled_gradients(plan):
     """Indices of the step values whose gradient contributions cover each column exactly once (an
     LSTM's four gate slices of its pre-activation): the kernel assigns them, with no zeroing before
     or after."""
-    value = lambda symbol: int(plan.sizes.get(symbol, symbol))  # noqa: E731
+    value = plan.value
     width = {nd.out: nd.width for nd in plan.nodes}
     spans = {}
     for buf, ref, loop_width in contributions(plan):

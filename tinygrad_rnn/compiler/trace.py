@@ -71,6 +71,10 @@ class Plan:
     input_size: int
     placeholder_widths: dict  # ("x",) and ("s", k) -> width symbol
 
+    def value(self, symbol):
+        """The number a width or offset symbol stands for ("0" and "1" stand for themselves)."""
+        return int(self.sizes.get(symbol, symbol))
+
     def structure(self):
         """A hashable summary of everything the generated source depends on (not the sizes' values)."""
         freeze = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
