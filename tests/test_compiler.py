@@ -438,6 +438,18 @@ def test_the_forward_keeps_no_value_the_backward_can_evaluate_again():
     assert widths["saved"] == 4 * H + 5 * H + 9
 
 
+def test_widths_an_element_wise_node_equates_are_one_symbol():
+    """A GRU's state (H) and its gates' chunks (3H / 3) are as wide in every element-wise node that
+    combines them, so the plan gives every H-wide node one width symbol (and their loops can merge),
+    while the chunks' offsets stay symbols of their own."""
+    H = 5
+    plan = _traced(BuiltinCell("gru", 3, H))
+    widths = {nd.width for nd in plan.nodes if nd.op not in ("matmul", "cat", "sum") and plan.value(nd.width) == H}
+    assert widths == {plan.placeholder_widths[("s", 0)]}
+    offsets = {r.off for nd in plan.nodes for r in nd.args if r.off != "0"}
+    assert {plan.value(o) for o in offsets} == {H, 2 * H} and not offsets & widths
+
+
 @pytest.mark.parametrize("name", ["kitchen_sink", "masks"])
 def test_operands_a_rule_compares_are_kept_not_evaluated_again(name):
     """maximum/minimum/abs/clamp/where compare their operands in the backward; read from the saved

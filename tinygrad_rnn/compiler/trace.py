@@ -248,8 +248,38 @@ def trace(step, input_size, state_sizes, dtype, fill=0.5):
         elif ref.buf[0] not in ("v", "mm", "hx"):
             ref = b.node("copy", b.sym(w), [ref])  # a new state must own its buffer (no swaps in place)
         outputs.append(ref)
-    return Plan(b.nodes, outputs, b.sizes, b.consts, b.frontier, b.mats, b.vecs, b.hoisted, b.steps,
-                tuple(state_sizes), input_size, b.placeholder_widths)
+    rename = _equal_widths(b.nodes)
+    return Plan([_renamed(n, rename) for n in b.nodes], [_renamed(r, rename) for r in outputs], b.sizes, b.consts,
+                b.frontier, b.mats, b.vecs, b.hoisted, b.steps, tuple(state_sizes), input_size,
+                {buf: rename.get(w, w) for buf, w in b.placeholder_widths.items()})
+
+
+def _equal_widths(nodes):
+    """{symbol: the one it equals}: an element-wise node's operands that are not broadcast (width "1")
+    are as wide as it for every size the step runs at (the engine's broadcasting demands it), so
+    their width symbols are one (a GRU's state H and its gates' chunk H; the loops over them merge)."""
+    parent = {}
+
+    def find(s):
+        while parent.get(s, s) != s:
+            s = parent[s]
+        return s
+    for nd in nodes:
+        if nd.op in ("matmul", "cat", "sum") or nd.width == "1":
+            continue
+        for r in nd.args:
+            if r.width != "1":
+                a, c = sorted((find(r.width), find(nd.width)), key=lambda s: int(s[1:]))
+                parent[c] = a
+    return {s: find(s) for s in parent if find(s) != s}
+
+
+def _renamed(item, rename):
+    """A Node or Ref with its width symbols replaced (offsets are never renamed)."""
+    if isinstance(item, Ref):
+        return Ref(item.buf, item.off, rename.get(item.width, item.width), item.flat)
+    attrs = {k: _renamed(v, rename) if isinstance(v, Ref) else v for k, v in item.attrs.items()}
+    return Node(item.op, item.out, rename.get(item.width, item.width), [_renamed(r, rename) for r in item.args], attrs)
 
 
 def check_frontier(step, plan, dtype):
