@@ -18,7 +18,7 @@ from .trace import check_frontier, trace
 
 _kernels = {}  # plan structure -> generated module (spares writing the source on every call)
 _checked = weakref.WeakKeyDictionary()  # cell -> plan structures its step passed check_frontier with
-_plans = {}  # (a library step's key, sizes, dtype, shapes) -> (plan without its frontier, its structure, positions)
+_plans = {}  # (a library step's key, sizes, dtype, shapes) -> (plan without its frontier, its key, positions, kernels)
 _variants = {}  # (plan structure, sizes' values) -> size_dependent(plan), a walk of the plan spared per call
 
 
@@ -36,18 +36,16 @@ def compiled_sequence(step, x, states, lengths, reverse, cell=None, reads=None):
     sizes = (x.shape[2], tuple(s.shape[1] for s in states))
     known = None if reads is None else (reads[0], sizes, x.dtype, tuple(t.shape for t in reads[1]))
     if known in _plans:
-        plan, key, positions = _plans[known]
+        plan, key, positions, kernels = _plans[known]
         frontier = [reads[1][i] for i in positions]
-    else:
-        plan = trace(step, *sizes, x.dtype)
-        frontier, structure = plan.frontier, plan.structure()
-        sized = (structure, tuple(plan.sizes.items()))
-        if sized not in _variants:
-            _variants[sized] = size_dependent(plan)
-        key = (structure, _variants[sized])
-        positions = {id(t): i for i, t in enumerate(reads[1])} if reads is not None else {}
-        if known is not None and all(id(t) in positions for t in frontier):
-            _plans[known] = (dataclasses.replace(plan, frontier=[]), key, [positions[id(t)] for t in frontier])
+        return _run(x, states, frontier, plan, kernels, lengths, reverse)
+    plan = trace(step, *sizes, x.dtype)
+    frontier, structure = plan.frontier, plan.structure()
+    sized = (structure, tuple(plan.sizes.items()))
+    if sized not in _variants:
+        _variants[sized] = size_dependent(plan)
+    key = (structure, _variants[sized])
+    positions = {id(t): i for i, t in enumerate(reads[1])} if reads is not None else {}
     if cell is not None and key not in _checked.setdefault(cell, set()):
         check_frontier(step, plan, x.dtype)
         _checked[cell].add(key)
@@ -56,5 +54,11 @@ def compiled_sequence(step, x, states, lengths, reverse, cell=None, reads=None):
         kernels = _kernels[key] = (load(generate(plan)), Layout(plan))
         backward_runs = is_grad_enabled() and any(t.requires_grad for t in (x, *states, *frontier))
         compile_fresh(kernels[0], kernel_arguments(plan, kernels[1], x.dtype), backward_runs)
+    if known is not None and all(id(t) in positions for t in frontier):
+        _plans[known] = (dataclasses.replace(plan, frontier=[]), key, [positions[id(t)] for t in frontier], kernels)
+    return _run(x, states, frontier, plan, kernels, lengths, reverse)
+
+
+def _run(x, states, frontier, plan, kernels, lengths, reverse):
     outs = CompiledSequence.apply(x, *states, *frontier, plan, kernels, lengths, reverse)
     return outs[0], tuple(outs[1:])

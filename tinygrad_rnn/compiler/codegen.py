@@ -29,8 +29,8 @@ import re
 import numpy as np
 
 from .op_rules import FORWARD, LETTERS, operand_refs, pow_forward, substitute, value_name, vjp_rules
-from .placement import (aliased_gradients, assigned_gradients, groups, local_nodes, row_scalars, saved_nodes,
-                        saved_reads, seeded_outputs, shared_gradients, states_in_place, tiled_gradients)
+from .placement import (aliased_gradients, assigned_gradients, contributions, groups, local_nodes, row_scalars,
+                        saved_nodes, saved_reads, seeded_outputs, shared_gradients, states_in_place, tiled_gradients)
 from .trace import Ref
 
 
@@ -300,6 +300,7 @@ class Layout:
         self.products = {nd.out: nd.width for nd in plan.nodes
                          if nd.out[0] in ("mm", "hx") and nd.out not in self.shared}
         self.read = {r.buf for nd in plan.nodes for r in operand_refs(nd) if r.buf[0] in ("x", "s")}  # x, states
+        self.writes_dx = any(buf == ("x",) for buf, _, _ in contributions(plan))  # else dx comes from products
         self.state_operands = {nd.out[1]: nd.args[0].buf[1] for nd in plan.nodes  # product k -> state read whole
                                if nd.out[0] == "mm" and nd.args[0].buf[0] == "s"}
         self.names = [f"o{n}" for n in self.saved] + [f"q{k}" for k in range(len(plan.vecs) + 1)]
@@ -507,7 +508,8 @@ def _prologue(w, plan, layout, backward):
             w(2, f"v{n} = sv{k}[s]")
     if backward:
         w(2, "vs = VS[s]")
-        w(2, "gxt = dxs[s]")
+        if layout.writes_dx:
+            w(2, "gxt = dxs[s]")
         for k in range(len(plan.hoisted)):
             if ("hx", k) not in layout.shared:
                 w(2, f"ghx{k}s = ghx{k}[s]")

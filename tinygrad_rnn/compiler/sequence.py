@@ -7,6 +7,8 @@ and the hoisted input products are one (T·B, I) product per row part each (see 
 After the BPTT kernel, each product's weight gradient is one product over all steps and dx (when x
 needs one) adds the hoisted products' G Wᵀ.
 """
+import itertools
+
 import numpy as np
 
 from ..autograd import Function, once_differentiable
@@ -52,9 +54,10 @@ class CompiledSequence(Function):
             return (np.zeros((T, B, plan.state_sizes[0]), dt), *[s.copy() for s in h0])
         ctx.empty = False
         lengths = np.full(B, T, np.int64) if lengths is None else np.ascontiguousarray(lengths, np.int64)
+        full = lengths.min() == T  # no padded position
         order = step_order(T, B, lengths, reverse)
         xs = x[order] if order is not None else x
-        if lengths.min() < T:
+        if not full:
             xs = np.where((np.arange(T)[:, None] < lengths[None, :])[..., None], xs, 0)
         hoisted = set(plan.hoisted)
         mats = [_matrix(frontier[i], dt, m in hoisted) for m, i in enumerate(plan.mats)]
@@ -65,7 +68,7 @@ class CompiledSequence(Function):
                    np.concatenate(vecs) if vecs else np.zeros(0, dt))
         ctx.parts = row_parts(B, run.width)
         parts = run_parts(ctx.parts, run.width, lambda rows: run.forward(
-            np.ascontiguousarray(xs[:, rows], dtype=dt), [h[rows] for h in h0], lengths[rows]))
+            np.ascontiguousarray(xs[:, rows], dtype=dt), [h[rows] for h in h0], lengths[rows], full))
         out, *finals = joined([(p[0], *p[1]) for p in parts], [1] + [0] * n)
         ctx.run, ctx.order, ctx.saved = run, order, [p[2] for p in parts]
         on_free = getattr(ctx, "call_on_free", None)  # recycle the buffers once the graph lets go of them
@@ -113,8 +116,8 @@ class CompiledSequence(Function):
 class _Part:
     """What the backward of one row part reads: its inputs, states and the forward's saved values."""
 
-    def __init__(self, xs, hx, h0, lengths, sv, mm, VS):
-        self.xs, self.hx, self.h0, self.lengths, self.sv, self.mm, self.VS = xs, hx, h0, lengths, sv, mm, VS
+    def __init__(self, xs, hx, h0, lengths, L, sv, mm, VS):
+        self.xs, self.hx, self.h0, self.lengths, self.L, self.sv, self.mm, self.VS = xs, hx, h0, lengths, L, sv, mm, VS
         self.buffers = sv + mm + [VS]
 
 
@@ -127,8 +130,9 @@ class _Run:
             sz, cst, offs, widths, mats, transposed, pv)
         self.width = _step_width(plan, mats)
 
-    def forward(self, xs, h0, lengths):
-        """(out, final states, _Part) of rows whose inputs are xs (T, b, I), states h0, lengths."""
+    def forward(self, xs, h0, lengths, full):
+        """(out, final states, _Part) of rows whose inputs are xs (T, b, I), states h0, lengths (all
+        T when full: the kernel then writes every position of out)."""
         plan, layout, mats, dt = self.plan, self.layout, self.mats, xs.dtype
         T, B, I = xs.shape
         hx = [dot(xs.reshape(T * B, I), mats[m]).reshape(T, B, -1) for m in plan.hoisted]
@@ -136,29 +140,31 @@ class _Run:
         mm = _taken([((T,) if k in layout.kept_products else ()) + (B, mats[m].shape[1])
                      for k, m in enumerate(plan.steps)], dt)
         VS = take((T, B, self.widths["saved"]), dt)
-        out = np.zeros((T, B, plan.state_sizes[0]), dt)
+        out = (np.empty if full else np.zeros)((T, B, plan.state_sizes[0]), dt)
         self.kernels.forward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], self.pv,
                              *h0, *sv, *mm, out, VS)
-        L = int(lengths.max())
-        return out, [s[L - 1].copy() for s in sv], _Part(xs, hx, h0, lengths, sv, mm, VS)
+        L = T if full else int(lengths.max())
+        return out, [s[L - 1].copy() for s in sv], _Part(xs, hx, h0, lengths, L, sv, mm, VS)
 
     def backward(self, part, dos, dst, need_dx):
         """(dxs (None without need_dx), initial state gradients, matrix gradients, vector gradients) of one row part;
         dst (the final states' gradients) become the initial states'. Without need_dx the hoisted
         products' share of dx (G Wᵀ, the largest product after the loop) is not computed."""
         plan, layout, mats, transposed = self.plan, self.layout, self.mats, self.transposed
-        xs, hx, h0, sv, lengths = part.xs, part.hx, part.h0, part.sv, part.lengths
+        xs, hx, h0, sv, lengths, L = part.xs, part.hx, part.h0, part.sv, part.lengths, part.L
         T, B, I = xs.shape
         dt = xs.dtype
-        L = int(lengths.max())
         gmm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)  # the kernel writes all their rows
         own = [k for k in range(len(hx)) if ("hx", k) not in layout.shared]
         ghx = {k: _taken([hx[k].shape], dt)[0] for k in own}
         am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(self.widths["vector"], dt)
-        dxs = np.zeros((T, B, I), dt) if need_dx else take((T, B, I), dt)  # scratch without need_dx
-        if not need_dx:
-            dxs.fill(0)
+        if layout.writes_dx:  # the kernel adds to dx: zeros, a pooled scratch array without need_dx
+            dxs = np.zeros((T, B, I), dt) if need_dx else take((T, B, I), dt)
+            if not need_dx:
+                dxs.fill(0)
+        else:  # the kernel never reads it
+            dxs = np.zeros((0, 0, 0), dt)
         self.kernels.backward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], self.pv,
                               *h0, *sv, *part.mm, dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, part.VS)
         x2 = xs[:L].reshape(L * B, I)
@@ -168,7 +174,7 @@ class _Run:
             g2 = (ghx[k] if shared is None else gmm[shared[1]])[:L].reshape(L * B, -1)
             products.setdefault(shared or ("hx", k), (g2, []))[1].append((m, [x2]))
             if need_dx:
-                dxs[:L] += dot(g2, mats[m].T).reshape(L, B, I)
+                dxs = _added(dxs, dot(g2, mats[m].T).reshape(L, B, I), T)
         for k, m in enumerate(plan.steps):
             i = layout.state_operands.get(k)  # the product read state i: h0 at step 0, else sv[i][s - 1]
             blocks = ([h0[i], sv[i][:L - 1].reshape((L - 1) * B, sv[i].shape[2])] if i is not None
@@ -179,8 +185,23 @@ class _Run:
             ms = [m for m, _ in members]
             for m, d in zip(ms, _weight_grads([blocks for _, blocks in members], g2, [transposed[m] for m in ms])):
                 d_mats[m] = d
-        _release([*ghx.values(), *gmm, *am] + ([] if need_dx else [dxs]))
+        _release([*ghx.values(), *gmm, *am] + ([dxs] if layout.writes_dx and not need_dx else []))
+        if need_dx and dxs.size == 0:  # no product of x, and the kernel writes no dx
+            dxs = np.zeros((T, B, I), dt)
         return dxs if need_dx else None, dst, d_mats, dpv
+
+
+def _added(dxs, g, T):
+    """dxs + g over the first len(g) positions: g itself (padded with zeros to T) when dxs is the empty
+    placeholder of a kernel that writes no dx."""
+    if dxs.size:
+        dxs[:len(g)] += g
+        return dxs
+    if len(g) == T:
+        return g
+    out = np.zeros((T, *g.shape[1:]), g.dtype)
+    out[:len(g)] = g
+    return out
 
 
 def _matrix(a, dt, hoisted):
@@ -206,11 +227,11 @@ def _weight_grads(operands, g, transposed):
     4.8 at config b)."""
     if len(set(transposed)) > 1:
         return [x for a, t in zip(operands, transposed) for x in _weight_grads([a], g, [t])]
-    widths = np.cumsum([0] + [a[0].shape[1] for a in operands])
+    widths = list(itertools.accumulate([a[0].shape[1] for a in operands], initial=0))
     if len(operands) == 1 and len(operands[0]) == 1:
         stacked, pooled = operands[0][0], False
     else:  # copied side by side into a pooled buffer (fresh pages would fault at every call)
-        stacked, pooled = take((g.shape[0], int(widths[-1])), g.dtype), True
+        stacked, pooled = take((g.shape[0], widths[-1]), g.dtype), True
         for a, lo, hi in zip(operands, widths[:-1], widths[1:]):
             np.concatenate(a, out=stacked[:, lo:hi])
     d = dot(g.T, stacked) if transposed[0] else dot(stacked.T, g)
