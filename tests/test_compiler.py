@@ -530,33 +530,39 @@ def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, len
 class ShiftedHalvesCell(nn.Module):
     """Two H-wide slices of one 2H-wide product, the second starting at `shift`: at shift = H they
     tile it (its gradient is assigned, slice by slice, in the product's own array); at other shifts
-    they overlap and leave columns out, with the same structure (slices are symbols)."""
+    they overlap and leave columns out, with the same structure (slices are symbols). The product is
+    a step value a = h W + 0.1 (aliased to the per-step product's gradient), or the hoisted x W."""
     state_size = 4
 
-    def __init__(self, I, shift):
+    def __init__(self, I, shift, hoisted=False):
         super().__init__()
         rng = np.random.default_rng(11)
-        self.w, self.u = (nn.Parameter(0.5 * rng.standard_normal(s)) for s in ((4, 8), (I, 4)))
-        self.shift = shift
+        self.w, self.u = (nn.Parameter(0.5 * rng.standard_normal(s)) for s in (((I, 8), (4, 4)) if hoisted
+                                                                               else ((4, 8), (I, 4))))
+        self.shift, self.hoisted = shift, hoisted
 
     def forward(self, x, h):
-        a = h @ self.w + 0.1  # a step value (aliased to the product's gradient), sliced
-        return a[:, :4].tanh() * a[:, self.shift:self.shift + 4].sigmoid() + x @ self.u
+        a, rest = (x @ self.w, h @ self.u) if self.hoisted else (h @ self.w + 0.1, x @ self.u)
+        return a[:, :4].tanh() * a[:, self.shift:self.shift + 4].sigmoid() + rest
 
 
-def test_kernels_of_one_structure_tell_tiling_slices_from_overlapping_ones():
+@pytest.mark.parametrize("hoisted", [False, True])
+def test_kernels_of_one_structure_tell_tiling_slices_from_overlapping_ones(hoisted):
     """Tiled slices are a matter of sizes, not of the structure: the kernel compiled for the tiling
     halves (assigning the product's gradient) must not serve the overlapping ones, whose shared
     columns get two contributions and whose uncovered columns none."""
+    from tinygrad_rnn.compiler import Layout
     rng = np.random.default_rng(12)
     x = t64(rng.standard_normal((6, 3, 2)), True)
     h0 = t64(0.5 * rng.standard_normal((3, 4)), True)
     weights = [rng.standard_normal((6, 3, 4)), rng.standard_normal((3, 4))]
     for shift in (4, 3, 1, 0, 4):
-        cell = ShiftedHalvesCell(2, shift)
+        cell = ShiftedHalvesCell(2, shift, hoisted)
         fused, unrolled = (run(cell, impl, x, (h0,), [6, 2, 5], False, weights) for impl in ("fused", "unrolled"))
         for a, b in zip(fused[0] + fused[1], unrolled[0] + unrolled[1]):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"shift {shift}")
+        if hoisted:  # the hoisted product's gradient is assigned exactly when its slices tile it
+            assert (("hx", 0) in Layout(_traced(cell, 2)).assigned) == (shift == 4)
 
 
 @pytest.mark.skipif(NO_JIT, reason="nothing is compiled under NUMBA_DISABLE_JIT=1")

@@ -164,14 +164,16 @@ def size_dependent(plan):
 
 
 def tiled_gradients(plan):
-    """Indices of the step values whose gradient contributions cover each column exactly once (an
-    LSTM's four gate slices of its pre-activation): the kernel assigns them, with no zeroing before
-    or after."""
+    """The step values' and products' gradient buffers whose contributions cover each column exactly
+    once (an LSTM's four gate slices of its pre-activation, a GRU's three of its input product): the
+    kernel assigns them, with no zeroing before or after. A hoisted product whose gradient is a
+    per-step product's (shared_gradients) is never written, so it is not one of them."""
     value = plan.value
     width = {nd.out: nd.width for nd in plan.nodes}
+    shared = shared_gradients(plan)
     spans = {}
     for buf, ref, loop_width in contributions(plan):
-        if buf[0] == "v":
+        if buf[0] in ("v", "hx", "mm") and buf not in shared:
             whole_rows = ref.width != "1" and value(loop_width) == value(ref.width)
             spans.setdefault(buf, []).append((value(ref.off), value(ref.width)) if whole_rows else None)
     tiled = set()
@@ -182,7 +184,7 @@ def tiled_gradients(plan):
         for lo, w in sorted(parts):
             end = end + w if lo == end else -1
         if end == value(width[buf]):
-            tiled.add(buf[1])
+            tiled.add(buf)
     return frozenset(tiled)
 
 
