@@ -282,7 +282,7 @@ class Layout:
         self.assigned = assigned_gradients(plan, self.shared)
         backward_locals = local_nodes(plan, backward_runs)
         self.aliases = aliased_gradients(plan, self.shared, backward_locals)
-        tiled = tiled_gradients(plan)
+        tiled = tiled_gradients(plan, self.shared)
         self.assigned |= tiled
         self.assigned -= {product for v, product in self.aliases.items() if v not in tiled}  # zeroed first
         self.local_values = local_nodes(plan, runs) - {n for _, n in outputs}

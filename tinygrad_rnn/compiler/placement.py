@@ -160,17 +160,16 @@ def size_dependent(plan):
     sizes' values): the tiled and the aliased gradients. Part of the kernels' key."""
     shared = shared_gradients(plan)
     local = local_nodes(plan, groups(plan, [], backward=True))  # the backward runs do not depend on what is saved
-    return tiled_gradients(plan), tuple(sorted(aliased_gradients(plan, shared, local).items()))
+    return tiled_gradients(plan, shared), tuple(sorted(aliased_gradients(plan, shared, local).items()))
 
 
-def tiled_gradients(plan):
+def tiled_gradients(plan, shared):
     """The step values' and products' gradient buffers whose contributions cover each column exactly
     once (an LSTM's four gate slices of its pre-activation, a GRU's three of its input product): the
     kernel assigns them, with no zeroing before or after. A hoisted product whose gradient is a
-    per-step product's (shared_gradients) is never written, so it is not one of them."""
+    per-step product's (``shared``, shared_gradients) is never written, so it is not one of them."""
     value = plan.value
     width = {nd.out: nd.width for nd in plan.nodes}
-    shared = shared_gradients(plan)
     spans = {}
     for buf, ref, loop_width in contributions(plan):
         if buf[0] in ("v", "hx", "mm") and buf not in shared:

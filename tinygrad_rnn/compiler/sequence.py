@@ -159,14 +159,14 @@ class _Run:
         ghx = {k: _taken([hx[k].shape], dt)[0] for k in own}
         am = _taken([(T, B, mats[m].shape[0]) for k, m in enumerate(plan.steps) if k not in layout.state_operands], dt)
         dpv = np.zeros(self.widths["vector"], dt)
+        dxs = None  # a kernel that writes no dx gets an empty placeholder, which it never reads
         if layout.writes_dx:  # the kernel adds to dx: zeros, a pooled scratch array without need_dx
             dxs = np.zeros((T, B, I), dt) if need_dx else take((T, B, I), dt)
             if not need_dx:
                 dxs.fill(0)
-        else:  # the kernel never reads it
-            dxs = np.zeros((0, 0, 0), dt)
         self.kernels.backward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], self.pv,
-                              *h0, *sv, *part.mm, dos, *dst, *ghx.values(), *gmm, *am, dpv, dxs, part.VS)
+                              *h0, *sv, *part.mm, dos, *dst, *ghx.values(), *gmm, *am, dpv,
+                              np.zeros((0, 0, 0), dt) if dxs is None else dxs, part.VS)
         x2 = xs[:L].reshape(L * B, I)
         products, operands = {}, iter(am)  # gradient buffer -> (its rows, [(matrix, its operand's row blocks)])
         for k, m in enumerate(plan.hoisted):
@@ -186,15 +186,14 @@ class _Run:
             for m, d in zip(ms, _weight_grads([blocks for _, blocks in members], g2, [transposed[m] for m in ms])):
                 d_mats[m] = d
         _release([*ghx.values(), *gmm, *am] + ([dxs] if layout.writes_dx and not need_dx else []))
-        if need_dx and dxs.size == 0:  # no product of x, and the kernel writes no dx
+        if need_dx and dxs is None:  # no product of x, and the kernel writes no dx
             dxs = np.zeros((T, B, I), dt)
         return dxs if need_dx else None, dst, d_mats, dpv
 
 
 def _added(dxs, g, T):
-    """dxs + g over the first len(g) positions: g itself (padded with zeros to T) when dxs is the empty
-    placeholder of a kernel that writes no dx."""
-    if dxs.size:
+    """dxs + g over the first len(g) positions; g itself (padded with zeros to T) when dxs is None."""
+    if dxs is not None:
         dxs[:len(g)] += g
         return dxs
     if len(g) == T:
