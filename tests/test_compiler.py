@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
+from tinygrad_rnn.nn import functional as F
 
 from recurrent_table import SHIPPED_CELLS, BuiltinCell, as_tuple, t64
 
@@ -227,6 +228,23 @@ class ReshapeCell(nn.Module):
         return (x @ self.w - 0.1 * total * h).reshape(-1, h.shape[1]).tanh() + 0.5 * h
 
 
+class TransposedReadsCell(nn.Module):
+    """One square weight read as W and as Wᵀ (F.linear, which the compiler reads as a product with
+    W itself), hoisted and per step: W's gradient is the sum of the products' gradients, each
+    transposed back where the product read Wᵀ."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        rng = np.random.default_rng(12)
+        self.w = nn.Parameter(0.5 * rng.standard_normal((H, H)))
+        self.w_x = nn.Parameter(0.5 * rng.standard_normal((H, I)))
+        self.b = nn.Parameter(0.5 * rng.standard_normal(H))
+        self.state_size = H
+
+    def forward(self, x, h):
+        return (F.linear(x, self.w_x, self.b) + F.linear(h, self.w) + 0.5 * h @ self.w).tanh()
+
+
 CELLS = {
     **SHIPPED_CELLS,
     "kitchen_sink": KitchenSinkCell,
@@ -241,6 +259,7 @@ CELLS = {
     "twin_states": TwinStatesCell,
     "unread_inputs": UnreadInputsCell,
     "reshape": ReshapeCell,
+    "transposed_reads": TransposedReadsCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),
     "builtin_rnn": lambda I, H: BuiltinCell("rnn_tanh", I, H),

@@ -5,7 +5,8 @@ the engine records its graph as usual. Walking it back from the new states (``te
 ``ctx.fn``, ``ctx.inputs``), every node is one of:
   * parameter-only (depends on no placeholder, e.g. ``W.transpose(0, 1)``): left to the engine, its
     Tensor becomes an input of the compiled sequence (a "frontier" tensor: a matrix or a vector);
-  * a product ``v @ W`` of a step value with a frontier matrix: hoisted out of the time loop as one
+  * a product ``v @ W`` (or ``v Wᵀ``: nn.Linear's, a matmul flagged to transpose W) of a step value
+    with a frontier matrix: hoisted out of the time loop as one
     (T·B, I) product when v is the input itself, otherwise one BLAS call per step;
   * the element-wise rest, over (B, w) rows: generated numba loops.
 Feature widths and offsets become symbols (one per distinct value; 1 and 0 stay literal), so one
@@ -63,7 +64,7 @@ class Plan:
     sizes: dict              # symbol -> value
     consts: list             # Python numbers, indexed by ("c", k); 0, 1, 0.5 first
     frontier: list           # Tensors handed to the compiled sequence (parameters and what derives from them)
-    mats: list               # frontier index of each matrix ("mm"/"hx" products' right operand)
+    mats: list               # (frontier index, read transposed) of each matrix ("mm"/"hx" products' right operand)
     vecs: list               # (frontier index, is_condition) of each vector ("p", k)
     hoisted: list            # matrix index of each hoisted product ("hx", k)
     steps: list              # matrix index of each per-step product ("mm", k)
@@ -312,8 +313,10 @@ def _row(b, a, what):
     return ref
 
 
-def _matmul(b, a, w, out_value):
-    """step @ W: hoisted before the loop when it depends only on the input, else one BLAS call per step."""
+def _matmul(b, a, w, out_value, transposed=False):
+    """step @ W (step Wᵀ when transposed): hoisted before the loop when it depends only on the input,
+    else one BLAS call per step. A transposed W stays the frontier tensor itself, so that no
+    transpose node is made per call and a library step's cached plan finds W among its reads."""
     if not isinstance(a, Tensor) or b.refs.get(b._key(a)) is None:
         raise unsupported("a matmul whose left operand does not depend on the step (write step @ W)")
     if isinstance(w, Tensor) and b.refs.get(b._key(w)) is not None:
@@ -321,7 +324,7 @@ def _matmul(b, a, w, out_value):
     if w.ndim != 2:
         raise unsupported(f"a matmul with a right operand of shape {w.shape} (expected a matrix)")
     aref = b.full_buffer(_row(b, a, "matmul"))
-    b.mats.append(b._frontier(w))
+    b.mats.append((b._frontier(w), transposed))
     m = len(b.mats) - 1
     if aref.buf == ("x",):
         b.hoisted.append(m)
@@ -388,12 +391,12 @@ def _translate(b, ctx, made):
         args = [cref, _row(b, inputs[1], name), _row(b, inputs[2], name)]
         b.refs[key] = b.node("where", b.width_like(out_value, args[1:] + args[:1]), args)
     elif fn is linalg.MatMul:
-        if len(inputs) > 2 and any(inputs[2:]):
-            raise unsupported("a matmul with transposed operands")
-        b.refs[key] = _matmul(b, inputs[0], inputs[1], out_value)
+        if len(inputs) > 2 and inputs[2]:
+            raise unsupported("a matmul with a transposed left operand")
+        b.refs[key] = _matmul(b, inputs[0], inputs[1], out_value, len(inputs) > 3 and bool(inputs[3]))
     elif fn is linalg.Linear:  # x Wᵀ + bias: the product with the transposed weight, then the bias
         x, w, bias = inputs
-        ref = _matmul(b, x, w.transpose(0, 1) if isinstance(w, Tensor) else w, out_value)
+        ref = _matmul(b, x, w, out_value, transposed=True)
         b.refs[key] = ref if bias is None else b.node("add", b.width_like(out_value, [ref]), [ref, b.operand(bias)])
     elif fn is S.Split:
         src = _row(b, inputs[0], "split")

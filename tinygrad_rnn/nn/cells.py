@@ -1,45 +1,41 @@
 """Recurrent cells composed from primitive ops: one time step, derivatives (of any order) from the engine.
 
 The step functions take the input projection xp = W_ih x + b_ih already computed, so that a layer can
-hoist that product for all time steps into one matmul; w_hh_t is W_hhᵀ, transposed once per sequence.
+hoist that product for all time steps into one matmul; h W_hhᵀ + b_hh is one linear node (which the
+cell compiler reads as a product with W_hh itself: no transpose node per call).
 Gate layouts are PyTorch's: LSTM rows i|f|g|o, GRU rows r|z|n.
 """
 import math
 
 import numpy as np
 
+from ..ops.linalg import linear
 from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
 from .module import Module, Parameter
 
 
-def rnn_step(xp, h, w_hh_t, b_hh, nonlinearity):
+def rnn_step(xp, h, w_hh, b_hh, nonlinearity):
     """h' = act(xp + h W_hhᵀ + b_hh)."""
-    a = xp + h @ w_hh_t
-    if b_hh is not None:
-        a = a + b_hh
+    a = xp + linear(h, w_hh, b_hh)
     return a.tanh() if nonlinearity == "tanh" else a.relu()
 
 
-def lstm_step(xp, h, c, w_hh_t, b_hh, w_hr_t=None):
+def lstm_step(xp, h, c, w_hh, b_hh, w_hr=None):
     """i, f, o = σ(·), g = tanh(·) of xp + h W_hhᵀ + b_hh;  c' = f c + i g;  h' = o tanh(c')
     (projected to h' W_hrᵀ when the LSTM has proj_size)."""
-    a = xp + h @ w_hh_t
-    if b_hh is not None:
-        a = a + b_hh
+    a = xp + linear(h, w_hh, b_hh)
     a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
     i, f, o, g = a_i.sigmoid(), a_f.sigmoid(), a_o.sigmoid(), a_g.tanh()
     c = f * c + i * g
     h = o * c.tanh()
-    return (h if w_hr_t is None else h @ w_hr_t), c
+    return (h if w_hr is None else linear(h, w_hr)), c
 
 
-def gru_step(xp, h, w_hh_t, b_hh, b_in=None):
+def gru_step(xp, h, w_hh, b_hh, b_in=None):
     """r, z = σ(x_r + h_r), σ(x_z + h_z);  n = tanh(x_n + r (W_hn h + b_hn));  h' = (1 - z) n + z h
     (x_n + b_in when b_in is given apart from the input projection)."""
-    hp = h @ w_hh_t
-    if b_hh is not None:
-        hp = hp + b_hh
+    hp = linear(h, w_hh, b_hh)
     x_r, x_z, x_n = xp.chunk(3, dim=-1)
     if b_in is not None:
         x_n = x_n + b_in
@@ -122,8 +118,7 @@ class _CellBase(Module):
         return x, out, batched
 
     def _projection(self, x):
-        xp = x @ self.weight_ih.transpose(0, 1)
-        return xp + self.bias_ih if self.bias else xp
+        return linear(x, self.weight_ih, self.bias_ih if self.bias else None)
 
 
 class RNNCell(_CellBase):
@@ -137,7 +132,7 @@ class RNNCell(_CellBase):
 
     def forward(self, x, hx=None):
         x, (h,), batched = self._prepare(x, hx)
-        h = rnn_step(self._projection(x), h, self.weight_hh.transpose(0, 1),
+        h = rnn_step(self._projection(x), h, self.weight_hh,
                      self.bias_hh if self.bias else None, self.nonlinearity)
         return h if batched else h.squeeze(0)
 
@@ -153,7 +148,7 @@ class LSTMCell(_CellBase):
         if hx is not None and len(hx) != 2:
             raise ValueError(f"LSTMCell: expected hx to be a tuple (h, c), got {len(hx)} tensors")
         x, (h, c), batched = self._prepare(x, (None, None) if hx is None else tuple(hx))
-        h, c = lstm_step(self._projection(x), h, c, self.weight_hh.transpose(0, 1),
+        h, c = lstm_step(self._projection(x), h, c, self.weight_hh,
                          self.bias_hh if self.bias else None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
@@ -165,5 +160,5 @@ class GRUCell(_CellBase):
 
     def forward(self, x, hx=None):
         x, (h,), batched = self._prepare(x, hx)
-        h = gru_step(self._projection(x), h, self.weight_hh.transpose(0, 1), self.bias_hh if self.bias else None)
+        h = gru_step(self._projection(x), h, self.weight_hh, self.bias_hh if self.bias else None)
         return h if batched else h.squeeze(0)

@@ -20,6 +20,7 @@ from .. import compiler, ops
 from ..ops import fused_sequences
 from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
+from ..ops.linalg import linear
 from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
 from .module import Module
 from .utils.rnn import PackedSequence, forward_packed
@@ -80,22 +81,18 @@ def unrolled_sequence(step, x, states, lengths, reverse, project=None):
 def _step(mode, w_hh, nonlinearity, b_hh, w_hr, b_in=None):
     """step(xp_t, states) -> new states of one layer and direction, given its input projection xp_t,
     and the tensors it reads besides them."""
-    w_hh_t = w_hh.transpose(0, 1)
-    w_hr_t = None if w_hr is None else w_hr.transpose(0, 1)
-
     def step(xp_t, state):
         if mode == "LSTM":
-            return lstm_step(xp_t, state[0], state[1], w_hh_t, b_hh, w_hr_t)
+            return lstm_step(xp_t, state[0], state[1], w_hh, b_hh, w_hr)
         if mode == "GRU":
-            return (gru_step(xp_t, state[0], w_hh_t, b_hh, b_in),)
-        return (rnn_step(xp_t, state[0], w_hh_t, b_hh, nonlinearity),)
-    return step, [t for t in (w_hh_t, b_hh, w_hr_t, b_in) if t is not None]
+            return (gru_step(xp_t, state[0], w_hh, b_hh, b_in),)
+        return (rnn_step(xp_t, state[0], w_hh, b_hh, nonlinearity),)
+    return step, [t for t in (w_hh, b_hh, w_hr, b_in) if t is not None]
 
 
 def _projection(w_ih, b_ih):
     """x -> x W_ihᵀ + b_ih, for one step (B, I) or a whole sequence (T, B, I), and the tensors it reads."""
-    w_ih_t = w_ih.transpose(0, 1)
-    return (lambda x: x @ w_ih_t if b_ih is None else x @ w_ih_t + b_ih), [t for t in (w_ih_t, b_ih) if t is not None]
+    return (lambda x: linear(x, w_ih, b_ih)), [t for t in (w_ih, b_ih) if t is not None]
 
 
 def _unrolled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity, w_hr=None):
