@@ -87,6 +87,18 @@ def test_jvp_matches_central_differences(kind, mode):
         np.testing.assert_allclose(a.numpy(), b, **TOL)
 
 
+def test_forward_mode_through_linear_is_the_product_rule_plus_the_bias():
+    """F.linear's tangent rule (the recurrent steps' x W_ihᵀ + b and h W_hhᵀ + b): with every
+    argument's tangent, and with only the bias's (then it is broadcast over the rows)."""
+    rng = np.random.default_rng(7)
+    x, w, b = (t64(rng.standard_normal(shape), True) for shape in ((3, 4), (5, 4), (5,)))
+    vx, vw, vb = random_like([x, w, b])
+    _, jv = curvature.jvp(lambda x, w, b: F.linear(x, w, b), [x, w, b], [vx, vw, vb], mode="forward")
+    np.testing.assert_allclose(jv.numpy(), vx @ w.detach().numpy().T + x.detach().numpy() @ vw.T + vb, rtol=1e-12)
+    _, jb = curvature.jvp(lambda b: F.linear(x.detach(), w.detach(), b), [b], [vb], mode="forward")
+    assert jb.shape == (3, 5) and np.array_equal(jb.numpy(), np.broadcast_to(vb, (3, 5)))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_vjp_is_the_transpose_of_jvp_and_matches_differences(kind):
     layer, x = make(kind)

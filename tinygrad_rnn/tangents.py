@@ -3,7 +3,7 @@
 The engine records, for every node, its Function class and the arguments given to apply; that is
 enough to push a tangent through the common ops. Linear ops (add, sub, neg, reshape, permute, expand,
 indexing, cat, split, cast, sum) map tangents by their own forward; bilinear ones (mul, matmul) by
-the product rule; tanh, sigmoid, exp, log, sqrt, relu, div and powers by their derivative at the
+the product rule, and linear (x Wᵀ + b) by the product rule plus the bias's tangent; tanh, sigmoid, exp, log, sqrt, relu, div and powers by their derivative at the
 recorded input values. A graph holding any other op (a fused recurrent kernel, a softmax) is
 `Unsupported`, and the caller falls back to the double-backward trick.
 """
@@ -25,8 +25,8 @@ _LINEAR = (_classes(E, "Add", "Sub", "Neg", "Cast") | _classes(R, "Sum")
            | _classes(S, "Reshape", "Permute", "Expand", "GetItem", "Cat", "Split"))
 _BILINEAR = _classes(E, "Mul") | _classes(L, "MatMul")
 _UNARY = _classes(E, "Tanh", "Sigmoid", "Exp", "Log", "Sqrt", "Relu")
-_DIV, _POW = getattr(E, "Div", None), getattr(E, "PowScalar", None)
-SUPPORTED = _LINEAR | _BILINEAR | _UNARY | {c for c in (_DIV, _POW) if c is not None}
+_DIV, _POW, _AFFINE = getattr(E, "Div", None), getattr(E, "PowScalar", None), getattr(L, "Linear", None)
+SUPPORTED = _LINEAR | _BILINEAR | _UNARY | {c for c in (_DIV, _POW, _AFFINE) if c is not None}
 
 
 def _unary(fn, x, t):
@@ -127,6 +127,12 @@ def _push(node, ts):
                 term = fn.forward(_ctx(), *(t if j == k else v for j, v in enumerate(values)))
                 total = term if total is None else total + term
         return total
+    if fn is _AFFINE:  # x Wᵀ + b
+        x, w = _plain(args[0]), _plain(args[1])
+        terms = [None if ts[0] is None else fn.forward(_ctx(), ts[0], w, None),
+                 None if ts[1] is None else fn.forward(_ctx(), x, ts[1], None), ts[2]]
+        total = sum(t for t in terms if t is not None)
+        return np.broadcast_to(total, x.shape[:-1] + w.shape[:1]).copy() if ts[0] is None and ts[1] is None else total
     if fn in _UNARY:
         return _unary(fn, _value(args[0]), ts[0])
     if fn is _DIV:
