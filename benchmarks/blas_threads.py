@@ -5,24 +5,21 @@ SPLIT_STEP runs in row parts side by side, one thread and one SciPy-BLAS thread 
 gets SciPy's BLAS, the kernels', on one thread when its per-step product is small; NumPy's keeps its
 threads), "whole batch" (no row parts, the rest as shipped), "both pools" (the policy, limiting
 NumPy's BLAS too), "threads kept" (no parts, no limit: both pools at their default), and "one
-thread" (every BLAS on one thread, the command line's choice). Rows: the hand-written LSTM kernel
-(nn.LSTM), the kernel generated from its step, and from LayerNormLSTMCell (nn.Recurrent), at configs
-b, c and d of the recurrent benchmark.
+thread" (every BLAS on one thread, the command line's choice). Rows: nn.LSTM and
+nn.Recurrent(LayerNormLSTMCell) (both compiled from their steps), at configs b, c and d of the
+recurrent benchmark.
 """
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from .common import block_medians, fmt, record, sgd_training_step, table
-from .custom_cell import generated_layer
 from .recurrent import CONFIGS
 
 
 def _layer(kind, cfg):
     from tinygrad_rnn import nn
     I, H = cfg["I"], cfg["H"]
-    if kind == "hand-written LSTM":
+    if kind == "LSTM":
         return nn.LSTM(I, H)
-    if kind == "generated LSTM":
-        return generated_layer("LSTM", I, H)
     return nn.Recurrent(nn.LayerNormLSTMCell(I, H))
 
 
@@ -67,7 +64,7 @@ def main(quick=False, save=True):
     rows = []
     for name in ["b"] if quick else ["b", "c", "d"]:
         cfg = CONFIGS[name]
-        for kind in ("hand-written LSTM", "generated LSTM", "LayerNormLSTM"):
+        for kind in ("LSTM", "LayerNormLSTM"):
             ms = {k: v * 1e3 for k, v in block_medians(_variants(_step(kind, cfg)), 6 if quick else 24,
                                                         rounds=3 if quick else 6).items()}
             rows.append([f"{name} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}", kind,

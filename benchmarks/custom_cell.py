@@ -4,8 +4,9 @@ Columns: our nn.Recurrent(LayerNormLSTMCell) compiled (impl="fused") and unrolle
 in PyTorch as an eager Python loop (torch.compile of that loop took 338 s to compile here, so it runs
 only with TINYGRAD_RNN_BENCH_TORCH_COMPILE=1). Also the compile cost of our kernels: the first
 training step in a fresh process with an empty kernel cache (cold) and with the cache that run left
-(warm), minus a steady step. Last, the built-in layers' hand-written kernels against the kernels the
-compiler generates from the same layers' steps, at the recurrent benchmark's configs.
+(warm), minus a steady step. (Until the built-in layers were compiled from their steps too, this
+benchmark also compared their hand-written kernels with the generated ones: RESULTS.md keeps those
+tables.)
 """
 import json
 import os
@@ -13,10 +14,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from unittest import mock
 
 from .common import block_medians, fmt, mse_training_step, optional_torch, record, sgd_training_step, table
-from .recurrent import CONFIGS
 
 CFG = dict(B=32, I=64, H=128, T=100)
 
@@ -24,27 +23,6 @@ CFG = dict(B=32, I=64, H=128, T=100)
 def ours(impl):
     from tinygrad_rnn import nn
     return sgd_training_step(lambda: nn.Recurrent(nn.LayerNormLSTMCell(CFG["I"], CFG["H"]), impl=impl), CFG)
-
-
-def generated_layer(mode, I, H):
-    """nn.LSTM/GRU/RNN(I, H) run through the kernels the compiler generates from its step (as
-    nn.LSTM(proj_size=...) runs), in place of its hand-written kernels."""
-    from tinygrad_rnn import nn
-    from tinygrad_rnn.nn import rnn
-
-    class Generated(getattr(nn, mode)):
-        def forward(self, *args, **kwargs):
-            with mock.patch.object(rnn, "_fused", rnn._compiled):
-                return super().forward(*args, **kwargs)
-    return Generated(I, H)
-
-
-def builtin(cfg, kind):
-    """A built-in layer's training step at cfg: its hand-written kernels, or the generated ones."""
-    from tinygrad_rnn import nn
-    I, H = cfg["I"], cfg["H"]
-    return sgd_training_step(lambda: getattr(nn, cfg["mode"])(I, H) if kind == "hand-written"
-                             else generated_layer(cfg["mode"], I, H), cfg)
 
 
 def torch_loop(compiled=False):
@@ -113,16 +91,6 @@ def main(quick=False, save=True):
     text += f"\n\nCompile on the first step of a new process: cold {cold:.1f} s, warm (disk cache) {warm:.2f} s."
     record("LayerNormLSTMCell training step, config b (B=32 I=64 H=128 T=100, float32, 2 threads, median)",
            text, save)
-    rows = []
-    for name in ["b"] if quick else ["a", "b", "c", "d", "b-GRU", "b-RNN"]:
-        cfg = CONFIGS[name]
-        med = block_medians({k: builtin(cfg, k) for k in ("hand-written", "generated")}, 3 if quick else 28,
-                            rounds=3 if quick else 7)
-        rows.append([name, cfg["mode"], fmt(med["hand-written"] * 1e3), fmt(med["generated"] * 1e3),
-                     fmt(med["generated"] / med["hand-written"], 3)])
-    record("Built-in layers' training step: hand-written kernels vs the kernels generated from their own steps "
-           "(float32, 2 threads, median)",
-           table(["config", "layer", "hand-written ms", "generated ms", "generated / hand-written"], rows), save)
 
 
 if __name__ == "__main__":

@@ -354,3 +354,24 @@ def torch_twin(m):
     theirs.to(torch.from_numpy(np.zeros(0, next(m.parameters()).dtype)).dtype)
     load_into_torch(m, theirs)
     return theirs
+
+
+# ------------------------------------------------------------------------------------ broken gradients
+
+def break_compiled_gradient(monkeypatch, which, factor):
+    """Make every compiled sequence (the built-in layers' and nn.Recurrent's) return its gradient of
+    `which` times factor, so that a test can show a check catches a wrong gradient: "x", "h0", "w_hh"
+    (the matrices of the per-step products) or "bias" (the vectors the step reads)."""
+    from tinygrad_rnn.compiler import sequence
+    original = sequence.CompiledSequence.backward
+
+    def wrong(ctx, *grads):
+        out = list(original(ctx, *grads))
+        plan = ctx.inputs[-4]
+        first = 1 + len(plan.state_sizes)  # frontier tensors follow x and the initial states
+        positions = {"x": [0], "h0": [1], "w_hh": [first + plan.mats[m][0] for m in plan.steps],
+                     "bias": [first + i for i, is_condition in plan.vecs if not is_condition]}[which]
+        for i in positions:
+            out[i] = out[i] * factor
+        return tuple(out)
+    monkeypatch.setattr(sequence.CompiledSequence, "backward", staticmethod(wrong))

@@ -135,7 +135,7 @@ def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
 
 def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
     """Rows are independent sequences: a layer run in parts equals the layer run whole (lengths,
-    both directions, the summed weight gradients), for the hand-written kernels and generated ones."""
+    both directions, the summed weight gradients), for the built-in layers and a custom cell."""
     rng = np.random.default_rng(0)
     x = tg.tensor(rng.standard_normal((6, 5, 3)), dtype=np.float64, requires_grad=True)
     results = []
@@ -144,8 +144,7 @@ def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
               lambda: tg.nn.RNN(3, 4, bidirectional=True, dtype=np.float64),
               lambda: tg.nn.Recurrent(tg.nn.LayerNormLSTMCell(3, 4, dtype=np.float64), reverse=True))  # compiled
     for parts in ([slice(0, 5)], [slice(0, 2), slice(2, 5)]):
-        for where in ("tinygrad_rnn.ops.fused_sequences", "tinygrad_rnn.compiler.sequence"):
-            monkeypatch.setattr(f"{where}.row_parts", lambda batch, width, parts=parts: parts)
+        monkeypatch.setattr("tinygrad_rnn.compiler.sequence.row_parts", lambda batch, width, parts=parts: parts)
         for make in layers:
             tg.manual_seed(1)
             layer = make()

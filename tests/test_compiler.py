@@ -522,12 +522,11 @@ _CACHE_PROBE = textwrap.dedent("""
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("bias, lengths", [(True, [7, 2, 5]), (False, [7, 2, 5]), (True, [5, 2, 3])])
-def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, lengths, monkeypatch):
-    """nn.LSTM/GRU/RNN through the kernels generated from their own steps (as proj_size runs, and as
-    the benchmarks compare with the hand-written kernels), biases folded as there: outputs, final
-    states and every gradient equal the unrolled graph's, two layers, both directions, lengths (the
-    longest shorter than T too: dx, from the products after the loop alone, is padded with zeros)."""
-    from tinygrad_rnn.nn import rnn
+def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, lengths):
+    """nn.LSTM/GRU/RNN(impl="fused"), whose kernels are generated from their own steps with the
+    biases folded: outputs, final states and every gradient equal the unrolled graph's, two layers,
+    both directions, lengths (the longest shorter than T too: dx, from the products after the loop
+    alone, is padded with zeros)."""
     rng = np.random.default_rng(13)
     x = rng.standard_normal((7, 3, 4))
     results = {}
@@ -535,9 +534,7 @@ def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, len
         tg.manual_seed(0)
         layer = getattr(nn, mode)(4, 5, 2, bias=bias, bidirectional=True, impl=impl, dtype=np.float64)
         xs = t64(x, True)
-        with monkeypatch.context() as m:
-            m.setattr(rnn, "_fused", rnn._compiled)
-            out, state = layer(xs, lengths=lengths)
+        out, state = layer(xs, lengths=lengths)
         finals = state if mode == "LSTM" else (state,)
         ((out ** 2).sum() + sum((f * 0.3).sum() for f in finals)).backward()
         results[impl] = ([t.detach().numpy() for t in (out, *finals)]

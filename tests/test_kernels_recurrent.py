@@ -1,4 +1,6 @@
-"""The fused recurrent kernels (kernels/lstm.py, gru.py, elman.py) and their helpers (fastmath, workspace).
+"""The built-in LSTM, GRU and RNN directions run through the kernels generated from their steps
+(nn.rnn._compiled, what nn.LSTM/GRU/RNN(impl="fused") call per layer and direction), and the
+kernels' helpers (fastmath, workspace).
 
 Forward passes are checked against a plain NumPy reference (one sequence at a time, so it also defines
 the padded-batch semantics), backward passes against central finite differences in float64. Also run
@@ -8,9 +10,10 @@ with NUMBA_DISABLE_JIT=1: sizes stay small so that the plain-Python path takes s
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from numba import njit
 
-from tinygrad_rnn.kernels import elman, fastmath, gru, lstm, workspace
+import tinygrad_rnn as tg
+from tinygrad_rnn.kernels import fastmath, workspace
+from tinygrad_rnn.nn import rnn
 
 from recurrent_table import EDGES, GATES, NONEMPTY_EDGES, ref_direction, sigmoid
 
@@ -38,34 +41,37 @@ def edge_sizes(edge, T=6, B=3):
 
 
 def forward(cell, p, lengths=None, reverse=False):
-    """Run the kernel: ([out, h_n] (+ [c_n] for lstm), saved)."""
-    args = (p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"])
-    if cell == "lstm":
-        out, h_n, c_n, saved = lstm.lstm_forward(*args, p["c0"], lengths, reverse)
-        return [out, h_n, c_n], saved
-    if cell == "gru":
-        out, h_n, saved = gru.gru_forward(*args, lengths, reverse)
-    else:
-        out, h_n, saved = elman.rnn_forward(*args, lengths, reverse, cell[4:])
-    return [out, h_n], saved
+    """Run one layer direction through its compiled kernels: ([out, h_n] (+ [c_n] for lstm), saved),
+    saved holding the Tensors (each array of p, requiring grad) and the outputs, for backward."""
+    mode = {"lstm": "LSTM", "gru": "GRU"}.get(cell, "RNN")
+    ts = {k: None if v is None else tg.tensor(v, requires_grad=True) for k, v in p.items()
+          if k != "c0" or cell == "lstm"}
+    state = [ts["h0"], ts["c0"]] if cell == "lstm" else [ts["h0"]]
+    lens = None if lengths is None else np.asarray(lengths, np.int64)
+    outs = rnn._compiled(mode, ts["x"], state, ts["w_ih"], ts["w_hh"], ts["b_ih"], ts["b_hh"], lens, reverse,
+                         cell[4:] or "tanh")
+    return [o.detach().numpy() for o in outs], (ts, outs)
 
 
-def backward(cell, saved, douts):
-    """Run the kernel's backward: dict of gradients named like the inputs."""
-    names = ["x", "w_ih", "w_hh", "b_ih", "b_hh", "h0"]
-    if cell == "lstm":
-        return dict(zip(names + ["c0"], lstm.lstm_backward(saved, *douts)))
-    return dict(zip(names, (gru.gru_backward if cell == "gru" else elman.rnn_backward)(saved, *douts)))
+def backward(cell, saved, douts, retain=True):
+    """Gradients (dict named like the inputs; None for an input without one) of the outputs given
+    their incoming gradients douts; retain=False frees the graph (and the kernels' saved buffers)."""
+    ts, outs = saved
+    for t in ts.values():
+        if t is not None:
+            t.grad = None
+    tg.autograd.backward(list(outs), [tg.tensor(d) for d in douts], retain_graph=retain)
+    return {k: None if t is None or t.grad is None else t.grad.numpy() for k, t in ts.items()}
 
 
 def release(cell, saved):
-    {"lstm": lstm, "gru": gru}.get(cell, elman).release(saved)
+    """Let the graph go: a last backward frees it (the buffers go back to the pool)."""
+    backward(cell, saved, [np.zeros(o.shape, o.dtype) for o in saved[1]], retain=False)
 
 
 def run(cell, p, lengths=None, reverse=False):
-    outs, saved = forward(cell, p, lengths, reverse)
-    release(cell, saved)
-    return outs
+    with tg.no_grad():
+        return forward(cell, p, lengths, reverse)[0]
 
 
 def random_lengths(T, B, seed=1):
@@ -97,29 +103,6 @@ def test_fastmath_inside_a_kernel(dtype, tol):
     p["w_ih"][:, 0] = 1
     out = run("rnn_tanh", p)[0]
     assert out.dtype == dtype and np.max(np.abs(out[0] - np.tanh(v.astype(dtype))[:, None])) < tol
-
-
-@njit
-def _lstm_gates_compiled(a, z, bias):
-    fastmath.lstm_gates(a, z, bias)
-
-
-@pytest.mark.parametrize("dtype, tol", [(np.float32, 4e-7), (np.float64, 1e-15)])
-@pytest.mark.parametrize("H", [1, 3, 32])
-@pytest.mark.parametrize("gates", [fastmath.lstm_gates, _lstm_gates_compiled], ids=["python", "compiled"])
-def test_lstm_gates_equal_the_gate_by_gate_activations_bit_for_bit(gates, H, dtype, tol):
-    """sigmoid on the i, f, o quarters of a row, tanh on g: the same bits as one call per gate."""
-    rng = np.random.default_rng(H)
-    a, z, bias = (rng.uniform(-12, 12, 4 * H).astype(dtype) for _ in range(3))
-    pre = (a + z + bias).astype(np.float64).reshape(4, H)  # summed in dtype, as the kernels do
-    expect = a.copy()
-    for k, gate in enumerate([fastmath.sigmoid_gate, fastmath.sigmoid_gate, fastmath.tanh_gate, fastmath.sigmoid_gate]):
-        q = slice(k * H, (k + 1) * H)
-        gate(expect[q], z[q], bias[q])
-    gates(a, z, bias)
-    assert a.dtype == dtype and np.array_equal(a, expect)
-    exact = np.concatenate([sigmoid(pre[0]), sigmoid(pre[1]), np.tanh(pre[2]), sigmoid(pre[3])])
-    assert np.max(np.abs(a - exact)) < tol
 
 
 def test_workspace_reuses_and_is_bounded(monkeypatch):
@@ -278,6 +261,10 @@ def test_float32_backward_close_to_float64(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_backward_twice_and_interleaved_sequences(cell):
+    """A retained graph's backward gives the same gradients twice; two sequences of the same shapes
+    share no buffer, whichever backward runs first; buffers a freed graph gave back and a new
+    sequence took leave the other graph's intact; a freed graph refuses another backward; the inputs
+    are never written."""
     pa, pb = make(cell, 6, 2, seed=1), make(cell, 6, 2, seed=2)
     before = {k: v.copy() for k, v in pa.items()}
     outs_a, sa = forward(cell, pa)
@@ -300,9 +287,8 @@ def test_backward_twice_and_interleaved_sequences(cell):
     assert not np.array_equal(ref_b["x"], first["x"])
     for s in (sa, sc):
         release(cell, s)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="second time"):
         backward(cell, sa, douts)
-    release(cell, sa)  # a second release is harmless
     for k, v in before.items():
         assert v is None or np.array_equal(v, pa[k])  # inputs are never written
 

@@ -5,7 +5,7 @@ Python) and SciPy's, which numba's ``np.dot`` calls inside the kernels. Each kee
 worker threads, and an idle worker spins for a while before it sleeps: with both pools awake on two
 cores, a kernel runs beside spinning threads (benchmarks/RESULTS.md, "BLAS thread policy", has the
 measurements). So every product of a recurrent layer, per-step or not, runs in numba (the kernels
-and kernels.sequence_parts), in SciPy's pool alone.
+and kernels.matrices), in SciPy's pool alone.
 
 The policy:
 - ``sequence_kernel(batch, width)``: while a recurrent layer's kernels run, SciPy's BLAS uses one

@@ -28,7 +28,7 @@ def compiled_sequence(step, x, states, lengths, reverse, cell=None, reads=None):
     The step is traced on every call (cheap next to the sequence: ~1 ms for a layer-normalised LSTM),
     so the parameters' current values and any parameter-only ops reach the kernels through the engine.
     ``cell``: the user's Module the step calls, traced once more (check_frontier) the first time it
-    shows a graph of this structure; None for the library's own steps (nn.LSTM's with proj_size),
+    shows a graph of this structure; None for the library's own steps (nn.RNN/LSTM/GRU's),
     which compute nothing outside the graph. ``reads``: for those, (key, tensors) where the step
     reads no tensor but x, the states and these, and key names its structure: the plan is then
     traced once per key, sizes and dtype, and later calls hand it their own tensors (the trace is a

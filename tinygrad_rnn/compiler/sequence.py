@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd import Function, once_differentiable
 from ..blas_threads import joined, row_parts, run_parts, total
-from ..kernels.sequence_parts import dot, transpose_into
+from ..kernels.matrices import dot, transpose_into
 from ..kernels.workspace import give, take
 from .cache import wait_aside
 

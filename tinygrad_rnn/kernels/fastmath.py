@@ -7,16 +7,14 @@ versions keep libm's ``math.tanh``/``math.exp``: gradient checks at 1e-10 need t
 The precision is chosen at compile time from the argument's type (``numba.extending.overload``);
 the plain-Python fallbacks (run under ``NUMBA_DISABLE_JIT=1``) dispatch the same way at run time.
 Both stay finite for any finite input (±1e4 included): sigmoid(x) = e/(1+e) with e = exp(-|x|) <= 1.
-``sigmoid_gate``/``tanh_gate`` apply them to one gate's slice of a row, in place; ``lstm_gates`` to
-a whole LSTM row (i|f|g|o) at once.
 
-numba's on-disk cache of a kernel does not notice edits to this file: after changing it, delete the
-kernels' cache files (``kernels/__pycache__/*.nbi``, ``*.nbc``).
+numba's on-disk cache of a kernel does not notice edits to this file: the generated kernels' cache
+key hashes it (compiler/cache.py); for other kernels delete their cache files (``__pycache__/*.nbi``, ``*.nbc``).
 """
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
 _CLAMP = np.float32(7.90531110763549805)  # beyond this tanh rounds to ±1 in float32
@@ -26,7 +24,7 @@ _A9 = np.float32(-8.60467152213735e-11)
 _A11, _A13 = np.float32(2.00018790482477e-13), np.float32(-2.76076847742355e-16)
 _B0, _B2 = np.float32(4.89352518554385e-03), np.float32(2.26843463243900e-03)
 _B4, _B6 = np.float32(1.18534705686654e-04), np.float32(1.19825839466702e-06)
-_HALF32, _ONE32 = np.float32(0.5), np.float32(1.0)
+_HALF32 = np.float32(0.5)
 
 
 def _tanh32(x):
@@ -77,45 +75,3 @@ def _tanh_overload(x):
 @overload(sigmoid, jit_options=_JIT)
 def _sigmoid_overload(x):
     return _sigmoid32 if _is_float32(x) else _sigmoid64
-
-
-@njit(error_model="numpy")
-def sigmoid_gate(a, z, bias):
-    """a[:] = sigmoid(a + z + bias), in place: a gate's activation from its two projections."""
-    for j in range(a.shape[0]):
-        a[j] = sigmoid(a[j] + z[j] + bias[j])
-
-
-@njit(error_model="numpy")
-def tanh_gate(a, z, bias):
-    """a[:] = tanh(a + z + bias), in place."""
-    for j in range(a.shape[0]):
-        a[j] = tanh(a[j] + z[j] + bias[j])
-
-
-def _lstm_gates32(a, z, bias):
-    """One loop over the row, not one per gate (on short rows the loops' set-up outweighs their work):
-    sigmoid(x) = 0.5 + 0.5 tanh(x/2) is how _sigmoid32 computes it, so selecting between that and
-    tanh (the g quarter) gives the gate-by-gate values bit for bit."""
-    H = a.shape[0] // 4
-    for j in range(a.shape[0]):
-        s = _ONE32 if 2 * H <= j < 3 * H else _HALF32
-        a[j] = (_ONE32 - s) + s * tanh(s * (a[j] + z[j] + bias[j]))
-
-
-def _lstm_gates64(a, z, bias):
-    """Gate by gate, each with its own libm function."""
-    H = a.shape[0] // 4
-    sigmoid_gate(a[:2 * H], z[:2 * H], bias[:2 * H])
-    tanh_gate(a[2 * H:3 * H], z[2 * H:3 * H], bias[2 * H:3 * H])
-    sigmoid_gate(a[3 * H:], z[3 * H:], bias[3 * H:])
-
-
-def lstm_gates(a, z, bias):
-    """a[:] = the LSTM activations of a + z + bias, in place: sigmoid on the i, f, o quarters, tanh on g."""
-    return _lstm_gates32(a, z, bias) if a.dtype == np.float32 else _lstm_gates64(a, z, bias)
-
-
-@overload(lstm_gates, jit_options=_JIT)
-def _lstm_gates_overload(a, z, bias):
-    return _lstm_gates32 if _is_float32(a.dtype) else _lstm_gates64

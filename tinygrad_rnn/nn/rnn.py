@@ -1,8 +1,8 @@
 """Multi-layer, optionally bidirectional RNN, LSTM and GRU layers with PyTorch's semantics.
 
-impl="fused" (default) runs each layer and direction as one numba kernel call (forward and BPTT;
-with proj_size the kernels are generated from the step by tinygrad_rnn.compiler); impl="unrolled"
-builds one small graph per time step from the cells' step functions, so BPTT is just
+impl="fused" (default) runs each layer and direction as one call of numba kernels (forward and BPTT)
+that tinygrad_rnn.compiler generates from the layer's own step, as for any nn.Recurrent cell;
+impl="unrolled" builds one small graph per time step from the same step functions, so BPTT is just
 backward() over that graph and second derivatives work. The two agree to rounding.
 
 Variable lengths: positions past a sequence's length output zeros and get no gradient; h_n is each
@@ -17,7 +17,6 @@ import warnings
 import numpy as np
 
 from .. import compiler, ops
-from ..ops import fused_sequences
 from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
 from ..ops.linalg import linear
@@ -120,14 +119,6 @@ def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
     out, finals = compiler.compiled_sequence(lambda x_t, s: step(project(x_t), s), x, tuple(state), lengths, reverse,
                                              reads=((mode, nonlinearity), project_reads + step_reads))
     return (out, *finals)
-
-
-def _fused(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
-    if mode == "LSTM":
-        return fused_sequences.lstm_sequence(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
-    if mode == "GRU":
-        return fused_sequences.gru_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse)
-    return fused_sequences.rnn_sequence(x, state[0], w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
 
 
 class RNNBase(Module):
@@ -254,8 +245,7 @@ class RNNBase(Module):
             raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = check_lengths(name, lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
-        # the kernels need a row (B = 0 has no work); with proj_size the step is compiled
-        run = _unrolled if self.impl != "fused" or B == 0 else _compiled if self.proj_size else _fused
+        run = _unrolled if self.impl != "fused" or B == 0 else _compiled  # B = 0: no row for the kernels
         finals = [[] for _ in states]
         for layer in range(self.num_layers):
             outs = []
