@@ -10,7 +10,7 @@ import numpy as np
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
 
-def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5):
+def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5, settle=0.2):
     """Median seconds per call of each fn: every fn runs `repeats` times in all, in `rounds` blocks
     that alternate between the fns (in rotated order), with a pause before each block.
 
@@ -18,6 +18,13 @@ def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5):
     after their last call, and a library called right after another runs beside those spinning
     threads (measured here: the hand-written LSTM at config b took 99 ms per step called in turns
     with PyTorch, 26 ms alone). Alternating blocks still spread slow drifts of the machine over all.
+
+    Each block first calls its fn, untimed, for `settle` seconds (once at least): after a pause the
+    2-vCPU hosts run a second thread alongside the first only once both have been busy for ~50 ms
+    (measured on the AVX-512 Xeon: two threads' share of a nogil loop ran one after the other for
+    the first 57 ms after a 0.5 s sleep, then side by side; our LSTM step at config d took 6.7 ms
+    for its first 8 calls and 4.1 ms after), so that timing the block's first calls measures the
+    host waking, not the library.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -29,7 +36,10 @@ def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5):
         for name in names[r % len(names):] + names[:r % len(names)]:
             fn = fns[name]
             time.sleep(pause)
+            start = time.perf_counter()
             fn()
+            while time.perf_counter() - start < settle:
+                fn()
             for _ in range(per_block):
                 start = time.perf_counter()
                 fn()
