@@ -379,7 +379,16 @@ class OutsideTheGraphCell(nn.Module):
         return h + x * tg.rand(3, dtype=x.dtype)
 
 
+class ArrayWeightCell(nn.Module):
+    """F.linear with a NumPy array for weight: the engine takes it, the compiler refuses it."""
+    state_size = 2
+
+    def forward(self, x, h):
+        return (F.linear(x, np.ones((2, 3))) + h).tanh()
+
+
 @pytest.mark.parametrize("cell, op", [(SoftmaxCell(), "the op"), (FixedBatchMaskCell(), "where with a"),
+                                      (ArrayWeightCell(), "operand of type ndarray"),
                                       *[(OutsideTheGraphCell(how), "outside the graph")
                                         for how in ("detach", "numpy", "random")]])
 def test_unsupported_op_raises_type_error_pointing_to_unrolled(cell, op):

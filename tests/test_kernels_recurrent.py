@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.kernels import fastmath, workspace
+from tinygrad_rnn.tensor import Tensor
 from tinygrad_rnn.nn import rnn
 
 from recurrent_table import EDGES, GATES, NONEMPTY_EDGES, ref_direction, sigmoid
@@ -42,10 +43,10 @@ def edge_sizes(edge, T=6, B=3):
 
 def forward(cell, p, lengths=None, reverse=False):
     """Run one layer direction through its compiled kernels: ([out, h_n] (+ [c_n] for lstm), saved),
-    saved holding the Tensors (each array of p, requiring grad) and the outputs, for backward."""
+    saved holding the Tensors (each array of p itself, not a copy, requiring grad) and the outputs,
+    for backward."""
     mode = {"lstm": "LSTM", "gru": "GRU"}.get(cell, "RNN")
-    ts = {k: None if v is None else tg.tensor(v, requires_grad=True) for k, v in p.items()
-          if k != "c0" or cell == "lstm"}
+    ts = {k: None if v is None else Tensor._make(v, True) for k, v in p.items() if k != "c0" or cell == "lstm"}
     state = [ts["h0"], ts["c0"]] if cell == "lstm" else [ts["h0"]]
     lens = None if lengths is None else np.asarray(lengths, np.int64)
     outs = rnn._compiled(mode, ts["x"], state, ts["w_ih"], ts["w_hh"], ts["b_ih"], ts["b_hh"], lens, reverse,

@@ -8,8 +8,9 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.nn import GRU, LSTM, LSTMCell, RNN, RNNCell
+from tinygrad_rnn.tensor import ShapeError
 
-from recurrent_table import CELL_CLASSES as CELLS, IMPLS, LAYER_CLASSES as LAYERS, kind_of, pack_hx
+from recurrent_table import CELL_CLASSES as CELLS, IMPLS, LAYER_CLASSES as LAYERS, SHIPPED_CELLS, kind_of, pack_hx
 
 I, H, L, T, B = 32, 4, 2, 5, 3
 
@@ -62,6 +63,17 @@ def test_wrong_feature_size(layer):
         m(z(T, B, 16))
     with raises(ValueError, "input", "32", "(5, 33)"):  # unbatched
         m(z(T, 33))
+
+
+@pytest.mark.parametrize("name", list(SHIPPED_CELLS))
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_shipped_cell_given_the_wrong_input_size_names_both(name, impl):
+    """nn.Recurrent over a shipped cell whose input has 5 features where the cell takes 3: the
+    ShapeError names the size expected and the shape given, and no parameter gets a gradient."""
+    cell = SHIPPED_CELLS[name](3, 4)
+    with raises(ShapeError, "expected input of size 3", "(2, 5)"):
+        tg.nn.Recurrent(cell, impl=impl)(tg.tensor(np.ones((6, 2, 5))))
+    assert all(p.grad is None for p in cell.parameters())
 
 
 @pytest.mark.parametrize("shape", [(2, T, B, I), (I,)])

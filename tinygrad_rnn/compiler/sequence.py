@@ -1,7 +1,8 @@
 """The compiled sequence: a once-differentiable Function running the generated kernels.
 
 Inputs: x (T, B, I), the initial states and the plan's frontier tensors (parameters and what the
-engine derived from them, e.g. Wᵀ). Rows are put in step order first (with reverse, row b's step s is
+engine derived from them, e.g. the GRU's folded biases; a product reading Wᵀ gets W itself, handed
+to the kernels as W.T). Rows are put in step order first (with reverse, row b's step s is
 position lengths[b]-1-s, an involution, so the same gather maps back), padded positions are zeroed,
 and the hoisted input products are one (T·B, I) product per row part each (see CompiledSequence).
 After the BPTT kernel, each product's weight gradient is one product over all steps and dx (when x
@@ -17,8 +18,9 @@ from ..kernels.matrices import dot, transpose_into
 from ..kernels.workspace import give, take
 from .cache import wait_aside
 
-SECOND_ORDER = ("Recurrent: second derivatives through a compiled (impl=\"fused\") sequence are not "
-                "supported; build it with impl=\"unrolled\" to differentiate twice (create_graph=True)")
+SECOND_ORDER = ("second derivatives through a compiled (impl=\"fused\") recurrent sequence (nn.RNN, LSTM, "
+                "GRU or Recurrent) are not supported; build the layer with impl=\"unrolled\" to differentiate "
+                "twice (create_graph=True)")
 
 
 def step_order(T, B, lengths, reverse):

@@ -319,7 +319,10 @@ def _matmul(b, a, w, out_value, transposed=False):
     transpose node is made per call and a library step's cached plan finds W among its reads."""
     if not isinstance(a, Tensor) or b.refs.get(b._key(a)) is None:
         raise unsupported("a matmul whose left operand does not depend on the step (write step @ W)")
-    if isinstance(w, Tensor) and b.refs.get(b._key(w)) is not None:
+    if not isinstance(w, Tensor):
+        raise unsupported(f"a matmul with a right operand of type {type(w).__name__} (make it a Tensor, "
+                          "e.g. an nn.Parameter)")
+    if b.refs.get(b._key(w)) is not None:
         raise unsupported("a matmul of two step values (only step @ parameter is compiled)")
     if w.ndim != 2:
         raise unsupported(f"a matmul with a right operand of shape {w.shape} (expected a matrix)")

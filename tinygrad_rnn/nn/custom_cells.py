@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 
-from ..ops.linalg import linear
 from ..tensor import get_default_dtype
 from . import functional as F
 from . import init
@@ -35,10 +34,10 @@ class _Cell(Module):
         return p
 
     def _input_projection(self, x):
-        return linear(x, self.weight_ih, self.bias_ih if self.bias else None)
+        return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)
 
     def _state_projection(self, h):
-        return linear(h, self.weight_hh, self.bias_hh if self.bias else None)
+        return F.linear(h, self.weight_hh, self.bias_hh if self.bias else None)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -62,8 +61,8 @@ class LayerNormLSTMCell(_Cell):
     def forward(self, x, state):
         h, c = state
         G = 4 * self.hidden_size
-        a = (F.layer_norm(linear(x, self.weight_ih), G, self.ln_ih_weight, self.ln_ih_bias, self.eps)
-             + F.layer_norm(linear(h, self.weight_hh), G, self.ln_hh_weight, self.ln_hh_bias, self.eps))
+        a = (F.layer_norm(F.linear(x, self.weight_ih), G, self.ln_ih_weight, self.ln_ih_bias, self.eps)
+             + F.layer_norm(F.linear(h, self.weight_hh), G, self.ln_hh_weight, self.ln_hh_bias, self.eps))
         if self.bias:
             a = a + (self.bias_ih + self.bias_hh)
         a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
@@ -106,11 +105,11 @@ class MGUCell(_Cell):
     def forward(self, x, h):
         H = self.hidden_size
         x_f, x_n = self._input_projection(x).chunk(2, dim=-1)
-        f = x_f + linear(h, self.weight_hh[:H])
+        f = x_f + F.linear(h, self.weight_hh[:H])
         if self.bias:
             f = f + self.bias_hh[:H]
         f = f.sigmoid()
-        n = x_n + linear(f * h, self.weight_hh[H:])
+        n = x_n + F.linear(f * h, self.weight_hh[H:])
         if self.bias:
             n = n + self.bias_hh[H:]
         return h + f * (n.tanh() - h)

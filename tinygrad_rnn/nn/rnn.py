@@ -17,9 +17,9 @@ import warnings
 import numpy as np
 
 from .. import compiler, ops
+from ..ops.linalg import linear
 from ..tensor import Tensor, check_device, get_default_dtype
 from . import init
-from ..ops.linalg import linear
 from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
 from .module import Module
 from .utils.rnn import PackedSequence, forward_packed
