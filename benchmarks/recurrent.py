@@ -101,6 +101,39 @@ def main(quick=False, save=True):
                "fused / PyTorch layer", "unrolled / cell loop", "fused GFLOP/s (% of GEMM peak)"]
     record(f"Recurrent training step (float32, 2 threads, median; GEMM peak {peak:.0f} GFLOP/s)",
            table(headers, rows), save)
+    if not quick:
+        transposed_products(save)
+
+
+WIDE = {"c": CONFIGS["c"], "H256 B16": dict(mode="LSTM", B=16, I=64, H=256, T=64),
+        "H256 B32": dict(mode="LSTM", B=32, I=64, H=256, T=64), "GRU H512": dict(mode="GRU", B=32, I=128, H=512, T=50)}
+
+
+def transposed_products(save=True):
+    """The forward kernels' per-step products a W run as (Wᵀ aᵀ)ᵀ from W of
+    compiler.sequence.TRANSPOSED_PRODUCT_BYTES on (as shipped) against always as a W, same kernels
+    (the choice is made per call), training steps of layers wide enough to reach that size."""
+    from tinygrad_rnn.compiler import sequence
+    shipped = sequence.TRANSPOSED_PRODUCT_BYTES
+
+    def with_limit(step, limit):
+        def run():
+            sequence.TRANSPOSED_PRODUCT_BYTES = limit
+            try:
+                step()
+            finally:
+                sequence.TRANSPOSED_PRODUCT_BYTES = shipped
+        return run
+    rows = []
+    for name, cfg in WIDE.items():
+        step = ours(cfg, "fused")
+        med = block_medians({"a W always": with_limit(step, 1 << 62), "shipped": with_limit(step, shipped)}, 12,
+                            rounds=6)
+        rows.append([f"{name} {cfg['mode']} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}",
+                     fmt(med["a W always"] * 1e3), fmt(med["shipped"] * 1e3),
+                     fmt(med["shipped"] / med["a W always"], 3)])
+    record("Per-step products of large W as (Wᵀ aᵀ)ᵀ: training step ms (float32, 2 threads, median)",
+           table(["config", "a W always", f"(Wᵀ aᵀ)ᵀ from {shipped >> 20} MiB", "ratio"], rows), save)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
+from tinygrad_rnn.compiler import sequence
 from tinygrad_rnn.nn import functional as F
 
 from recurrent_table import SHIPPED_CELLS, BuiltinCell, as_tuple, t64
@@ -310,6 +312,28 @@ def test_compiled_matches_unrolled(name, config):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"gradient of {what}")
 
 
+@pytest.mark.parametrize("name", ["products", "product_states", "product_is_state", "transposed_reads",
+                                  "kitchen_sink", "layernorm_lstm", "mgu", "builtin_gru"])
+def test_per_step_products_run_transposed_match_unrolled(name, monkeypatch):
+    """Every per-step product run as (Wᵀ aᵀ)ᵀ (the forward kernel's form for large W, forced here
+    for small ones): results and gradients equal the unrolled graph's, with lengths and reverse."""
+    monkeypatch.setattr(sequence, "TRANSPOSED_PRODUCT_BYTES", 0)
+    T, B, I, H = 6, 3, 3, 4
+    tg.manual_seed(3)
+    cell = CELLS[name](I, H)
+    rng = np.random.default_rng(3)
+    sizes = cell.state_size if isinstance(cell.state_size, tuple) else (cell.state_size,)
+    x = t64(rng.standard_normal((T, B, I)), True)
+    states = tuple(t64(0.5 * rng.standard_normal((B, s)), True) for s in sizes)
+    weights = [rng.standard_normal((T, B, sizes[0]))] + [rng.standard_normal((B, s)) for s in sizes]
+    fused = run(cell, "fused", x, states, [6, 2, 4], True, weights)
+    unrolled = run(cell, "unrolled", x, states, [6, 2, 4], True, weights)
+    for a, b in zip(fused[0] + fused[1], unrolled[0] + unrolled[1]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("name", list(CELLS))
 def test_an_input_without_grad_gets_none_and_changes_no_other_gradient(name):
     """x needs no gradient: the compiled sequence skips the hoisted products' G Wᵀ (as PyTorch's
@@ -531,11 +555,15 @@ _CACHE_PROBE = textwrap.dedent("""
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("bias, lengths", [(True, [7, 2, 5]), (False, [7, 2, 5]), (True, [5, 2, 3])])
-def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, lengths):
+@pytest.mark.parametrize("transposed_products", [False, True])
+def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, lengths, transposed_products,
+                                                                 monkeypatch):
     """nn.LSTM/GRU/RNN(impl="fused"), whose kernels are generated from their own steps with the
     biases folded: outputs, final states and every gradient equal the unrolled graph's, two layers,
     both directions, lengths (the longest shorter than T too: dx, from the products after the loop
-    alone, is padded with zeros)."""
+    alone, is padded with zeros); also with the per-step products run as (Wᵀ aᵀ)ᵀ, the form the
+    forward kernel takes for large W."""
+    monkeypatch.setattr(sequence, "TRANSPOSED_PRODUCT_BYTES", 0 if transposed_products else 1 << 62)
     rng = np.random.default_rng(13)
     x = rng.standard_normal((7, 3, 4))
     results = {}

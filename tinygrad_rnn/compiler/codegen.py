@@ -144,13 +144,29 @@ def _elementwise_expr(node):
     return substitute(template, {LETTERS[i]: _val(r) for i, r in enumerate(node.args)})
 
 
+def _emit_step_product(w, node):
+    """out = a W for a per-step product: as (Wᵀ aᵀ)ᵀ when the caller handed Wᵀ C-ordered (wf, rows
+    > 0; it does for large W, where OpenBLAS runs W x aᵀ up to twice as fast as a x W at small
+    batches: it packs the small operand, not W, on every call), the result transposed back in blocks
+    of 16 rows; else as one product."""
+    m, out, a = node.attrs["mat"], value_name(node.out), value_name(node.args[0].buf)
+    w(2, f"if wf{m}.shape[0] > 0:")
+    w(3, f"np.dot(wf{m}, {a}.T, tf{m})")
+    w(3, f"for i0 in range(0, tf{m}.shape[0], 16):")
+    w(4, "for b in range(B):")
+    w(5, f"for i in range(i0, min(i0 + 16, tf{m}.shape[0])):")
+    w(6, f"{out}[b, i] = tf{m}[i, b]")
+    w(2, "else:")
+    w(3, f"np.dot({a}, w{m}, {out})")
+
+
 def _emit_forward_run(w, run, layout):
     kind, width, nodes = run
     saved, sliced = layout.saved, layout.sliced
     node = nodes[0]
     if kind == "matmul":
         if node.out[0] == "mm":
-            w(2, f"np.dot({value_name(node.args[0].buf)}, w{node.attrs['mat']}, {value_name(node.out)})")
+            _emit_step_product(w, node)
     elif kind == "cat":
         out = value_name(node.out)
         for part, off in zip(node.args, node.attrs["offsets"]):
@@ -436,8 +452,8 @@ def signature(plan, layout):
     S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
     M = range(len(plan.steps))
     common = ["sz", "cst", "offs", "lengths", "xs"] + [f"hx{k}" for k in H]
-    forward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S] + [f"sv{k}" for k in S]
-               + [f"mm{k}" for k in M] + ["out", "VS"])
+    forward = (common + [f"w{m}" for m in plan.steps] + [f"wf{m}" for m in plan.steps] + ["pv"]
+               + [f"h0{k}" for k in S] + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out", "VS"])
     backward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S]
                 + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
                 + [f"ghx{k}" for k in H if ("hx", k) not in layout.shared] + [f"gmm{k}" for k in M]
@@ -451,7 +467,7 @@ def kernel_arguments(plan, layout, dtype):
     int64, ranks = np.dtype(np.int64).name, {"sz": 1, "offs": 1, "lengths": 1, "cst": 1, "pv": 1, "dpv": 1}
     ranks.update({f"mm{k}": 2 for k in range(len(plan.steps)) if k not in layout.kept_products})
     types = lambda names: [[int64 if n in ("sz", "offs", "lengths") else np.dtype(dtype).name,  # noqa: E731
-                            ranks.get(n, 2 if re.match(r"(w|h0|dst)\d", n) else 3)] for n in names]
+                            ranks.get(n, 2 if re.match(r"(w|wf|h0|dst)\d", n) else 3)] for n in names]
     return dict(zip(("forward", "backward"), map(types, signature(plan, layout))))
 
 
@@ -468,6 +484,9 @@ def _allocate(w, plan, layout, backward):
                 node.out in layout.aliases if backward else n in layout.in_place):
             w(1, f"{'g' if backward else 'v'}{n} = np.{'zeros' if backward else 'empty'}({rows(node.width)})")
     if not backward:
+        for node in plan.nodes:
+            if node.out[0] == "mm":
+                w(1, f"tf{node.attrs['mat']} = np.empty((wf{node.attrs['mat']}.shape[0], B), xs.dtype)")
         return
     for node in plan.nodes:
         if node.out[0] == "mm":
