@@ -3,7 +3,8 @@ a new file's two kernels compile side by side, one of them in a helper process (
 
 numba's ``cache=True`` needs a function defined in a real file; the file is named by a hash of the
 generated source (which renders the graph, its shape pattern and ranks), of the numba version and of
-``kernels/fastmath.py`` (whose edits numba's cache would not notice), and it is never rewritten once
+``kernels/fastmath.py`` and ``kernels/matrices.py`` (the helpers the kernels call, whose edits numba's
+cache would not notice), and it is never rewritten once
 present, so a second process finds both the file and numba's compiled code and compiles nothing.
 Directory: $TINYGRAD_RNN_CACHE_DIR, else $XDG_CACHE_HOME/tinygrad_rnn (~/.cache/tinygrad_rnn), else
 a per-user folder in the temporary directory when those are not writable.
@@ -20,7 +21,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from ..kernels import fastmath
+from ..kernels import fastmath, matrices
 
 _loaded = {}      # key -> module
 _by_source = {}   # source -> module (skips hashing on every call)
@@ -54,7 +55,8 @@ def cache_dir():
 def _key(source):
     h = hashlib.sha256(source.encode())
     h.update(numba.__version__.encode())
-    h.update(Path(fastmath.__file__).read_bytes())
+    for helpers in (fastmath, matrices):  # the kernels call into these; numba's cache would not see their edits
+        h.update(Path(helpers.__file__).read_bytes())
     return h.hexdigest()[:24]
 
 

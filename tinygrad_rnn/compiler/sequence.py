@@ -69,7 +69,7 @@ class CompiledSequence(Function):
         run = _Run(plan, kernels, layout, sz, np.array(plan.consts, dt), offs, widths, mats,
                    [a.flags.f_contiguous and not a.flags.c_contiguous for a in read],
                    np.concatenate(vecs) if vecs else np.zeros(0, dt),
-                   [_transposed_matrix(read[m], mats[m]) for m in plan.steps])
+                   [_transposed_matrix(read[m], mats[m], dt) for m in plan.steps])
         ctx.parts = row_parts(B, run.width)
         parts = run_parts(ctx.parts, run.width, lambda rows: run.forward(
             np.ascontiguousarray(xs[:, rows], dtype=dt), [h[rows] for h in h0], lengths[rows], full))
@@ -226,20 +226,15 @@ def _matrix(a, dt, hoisted):
 TRANSPOSED_PRODUCT_BYTES = 1 << 20  # per-step products with a matrix this large run as (Wᵀ aᵀ)ᵀ
 
 
-def _transposed_matrix(read, mat):
-    """Wᵀ C-ordered for the forward kernel's per-step product a W when W (mat) has
-    TRANSPOSED_PRODUCT_BYTES or more, else an empty placeholder. One thread, ours against the
-    product a W, LSTM weights (4H, H) float32 on an AVX-512 Xeon: 0.59-0.96 of its time at H=256
-    and 0.55-0.88 at H=512 for batches of 8 to 64 (the transpose back included), but 1.0-3.4 at
-    H <= 128. For nn.Linear's weight Wᵀ is the parameter itself; otherwise a copy."""
+def _transposed_matrix(read, mat, dt):
+    """Wᵀ C-ordered (as _matrix lays out a matrix) for the forward kernel's per-step product a W
+    when W (mat) has TRANSPOSED_PRODUCT_BYTES or more, else an empty placeholder. One thread, ours
+    against the product a W, LSTM weights (4H, H) float32 on an AVX-512 Xeon: 0.59-0.96 of its time
+    at H=256 and 0.55-0.88 at H=512 for batches of 8 to 64 (the transpose back included), but 1.0-3.4
+    at H <= 128. For nn.Linear's weight Wᵀ is the parameter itself; otherwise a copy."""
     if mat.nbytes < TRANSPOSED_PRODUCT_BYTES:
-        return np.zeros((0, 0), mat.dtype)
-    a = read.T
-    if a.dtype == mat.dtype and a.flags.c_contiguous:
-        return a
-    out = np.empty(a.shape, mat.dtype)
-    transpose_into(mat, out)
-    return out
+        return np.zeros((0, 0), dt)
+    return _matrix(read.T, dt, hoisted=False)
 
 
 def _weight_grads(operands, g, transposed):
