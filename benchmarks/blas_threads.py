@@ -11,7 +11,7 @@ recurrent benchmark.
 """
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-from .common import block_medians, fmt, record, sgd_training_step, table
+from .common import block_medians, fmt, record, sgd_training_step, table, with_settings
 from .recurrent import CONFIGS
 
 
@@ -30,18 +30,6 @@ def _step(kind, cfg):
 def _variants(step):
     from tinygrad_rnn import blas_threads
 
-    def with_settings(**settings):
-        def run():
-            before = {k: getattr(blas_threads, k) for k in settings}
-            for k, v in settings.items():
-                setattr(blas_threads, k, v)
-            try:
-                step()
-            finally:
-                for k, v in before.items():
-                    setattr(blas_threads, k, v)
-        return run
-
     def both_pools():
         pool = blas_threads._kernel_pool
         blas_threads.row_parts(1, 1)  # finds the kernels' pool
@@ -54,8 +42,9 @@ def _variants(step):
     def one_thread():
         with threadpool_limits(limits=1, user_api="blas"):
             step()
-    return {"policy": step, "whole batch": with_settings(SPLIT_STEP=0), "both pools": both_pools,
-            "threads kept": with_settings(SMALL_STEP=0, SPLIT_STEP=0), "one thread": one_thread}
+    return {"policy": step, "whole batch": with_settings(blas_threads, step, SPLIT_STEP=0),
+            "both pools": both_pools, "threads kept": with_settings(blas_threads, step, SMALL_STEP=0, SPLIT_STEP=0),
+            "one thread": one_thread}
 
 
 def main(quick=False, save=True):

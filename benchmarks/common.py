@@ -47,6 +47,20 @@ def block_medians(fns, repeats, warmup=2, rounds=3, pause=0.5, settle=0.2):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def with_settings(module, fn, **settings):
+    """fn, run with module's attributes set to settings and restored after (a policy's variants)."""
+    def run():
+        before = {k: getattr(module, k) for k in settings}
+        for k, v in settings.items():
+            setattr(module, k, v)
+        try:
+            return fn()
+        finally:
+            for k, v in before.items():
+                setattr(module, k, v)
+    return run
+
+
 def optional_torch(threads=None):
     """PyTorch (set to `threads` threads when given), or None with a note that its columns stay empty."""
     try:

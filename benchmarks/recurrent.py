@@ -8,7 +8,8 @@ neither library computes dx = D W_ih: 2·T·B·(2I+3H)·G·H flops in all.
 """
 import numpy as np
 
-from .common import block_medians, fmt, mse_training_step, optional_torch, record, sgd_training_step, table
+from .common import (block_medians, fmt, mse_training_step, optional_torch, record, sgd_training_step, table,
+                     with_settings)
 
 CONFIGS = {
     "a": dict(mode="LSTM", B=1, I=65, H=128, T=100),
@@ -115,20 +116,11 @@ def transposed_products(save=True):
     (the choice is made per call), training steps of layers wide enough to reach that size."""
     from tinygrad_rnn.compiler import sequence
     shipped = sequence.TRANSPOSED_PRODUCT_BYTES
-
-    def with_limit(step, limit):
-        def run():
-            sequence.TRANSPOSED_PRODUCT_BYTES = limit
-            try:
-                step()
-            finally:
-                sequence.TRANSPOSED_PRODUCT_BYTES = shipped
-        return run
     rows = []
     for name, cfg in WIDE.items():
         step = ours(cfg, "fused")
-        med = block_medians({"a W always": with_limit(step, 1 << 62), "shipped": with_limit(step, shipped)}, 12,
-                            rounds=6)
+        med = block_medians({"a W always": with_settings(sequence, step, TRANSPOSED_PRODUCT_BYTES=1 << 62),
+                             "shipped": step}, 12, rounds=6)
         rows.append([f"{name} {cfg['mode']} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}",
                      fmt(med["a W always"] * 1e3), fmt(med["shipped"] * 1e3),
                      fmt(med["shipped"] / med["a W always"], 3)])
