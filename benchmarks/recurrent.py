@@ -104,28 +104,46 @@ def main(quick=False, save=True):
            table(headers, rows), save)
     if not quick:
         transposed_products(save)
+        small_kernel_products(save)
 
 
 WIDE = {"c": CONFIGS["c"], "H256 B16": dict(mode="LSTM", B=16, I=64, H=256, T=64),
         "H256 B32": dict(mode="LSTM", B=32, I=64, H=256, T=64), "GRU H512": dict(mode="GRU", B=32, I=128, H=512, T=50)}
+SMALL_KERNEL = {"b": CONFIGS["b"], "B64": dict(mode="LSTM", B=64, I=64, H=128, T=100),
+                "GRU B64": dict(mode="GRU", B=64, I=64, H=128, T=100)}
+
+
+def _against_setting(configs, off, labels, title, save):
+    """Training steps of configs with a setting of compiler.sequence as shipped and with it off
+    (off: the attributes with_settings gives it), same kernels (the choices are made per call)."""
+    from tinygrad_rnn.compiler import sequence
+    rows = []
+    for name, cfg in configs.items():
+        step = ours(cfg, "fused")
+        med = block_medians({"off": with_settings(sequence, step, **off), "shipped": step}, 12, rounds=6)
+        rows.append([f"{name} {cfg['mode']} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}",
+                     fmt(med["off"] * 1e3), fmt(med["shipped"] * 1e3), fmt(med["shipped"] / med["off"], 3)])
+    record(title, table(["config", *labels, "ratio"], rows), save)
 
 
 def transposed_products(save=True):
     """The forward kernels' per-step products a W run as (Wᵀ aᵀ)ᵀ from W of
-    compiler.sequence.TRANSPOSED_PRODUCT_BYTES on (as shipped) against always as a W, same kernels
-    (the choice is made per call), training steps of layers wide enough to reach that size."""
+    compiler.sequence.TRANSPOSED_PRODUCT_BYTES on (as shipped) against always as a W, in layers wide
+    enough to reach that size."""
     from tinygrad_rnn.compiler import sequence
-    shipped = sequence.TRANSPOSED_PRODUCT_BYTES
-    rows = []
-    for name, cfg in WIDE.items():
-        step = ours(cfg, "fused")
-        med = block_medians({"a W always": with_settings(sequence, step, TRANSPOSED_PRODUCT_BYTES=1 << 62),
-                             "shipped": step}, 12, rounds=6)
-        rows.append([f"{name} {cfg['mode']} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}",
-                     fmt(med["a W always"] * 1e3), fmt(med["shipped"] * 1e3),
-                     fmt(med["shipped"] / med["a W always"], 3)])
-    record("Per-step products of large W as (Wᵀ aᵀ)ᵀ: training step ms (float32, 2 threads, median)",
-           table(["config", "a W always", f"(Wᵀ aᵀ)ᵀ from {shipped >> 20} MiB", "ratio"], rows), save)
+    _against_setting(WIDE, dict(TRANSPOSED_PRODUCT_BYTES=1 << 62),
+                     ["a W always", f"(Wᵀ aᵀ)ᵀ from {sequence.TRANSPOSED_PRODUCT_BYTES >> 20} MiB"],
+                     "Per-step products of large W as (Wᵀ aᵀ)ᵀ: training step ms (float32, 2 threads, median)", save)
+
+
+def small_kernel_products(save=True):
+    """The forward kernels' per-step products in calls of a few rows (kernels.matrices.step_product_rows,
+    as shipped) against one call each, in layers whose products pass OpenBLAS's small-kernel size."""
+    from tinygrad_rnn.kernels.matrices import SMALL_PRODUCT, _small_kernel_blas
+    _against_setting(SMALL_KERNEL, dict(step_product_rows=lambda batch, inner, outer, dtype: max(batch, 1)),
+                     ["one call", "in calls of rows"],
+                     f"Per-step products above {SMALL_PRODUCT:,} multiply-adds in calls of 8 rows (small-kernel BLAS: "
+                     f"{_small_kernel_blas()}): training step ms (float32, 2 threads, median)", save)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -268,6 +267,16 @@ CELLS = {
 }
 
 
+
+def force_product_form(monkeypatch, form):
+    """Make the forward kernels run every per-step product a W in one form, whatever its size: one
+    BLAS call, (Wᵀ aᵀ)ᵀ, or calls of two rows."""
+    monkeypatch.setattr(sequence, "TRANSPOSED_PRODUCT_BYTES", 0 if form == "transposed" else 1 << 62)
+    if form == "two_rows_per_call":
+        monkeypatch.setattr(sequence, "step_product_rows", lambda batch, inner, outer, dtype: 2)
+    else:
+        monkeypatch.setattr(sequence, "step_product_rows", lambda batch, inner, outer, dtype: max(batch, 1))
+
 def run(cell, impl, x, states, lengths, reverse, weights):
     """Outputs, final states and the gradients of x, the initial states and every parameter."""
     for t in (x, *states, *cell.parameters()):
@@ -314,10 +323,13 @@ def test_compiled_matches_unrolled(name, config):
 
 @pytest.mark.parametrize("name", ["products", "product_states", "product_is_state", "transposed_reads",
                                   "kitchen_sink", "layernorm_lstm", "mgu", "builtin_gru"])
-def test_per_step_products_run_transposed_match_unrolled(name, monkeypatch):
-    """Every per-step product run as (Wᵀ aᵀ)ᵀ (the forward kernel's form for large W, forced here
-    for small ones): results and gradients equal the unrolled graph's, with lengths and reverse."""
-    monkeypatch.setattr(sequence, "TRANSPOSED_PRODUCT_BYTES", 0)
+@pytest.mark.parametrize("form", ["transposed", "two_rows_per_call"])
+def test_per_step_products_in_the_forward_kernels_other_forms_match_unrolled(name, form, monkeypatch):
+    """Every per-step product run as (Wᵀ aᵀ)ᵀ, or in BLAS calls of two rows (three rows: calls of 2
+    and 1), the forward kernel's forms for large W and for products above OpenBLAS's small-kernel
+    size, forced here for small ones: results and gradients equal the unrolled graph's, with lengths
+    and reverse."""
+    force_product_form(monkeypatch, form)
     T, B, I, H = 6, 3, 3, 4
     tg.manual_seed(3)
     cell = CELLS[name](I, H)
@@ -555,15 +567,14 @@ _CACHE_PROBE = textwrap.dedent("""
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("bias, lengths", [(True, [7, 2, 5]), (False, [7, 2, 5]), (True, [5, 2, 3])])
-@pytest.mark.parametrize("transposed_products", [False, True])
-def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, lengths, transposed_products,
-                                                                 monkeypatch):
+@pytest.mark.parametrize("form", ["one_call", "transposed", "two_rows_per_call"])
+def test_builtin_layers_compiled_from_their_steps_match_unrolled(mode, bias, lengths, form, monkeypatch):
     """nn.LSTM/GRU/RNN(impl="fused"), whose kernels are generated from their own steps with the
     biases folded: outputs, final states and every gradient equal the unrolled graph's, two layers,
     both directions, lengths (the longest shorter than T too: dx, from the products after the loop
-    alone, is padded with zeros); also with the per-step products run as (Wᵀ aᵀ)ᵀ, the form the
-    forward kernel takes for large W."""
-    monkeypatch.setattr(sequence, "TRANSPOSED_PRODUCT_BYTES", 0 if transposed_products else 1 << 62)
+    alone, is padded with zeros); with the per-step products run in each of the forward kernel's
+    forms: one call, (Wᵀ aᵀ)ᵀ (for large W) and calls of a few rows (above OpenBLAS's small-kernel size)."""
+    force_product_form(monkeypatch, form)
     rng = np.random.default_rng(13)
     x = rng.standard_normal((7, 3, 4))
     results = {}

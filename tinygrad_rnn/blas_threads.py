@@ -56,7 +56,7 @@ def _blas_pools():
     return (scipy_own, [lib for lib in blas if lib not in scipy_own]) if scipy_own else (blas, [])
 
 
-def _kernels_blas():
+def kernels_blas():
     """SciPy's OpenBLAS (the kernels'), as _blas_pools tells it apart."""
     return _blas_pools()[0]
 

@@ -148,13 +148,15 @@ def _emit_step_product(w, node):
     """out = a W for a per-step product: as (Wᵀ aᵀ)ᵀ when the caller handed Wᵀ C-ordered (wf, rows
     > 0; it does for large W, where OpenBLAS runs W x aᵀ up to twice as fast as a x W at small
     batches: it packs the small operand, not W, on every call), the result transposed back
-    (kernels.matrices.transpose_into); else as one product."""
-    m, out, a = node.attrs["mat"], value_name(node.out), value_name(node.args[0].buf)
+    (kernels.matrices.transpose_into); else in calls of pr[k] rows each (the caller's choice,
+    kernels.matrices.step_product_rows)."""
+    m, k, out, a = node.attrs["mat"], node.out[1], value_name(node.out), value_name(node.args[0].buf)
     w(2, f"if wf{m}.shape[0] > 0:")
     w(3, f"np.dot(wf{m}, {a}.T, tf{m})")
     w(3, f"transpose_into(tf{m}, {out})")
     w(2, "else:")
-    w(3, f"np.dot({a}, w{m}, {out})")
+    w(3, f"for r in range(0, B, pr[{k}]):")
+    w(4, f"np.dot({a}[r:r + pr[{k}]], w{m}, {out}[r:r + pr[{k}]])")
 
 
 def _emit_forward_run(w, run, layout):
@@ -449,7 +451,7 @@ def signature(plan, layout):
     S, H = range(len(plan.state_sizes)), range(len(plan.hoisted))
     M = range(len(plan.steps))
     common = ["sz", "cst", "offs", "lengths", "xs"] + [f"hx{k}" for k in H]
-    forward = (common + [f"w{m}" for m in plan.steps] + [f"wf{m}" for m in plan.steps] + ["pv"]
+    forward = (common + [f"w{m}" for m in plan.steps] + [f"wf{m}" for m in plan.steps] + ["pr", "pv"]
                + [f"h0{k}" for k in S] + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out", "VS"])
     backward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S]
                 + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
@@ -461,9 +463,9 @@ def signature(plan, layout):
 def kernel_arguments(plan, layout, dtype):
     """{"forward": [...], "backward": [...]}: (dtype, ndim) of each argument of the two kernels, in
     signature() order (all C-ordered)."""
-    int64, ranks = np.dtype(np.int64).name, {"sz": 1, "offs": 1, "lengths": 1, "cst": 1, "pv": 1, "dpv": 1}
+    int64, ranks = np.dtype(np.int64).name, {"sz": 1, "offs": 1, "lengths": 1, "pr": 1, "cst": 1, "pv": 1, "dpv": 1}
     ranks.update({f"mm{k}": 2 for k in range(len(plan.steps)) if k not in layout.kept_products})
-    types = lambda names: [[int64 if n in ("sz", "offs", "lengths") else np.dtype(dtype).name,  # noqa: E731
+    types = lambda names: [[int64 if n in ("sz", "offs", "lengths", "pr") else np.dtype(dtype).name,  # noqa: E731
                             ranks.get(n, 2 if re.match(r"(w|wf|h0|dst)\d", n) else 3)] for n in names]
     return dict(zip(("forward", "backward"), map(types, signature(plan, layout))))
 

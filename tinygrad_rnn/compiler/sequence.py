@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autograd import Function, once_differentiable
 from ..blas_threads import joined, row_parts, run_parts, total
-from ..kernels.matrices import dot, transpose_into
+from ..kernels.matrices import dot, step_product_rows, transpose_into
 from ..kernels.workspace import give, take
 from .cache import wait_aside
 
@@ -146,8 +146,9 @@ class _Run:
                      for k, m in enumerate(plan.steps)], dt)
         VS = take((T, B, self.widths["saved"]), dt)
         out = (np.empty if full else np.zeros)((T, B, plan.state_sizes[0]), dt)
+        rows = np.array([step_product_rows(B, *mats[m].shape, dt) for m in plan.steps], np.int64)
         self.kernels.forward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], *self.wf,
-                             self.pv, *h0, *sv, *mm, out, VS)
+                             rows, self.pv, *h0, *sv, *mm, out, VS)
         L = T if full else int(lengths.max())
         return out, [s[L - 1].copy() for s in sv], _Part(xs, hx, h0, lengths, L, sv, mm, VS)
 
