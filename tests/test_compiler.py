@@ -267,7 +267,6 @@ CELLS = {
 }
 
 
-
 def force_product_form(monkeypatch, form):
     """Make the forward kernels run every per-step product a W in one form, whatever its size: one
     BLAS call, (Wᵀ aᵀ)ᵀ, or calls of two rows."""
@@ -276,6 +275,7 @@ def force_product_form(monkeypatch, form):
         monkeypatch.setattr(sequence, "step_product_rows", lambda batch, inner, outer, dtype: 2)
     else:
         monkeypatch.setattr(sequence, "step_product_rows", lambda batch, inner, outer, dtype: max(batch, 1))
+
 
 def run(cell, impl, x, states, lengths, reverse, weights):
     """Outputs, final states and the gradients of x, the initial states and every parameter."""
