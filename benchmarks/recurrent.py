@@ -139,11 +139,11 @@ def transposed_products(save=True):
 def small_kernel_products(save=True):
     """The forward kernels' per-step products in calls of a few rows (kernels.matrices.step_product_rows,
     as shipped) against one call each, in layers whose products pass OpenBLAS's small-kernel size."""
-    from tinygrad_rnn.kernels.matrices import SMALL_PRODUCT, _small_kernel_blas
+    from tinygrad_rnn.kernels.matrices import SMALL_PRODUCT, small_kernel_blas
     _against_setting(SMALL_KERNEL, dict(step_product_rows=lambda batch, inner, outer, dtype: max(batch, 1)),
                      ["one call", "in calls of rows"],
                      f"Per-step products above {SMALL_PRODUCT:,} multiply-adds in calls of 8 rows (small-kernel BLAS: "
-                     f"{_small_kernel_blas()}): training step ms (float32, 2 threads, median)", save)
+                     f"{small_kernel_blas()}): training step ms (float32, 2 threads, median)", save)
 
 
 if __name__ == "__main__":

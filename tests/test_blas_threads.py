@@ -196,16 +196,16 @@ def test_per_step_products_above_the_small_kernel_size_run_in_calls_of_8_rows(mo
     """On OpenBLAS's AVX-512 cores a float32 per-step product of up to 32 rows above SMALL_PRODUCT
     multiply-adds runs in calls of 8 rows, each under it; anything else, or another BLAS, one call."""
     rows, f32, f64 = matrices.step_product_rows, np.float32, np.float64
-    monkeypatch.setattr(matrices, "_small_kernel_blas", lambda: True)
+    monkeypatch.setattr(matrices, "small_kernel_blas", lambda: True)
     assert rows(16, 128, 512, f32) == rows(32, 128, 512, f32) == 8 and 8 * 128 * 512 <= matrices.SMALL_PRODUCT
     assert rows(20, 128, 384, f32) == 20  # 983,040 multiply-adds: the small kernel already
     assert rows(16, 128, 512, f64) == 16 and rows(48, 128, 512, f32) == 48
     assert rows(16, 256, 1024, f32) == 16  # 8 rows are above it too
     assert rows(0, 128, 512, f32) == 1  # a range step of at least 1
-    monkeypatch.setattr(matrices, "_small_kernel_blas", lambda: False)
+    monkeypatch.setattr(matrices, "small_kernel_blas", lambda: False)
     assert rows(16, 128, 512, f32) == 16
 
 
 def test_the_small_kernel_is_looked_for_in_the_kernels_blas():
     cores = {str(lib.architecture).upper() for lib in blas_threads.kernels_blas() if hasattr(lib, "architecture")}
-    assert matrices._small_kernel_blas.__wrapped__() == bool(cores & set(matrices.SMALL_KERNEL_BLAS))
+    assert matrices.small_kernel_blas.__wrapped__() == bool(cores & set(matrices.SMALL_KERNEL_BLAS))

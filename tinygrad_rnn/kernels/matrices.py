@@ -42,12 +42,12 @@ def step_product_rows(batch, inner, outer, dtype):
     at 12-28 rows 0.51-0.90; from 48 rows one call may win, and float64 gains nothing."""
     size = batch * inner * outer
     if (np.dtype(dtype) != np.float32 or batch > 32 or size <= SMALL_PRODUCT
-            or 8 * inner * outer > SMALL_PRODUCT or not _small_kernel_blas()):
+            or 8 * inner * outer > SMALL_PRODUCT or not small_kernel_blas()):
         return max(batch, 1)
     return 8
 
 
 @functools.cache
-def _small_kernel_blas():
+def small_kernel_blas():
     """Whether the kernels' BLAS (SciPy's OpenBLAS) runs on a core with the small-matrix kernel."""
     return any(str(getattr(lib, "architecture", "")).upper() in SMALL_KERNEL_BLAS for lib in kernels_blas())
