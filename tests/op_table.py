@@ -665,6 +665,8 @@ OPS = [
     Op("cat", lambda *xs, dim: tg.cat(list(xs), dim=dim), lambda *xs, dim: np.concatenate(xs, axis=dim), cat_cases()),
     Op("stack", lambda *xs, dim: tg.stack(xs, dim=dim), lambda *xs, dim: np.stack(xs, axis=dim),
        cat_cases(same_shape=True)),
+    Op("unbind", lambda x, dim: x.unbind(dim), lambda x, dim: tuple(np.moveaxis(x, dim, 0)),
+       dim_cases(min_dims=1, min_side=1)),
     Op("split", lambda x, split, dim: x.split(split, dim=dim), np_split, split_cases()),
     Op("chunk", lambda x, chunks, dim: x.chunk(chunks, dim=dim), np_chunk, chunk_cases()),
     # nn-ish

@@ -327,3 +327,18 @@ def test_extreme_cross_entropy_gradient_is_softmax_minus_onehot():
     want = sp.softmax(EXTREME, axis=1)
     want[np.arange(3), t] -= 1
     np.testing.assert_allclose(x.grad._data, want, rtol=1e-12, atol=1e-300)
+
+
+def test_stack_and_unbind_are_one_node_each():
+    """T steps' outputs stacked, or a sequence unbound into its steps, record one node, not T + 1
+    (an unsqueeze or squeeze per tensor and a cat or split): per-node Python is what the unrolled
+    loops pay for."""
+    xs = [tg.randn(2, 3, requires_grad=True) for _ in range(4)]
+    y = tg.stack(xs, 1)
+    assert y._ctx.edges[0] is None and all(e is x for e, x in zip(y._ctx.edges[1:], xs))
+    parts = y.unbind(1)
+    assert len(parts) == 4 and {id(p._ctx) for p in parts} == {id(parts[0]._ctx)}
+    assert parts[0]._ctx.edges == ((y._ctx, 0), None)
+    (parts[1] * 2 + parts[3]).sum().backward()
+    for x, scale in zip(xs, [0, 2, 0, 1]):
+        np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), scale, np.float32))

@@ -2,7 +2,7 @@
 
 The engine records, for every node, its Function class and the arguments given to apply; that is
 enough to push a tangent through the common ops. Linear ops (add, sub, neg, reshape, permute, expand,
-indexing, cat, split, cast, sum) map tangents by their own forward; bilinear ones (mul, matmul) by
+indexing, cat, split, stack, unbind, cast, sum) map tangents by their own forward; bilinear ones (mul, matmul) by
 the product rule, and linear (x Wᵀ + b) by the product rule plus the bias's tangent; tanh, sigmoid, exp, log, sqrt, relu, div and powers by their derivative at the
 recorded input values. A graph holding any other op (a fused recurrent kernel, a softmax) is
 `Unsupported`, and the caller falls back to the double-backward trick.
@@ -22,7 +22,7 @@ def _classes(module, *names):
 
 
 _LINEAR = (_classes(E, "Add", "Sub", "Neg", "Cast") | _classes(R, "Sum")
-           | _classes(S, "Reshape", "Permute", "Expand", "GetItem", "Cat", "Split"))
+           | _classes(S, "Reshape", "Permute", "Expand", "GetItem", "Cat", "Split", "Stack", "Unbind"))
 _BILINEAR = _classes(E, "Mul") | _classes(L, "MatMul")
 _UNARY = _classes(E, "Tanh", "Sigmoid", "Exp", "Log", "Sqrt", "Relu")
 _DIV, _POW, _AFFINE = getattr(E, "Div", None), getattr(E, "PowScalar", None), getattr(L, "Linear", None)

@@ -64,7 +64,7 @@ def unrolled_sequence(step, x, states, lengths, reverse, project=None):
     if project is not None:
         x = project(x)
     outs = []
-    for x_t in (p.squeeze(0) for p in x.split(1, dim=0)):  # one node: indexing x[t] T times costs O(T²)
+    for x_t in ops.unbind(x, 0):  # one node: indexing x[t] T times costs O(T²)
         new = step(x_t, states)
         t = len(outs)
         if active is None or active[t].all():

@@ -96,6 +96,32 @@ class Cat(Function):
         return (None, *[p if need else None for p, need in zip(parts, ctx.needs_input_grad[1:])])
 
 
+class Stack(Function):
+    """xs along a new dim as one node (not an unsqueeze per tensor and a cat); backward unbinds g."""
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim = dim
+        return np.stack(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *[p if need else None for p, need in zip(unbind(g, ctx.dim), ctx.needs_input_grad[1:])])
+
+
+class Unbind(Function):
+    """The slices of x along dim, without it, as one node (views); backward stacks their gradients."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return tuple(np.moveaxis(x, dim, 0))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(grads, ctx.dim), None
+
+
 class Split(Function):
     """Pieces of x along dim as one node; backward concatenates their gradients (zeros where none)."""
 
@@ -217,7 +243,7 @@ def stack(tensors, dim=0):
             raise ShapeError(f"stack: tensor {k} has shape {t.shape}, expected tensor 0's shape {tensors[0].shape}")
     if not -tensors[0].ndim - 1 <= dim <= tensors[0].ndim:
         raise IndexError(f"stack: dim {dim} is out of range for {tensors[0].ndim + 1} dims")
-    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
+    return Stack.apply(dim % (tensors[0].ndim + 1), *tensors)
 
 
 def split(x, split_size_or_sections, dim=0):
@@ -235,11 +261,11 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def unbind(x, dim=0):
-    """The slices of x along dim, without that dim, as a tuple: one Split node, whose backward is one cat."""
+    """The slices of x along dim, without that dim, as a tuple: one node, whose backward is one stack."""
     if x.ndim == 0:
         raise IndexError("unbind: a 0-d tensor has no dim to unbind")
     (d,) = normalize_dims(dim, x.ndim, "unbind")
-    return tuple(piece.squeeze(d) for piece in split(x, 1, d)) if x.shape[d] else ()
+    return Unbind.apply(x, d) if x.shape[d] else ()
 
 
 def chunk(x, chunks, dim=0):
