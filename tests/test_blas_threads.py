@@ -134,6 +134,49 @@ def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
     assert all(set(s[2]) == {1} for s in seen)
 
 
+def test_then_runs_in_each_part_or_after_the_one_parts_limit(monkeypatch):
+    """then() follows each part's fn in that part's thread on one BLAS thread when parts run side by
+    side; after the limit of a lone small part, on the BLAS's own thread count."""
+    before = _threads()
+    kernel_pools = _kernel_pools()
+    seen = []
+
+    def then(result):
+        seen.append((result, threading.current_thread().name, {p: _threads()[p] for p in kernel_pools}))
+        return -result
+
+    def part(rows):
+        return rows.stop - rows.start
+
+    assert blas_threads.run_parts([slice(0, 1)], 1, part, then=then) == [-1]
+    assert seen == [(1, threading.current_thread().name, {p: before[p] for p in kernel_pools})]
+    seen.clear()
+    assert blas_threads.run_parts([slice(0, 3), slice(3, 8)], 1, part, then=then) == [-3, -5]
+    assert sorted(s[0] for s in seen) == [3, 5] and len({s[1] for s in seen}) == 2
+    assert all(set(s[2].values()) == {1} for s in seen)
+    assert _threads() == before
+
+
+def test_a_lone_parts_weight_gradients_run_on_every_blas_thread(monkeypatch):
+    """At a batch of one (one part, one BLAS thread in the kernels) the weight-gradient products,
+    after the time loop, run outside the limit."""
+    from tinygrad_rnn.compiler import sequence
+    kernel_pools = _kernel_pools()
+    before = {p: n for p, n in _threads().items() if p in kernel_pools}
+    seen = []
+    real = sequence._weight_grads
+
+    def spy(*args):
+        seen.append({p: _threads()[p] for p in kernel_pools})
+        return real(*args)
+
+    monkeypatch.setattr(sequence, "_weight_grads", spy)
+    lstm = tg.nn.LSTM(3, 5)
+    out, _ = lstm(tg.randn(4, 1, 3))
+    out.sum().backward()
+    assert seen == [before]
+
+
 def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
     """Rows are independent sequences: a layer run in parts equals the layer run whole (lengths,
     both directions, the summed weight gradients), for the built-in layers and a custom cell."""

@@ -96,7 +96,7 @@ class CompiledSequence(Function):
         need_dx = ctx.needs_input_grad[0]
         parts = run_parts(ctx.parts, run.width, lambda rows, saved: run.backward(
             saved, np.ascontiguousarray(dos[:, rows], dtype=dt), [np.array(g[rows], dtype=dt, order="C") for g in dst],
-            need_dx), ctx.saved)
+            need_dx), ctx.saved, then=run.products)
         read = run.layout.read  # an input or initial state the step never reads gets None, as unrolled
         d_initial = [g if ("s", k) in read else None
                      for k, g in enumerate(joined([p[1] for p in parts], [0] * len(dst)))]
@@ -153,11 +153,10 @@ class _Run:
         return out, [s[L - 1].copy() for s in sv], _Part(xs, hx, h0, lengths, L, sv, mm, VS)
 
     def backward(self, part, dos, dst, need_dx):
-        """(dxs (None without need_dx), initial state gradients, matrix gradients, vector gradients) of one row part;
-        dst (the final states' gradients) become the initial states'. Without need_dx the hoisted
-        products' share of dx (G Wᵀ, the largest product after the loop) is not computed."""
-        plan, layout, mats, transposed = self.plan, self.layout, self.mats, self.transposed
-        xs, hx, h0, sv, lengths, L = part.xs, part.hx, part.h0, part.sv, part.lengths, part.L
+        """The BPTT kernel of one row part: what products() completes; dst (the final states'
+        gradients) become the initial states'."""
+        plan, layout, mats = self.plan, self.layout, self.mats
+        xs, hx, h0, sv, lengths = part.xs, part.hx, part.h0, part.sv, part.lengths
         T, B, I = xs.shape
         dt = xs.dtype
         gmm = _taken([(T, B, mats[m].shape[1]) for m in plan.steps], dt)  # the kernel writes all their rows
@@ -173,6 +172,17 @@ class _Run:
         self.kernels.backward(self.sz, self.cst, self.offs, lengths, xs, *hx, *[mats[m] for m in plan.steps], self.pv,
                               *h0, *sv, *part.mm, dos, *dst, *ghx.values(), *gmm, *am, dpv,
                               np.zeros((0, 0, 0), dt) if dxs is None else dxs, part.VS)
+        return part, need_dx, gmm, ghx, am, dxs, dst, dpv
+
+    def products(self, kernel_result):
+        """(dxs (None without need_dx), initial state gradients, matrix gradients, vector gradients) of
+        one row part after its BPTT kernel: the weight gradients, one product each over all steps, and
+        with need_dx the hoisted products' share of dx (G Wᵀ, the largest product after the loop)."""
+        part, need_dx, gmm, ghx, am, dxs, dst, dpv = kernel_result
+        plan, layout, mats, transposed = self.plan, self.layout, self.mats, self.transposed
+        xs, h0, sv, L = part.xs, part.h0, part.sv, part.L
+        T, B, I = xs.shape
+        dt = xs.dtype
         x2 = xs[:L].reshape(L * B, I)
         products, operands = {}, iter(am)  # gradient buffer -> (its rows, [(matrix, its operand's row blocks)])
         for k, m in enumerate(plan.hoisted):
