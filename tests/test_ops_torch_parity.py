@@ -89,6 +89,7 @@ TORCH = {
     "cat": lambda *xs, dim: torch.cat(xs, dim=dim),
     "stack": lambda *xs, dim: torch.stack(xs, dim=dim),
     "split": lambda x, split, dim: torch.split(x, split, dim=dim),
+    "unbind": lambda x, dim: torch.unbind(x, dim=dim),
     "chunk": lambda x, chunks, dim: torch.chunk(x, chunks, dim=dim),
     "softmax": lambda x, dim: torch.softmax(x, dim=dim),
     "log_softmax": lambda x, dim: torch.log_softmax(x, dim=dim),
