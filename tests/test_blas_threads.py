@@ -111,24 +111,34 @@ def test_row_parts_cover_the_batch_once_and_follow_the_blas_threads():
     pools = blas_threads.kernels_blas()
     threads = min(lib.num_threads for lib in pools)
     for batch in (1, 2, 3, 7, 64):
-        parts = blas_threads.row_parts(batch, 128 * 512)
+        parts = blas_threads.row_parts(batch, 128 * 512, 100)
         assert [p.start for p in parts] == [0] + [p.stop for p in parts[:-1]] and parts[-1].stop == batch
         assert len(parts) <= max(1, min(threads, batch // blas_threads.MIN_ROWS))
         assert all(p.stop - p.start >= min(batch, blas_threads.MIN_ROWS) for p in parts)
     with blas_threads.sequence_kernel(1, 1):  # the kernels' BLAS on one thread: no parts
-        assert len(blas_threads.row_parts(64, 1)) == 1
-    assert len(blas_threads.row_parts(64, blas_threads.SPLIT_STEP // 64)) == 1  # a product large enough alone
+        assert len(blas_threads.row_parts(64, 1, 10 ** 9)) == 1
+    assert len(blas_threads.row_parts(64, blas_threads.SPLIT_STEP // 64, 100)) == 1  # a product large enough alone
+
+
+def test_a_short_sequence_runs_whole():
+    """Handing a part to a second thread costs more than a short sequence's kernels save by it."""
+    threads = min(lib.num_threads for lib in blas_threads.kernels_blas())
+    width = 32 * 4 * 32  # an LSTM's W_hh at H=32
+    assert blas_threads.row_parts(10, width, 10) == [slice(0, 10)]  # PyTorch's word language model
+    steps = -(-blas_threads.MIN_SPLIT_WORK // (10 * width))
+    assert len(blas_threads.row_parts(10, width, steps - 1)) == 1
+    assert len(blas_threads.row_parts(10, width, steps)) == min(2, threads, os.cpu_count())
 
 
 def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
-    monkeypatch.setattr(blas_threads, "row_parts", lambda batch, width: [slice(0, 3), slice(3, batch)])
+    monkeypatch.setattr(blas_threads, "row_parts", lambda batch, width, steps: [slice(0, 3), slice(3, batch)])
     seen = []
 
     def part(rows):
         seen.append((rows.start, threading.current_thread().name, sorted(_threads()[p] for p in _kernel_pools())))
         return rows.stop - rows.start
 
-    parts = blas_threads.row_parts(8, 1)
+    parts = blas_threads.row_parts(8, 1, 1)
     assert blas_threads.run_parts(parts, 1, part) == [3, 5]
     assert sorted(s[0] for s in seen) == [0, 3] and len({s[1] for s in seen}) == 2
     assert all(set(s[2]) == {1} for s in seen)
@@ -188,7 +198,7 @@ def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):
               lambda: tg.nn.RNN(3, 4, bidirectional=True, dtype=np.float64),
               lambda: tg.nn.Recurrent(tg.nn.LayerNormLSTMCell(3, 4, dtype=np.float64), reverse=True))  # compiled
     for parts in ([slice(0, 5)], [slice(0, 2), slice(2, 5)]):
-        monkeypatch.setattr("tinygrad_rnn.compiler.sequence.row_parts", lambda batch, width, parts=parts: parts)
+        monkeypatch.setattr("tinygrad_rnn.compiler.sequence.row_parts", lambda batch, width, steps, parts=parts: parts)
         for make in layers:
             tg.manual_seed(1)
             layer = make()
@@ -218,7 +228,8 @@ def _forward_in_child(lstm, x, queue):
 def test_a_forked_child_runs_split_layers(monkeypatch):
     """The worker threads do not survive a fork: the child gets its own (it deadlocked before)."""
     import multiprocessing
-    monkeypatch.setattr(blas_threads, "row_parts", lambda batch, width: [slice(0, 2), slice(2, batch)])
+    monkeypatch.setattr("tinygrad_rnn.compiler.sequence.row_parts",
+                        lambda batch, width, steps: [slice(0, 2), slice(2, batch)])
     lstm = tg.nn.LSTM(3, 4)
     x = tg.randn(5, 6, 3)
     out, _ = lstm(x)

@@ -70,7 +70,7 @@ class CompiledSequence(Function):
                    [a.flags.f_contiguous and not a.flags.c_contiguous for a in read],
                    np.concatenate(vecs) if vecs else np.zeros(0, dt),
                    [_transposed_matrix(read[m], mats[m], dt) for m in plan.steps])
-        ctx.parts = row_parts(B, run.width)
+        ctx.parts = row_parts(B, run.width, T)
         parts = run_parts(ctx.parts, run.width, lambda rows: run.forward(
             np.ascontiguousarray(xs[:, rows], dtype=dt), [h[rows] for h in h0], lengths[rows], full))
         out, *finals = joined([(p[0], *p[1]) for p in parts], [1] + [0] * n)
