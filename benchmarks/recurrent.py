@@ -105,22 +105,27 @@ def main(quick=False, save=True):
     if not quick:
         transposed_products(save)
         small_kernel_products(save)
+        short_sequences(save)
 
 
 WIDE = {"c": CONFIGS["c"], "H256 B16": dict(mode="LSTM", B=16, I=64, H=256, T=64),
         "H256 B32": dict(mode="LSTM", B=32, I=64, H=256, T=64), "GRU H512": dict(mode="GRU", B=32, I=128, H=512, T=50)}
 SMALL_KERNEL = {"b": CONFIGS["b"], "B64": dict(mode="LSTM", B=64, I=64, H=128, T=100),
                 "GRU B64": dict(mode="GRU", B=64, I=64, H=128, T=100)}
+SHORT = {"word LM": dict(mode="LSTM", B=10, I=32, H=32, T=10), "T20 B16": dict(mode="LSTM", B=16, I=32, H=32, T=20),
+         "T35 B10": dict(mode="LSTM", B=10, I=32, H=32, T=35), "T10 B64": dict(mode="LSTM", B=64, I=32, H=32, T=10),
+         "d": CONFIGS["d"]}
 
 
-def _against_setting(configs, off, labels, title, save):
-    """Training steps of configs with a setting of compiler.sequence as shipped and with it off
-    (off: the attributes with_settings gives it), same kernels (the choices are made per call)."""
+def _against_setting(configs, off, labels, title, save, module=None):
+    """Training steps of configs with a setting of module (compiler.sequence unless given) as shipped
+    and with it off (off: the attributes with_settings gives it), same kernels (the choices are
+    made per call)."""
     from tinygrad_rnn.compiler import sequence
     rows = []
     for name, cfg in configs.items():
         step = ours(cfg, "fused")
-        med = block_medians({"off": with_settings(sequence, step, **off), "shipped": step}, 12, rounds=6)
+        med = block_medians({"off": with_settings(module or sequence, step, **off), "shipped": step}, 12, rounds=6)
         rows.append([f"{name} {cfg['mode']} B={cfg['B']} I={cfg['I']} H={cfg['H']} T={cfg['T']}",
                      fmt(med["off"] * 1e3), fmt(med["shipped"] * 1e3), fmt(med["shipped"] / med["off"], 3)])
     record(title, table(["config", *labels, "ratio"], rows), save)
@@ -144,6 +149,17 @@ def small_kernel_products(save=True):
                      ["one call", "in calls of rows"],
                      f"Per-step products above {SMALL_PRODUCT:,} multiply-adds in calls of 8 rows (small-kernel BLAS: "
                      f"{small_kernel_blas()}): training step ms (float32, 2 threads, median)", save)
+
+
+
+def short_sequences(save=True):
+    """A batch runs whole when its sequence's per-step products stay under blas_threads.MIN_SPLIT_WORK
+    multiply-adds (as shipped) against split into row parts whenever the thread policy allows."""
+    from tinygrad_rnn import blas_threads
+    _against_setting(SHORT, dict(MIN_SPLIT_WORK=0),
+                     ["split always", f"whole below {blas_threads.MIN_SPLIT_WORK:.0e} multiply-adds"],
+                     "Short sequences run whole: training step ms (float32, 2 threads, median)", save,
+                     module=blas_threads)
 
 
 if __name__ == "__main__":
