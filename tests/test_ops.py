@@ -342,3 +342,11 @@ def test_stack_and_unbind_are_one_node_each():
     (parts[1] * 2 + parts[3]).sum().backward()
     for x, scale in zip(xs, [0, 2, 0, 1]):
         np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), scale, np.float32))
+
+
+def test_unbind_and_iteration_give_views_as_torch():
+    """unbind's pieces (and a tensor's rows in a for loop) are views of it, of a 1-D tensor too."""
+    for x in (tg.zeros(3), tg.zeros(3, 2)):
+        x.unbind(0)[0].add_(1)
+        next(iter(x)).add_(1)
+        assert np.all(x.numpy()[0] == 2) and np.all(x.numpy()[1:] == 0)

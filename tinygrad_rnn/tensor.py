@@ -245,9 +245,11 @@ class Tensor:
         return self._data.shape[0]
 
     def __iter__(self):
+        """The rows, as PyTorch gives them: unbind(0), one node (not a GetItem per row, whose
+        backwards would each add a gradient the size of the whole tensor)."""
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        return iter(_ops.unbind(self, 0))
 
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")

@@ -143,8 +143,8 @@ class AttentionDecoder(Module):
         state = self.start(memory, lengths, summary)
         embedded = self.embedding(inputs.T)  # (T, B, E): one lookup for all steps
         hs, contexts, weights = [], [], []
-        for e in embedded.split(1, dim=0):
-            h, context, w, state = self._advance(e.squeeze(0), state)
+        for e in embedded.unbind(0):
+            h, context, w, state = self._advance(e, state)
             hs.append(h)
             contexts.append(context)
             weights.append(w)

@@ -115,7 +115,8 @@ class Unbind(Function):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        return tuple(np.moveaxis(x, dim, 0))
+        moved = np.moveaxis(x, dim, 0)
+        return tuple(moved[i, ...] for i in range(moved.shape[0]))  # [i, ...]: a view even of a 1-D x
 
     @staticmethod
     def backward(ctx, *grads):
