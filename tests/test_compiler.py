@@ -229,6 +229,21 @@ class ReshapeCell(nn.Module):
         return (x @ self.w - 0.1 * total * h).reshape(-1, h.shape[1]).tanh() + 0.5 * h
 
 
+class StackCell(nn.Module):
+    """(batch,) sums stacked side by side into a (batch, 2) value (dim=-1), then a per-step product."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.w = nn.Parameter(0.5 * np.random.default_rng(12).standard_normal((I, H)))
+        self.v = nn.Parameter(0.5 * np.random.default_rng(13).standard_normal((2, H)))
+        self.state_size = H
+
+    def forward(self, x, h):
+        a = x @ self.w
+        stats = tg.stack([h.sum(-1), (a * a).sum(-1)], dim=-1)
+        return (a + stats @ self.v).tanh() * 0.5 + 0.5 * h
+
+
 class TransposedReadsCell(nn.Module):
     """One square weight read as W and as Wᵀ (F.linear, which the compiler reads as a product with
     W itself), hoisted and per step: W's gradient is the sum of the products' gradients, each
@@ -260,6 +275,7 @@ CELLS = {
     "twin_states": TwinStatesCell,
     "unread_inputs": UnreadInputsCell,
     "reshape": ReshapeCell,
+    "stack": StackCell,
     "transposed_reads": TransposedReadsCell,
     "builtin_lstm": lambda I, H: BuiltinCell("lstm", I, H),
     "builtin_gru": lambda I, H: BuiltinCell("gru", I, H),

@@ -419,10 +419,16 @@ def _translate(b, ctx, made):
             raise unsupported(f"indexing with {inputs[1]!r} (only x[:, a:b] slices of the feature dim compile)")
         start = key_[1].indices(full)[0]
         b.refs[key] = Ref(src.buf, b.offset(b.value(src.off) + start), b.sym(out_value))
-    elif fn is S.Cat:
-        if inputs[0] != 1:
-            raise unsupported("cat along the batch dim (only the feature dim is compiled)")
-        parts = [_row(b, a, "cat") for a in inputs[1:]]
+    elif fn is S.Cat or fn is S.Stack:
+        if inputs[0] != 1 or fn is S.Stack and len(shape) != 2:
+            raise unsupported(f"{name.lower()} along the batch dim (only the feature dim is compiled)")
+        if fn is S.Cat:
+            parts = [_row(b, a, "cat") for a in inputs[1:]]
+        else:  # (batch,) values side by side: each a (batch, 1) column
+            parts = [b.operand(a) for a in inputs[1:]]
+            if not all(p.flat for p in parts):
+                raise unsupported("stack of (batch, features) values (only (batch,) values stack, into (batch, n))")
+            parts = [Ref(p.buf, p.off, "1") for p in parts]
         b.refs[key] = b.node("cat", b.sym(out_value), parts, offsets=[b.offset(v) for v in np.cumsum(
             [0] + [b.value(p.width) for p in parts[:-1]])])
     elif fn is reduce.Sum:
