@@ -1,7 +1,7 @@
 """The BLAS thread policy (tinygrad_rnn/blas_threads.py) against its alternatives, training steps.
 
 Columns, each the same step: "policy" as shipped (a batch whose per-step product is below
-SPLIT_STEP runs in row parts side by side, one thread and one SciPy-BLAS thread each; a whole batch
+SPLIT_STEP, in a sequence long enough for MIN_SPLIT_WORK, runs in row parts side by side, one thread and one SciPy-BLAS thread each; a whole batch
 gets SciPy's BLAS, the kernels', on one thread when its per-step product is small; NumPy's keeps its
 threads), "whole batch" (no row parts, the rest as shipped), "both pools" (the policy, limiting
 NumPy's BLAS too), "threads kept" (no parts, no limit: both pools at their default), and "one
@@ -32,7 +32,8 @@ def _variants(step):
 
     def both_pools():
         pool = blas_threads._kernel_pool
-        blas_threads.row_parts(1, 1)  # finds the kernels' pool
+        with blas_threads._lock:
+            pool.pools()  # finds the kernels' pool
         ours, pool.libs = pool.libs, ThreadpoolController().select(user_api="blas").lib_controllers
         try:
             step()

@@ -151,7 +151,6 @@ def small_kernel_products(save=True):
                      f"{small_kernel_blas()}): training step ms (float32, 2 threads, median)", save)
 
 
-
 def short_sequences(save=True):
     """A batch runs whole when its sequence's per-step products stay under blas_threads.MIN_SPLIT_WORK
     multiply-adds (as shipped) against split into row parts whenever the thread policy allows."""

@@ -100,7 +100,7 @@ def test_the_fused_layers_run_under_the_policy(monkeypatch):
         return real(batch, width)
 
     monkeypatch.setattr(blas_threads, "sequence_kernel", spy)
-    monkeypatch.setattr(blas_threads, "MIN_ROWS", 3)  # two rows: one part
+    monkeypatch.setattr(blas_threads, "MIN_ROWS", 3)  # two rows: one part, however long the sequence
     lstm = tg.nn.LSTM(3, 5)
     out, _ = lstm(tg.randn(4, 2, 3))
     out.sum().backward()
@@ -127,7 +127,8 @@ def test_a_short_sequence_runs_whole():
     assert blas_threads.row_parts(10, width, 10) == [slice(0, 10)]  # PyTorch's word language model
     steps = -(-blas_threads.MIN_SPLIT_WORK // (10 * width))
     assert len(blas_threads.row_parts(10, width, steps - 1)) == 1
-    assert len(blas_threads.row_parts(10, width, steps)) == min(2, threads, os.cpu_count())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert len(blas_threads.row_parts(10, width, steps)) == min(10 // blas_threads.MIN_ROWS, threads, cores)
 
 
 def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
@@ -144,11 +145,13 @@ def test_parts_run_side_by_side_with_one_blas_thread_each(monkeypatch):
     assert all(set(s[2]) == {1} for s in seen)
 
 
-def test_then_runs_in_each_part_or_after_the_one_parts_limit(monkeypatch):
+def test_then_runs_in_each_part_or_after_the_one_parts_limit():
     """then() follows each part's fn in that part's thread on one BLAS thread when parts run side by
     side; after the limit of a lone small part, on the BLAS's own thread count."""
     before = _threads()
     kernel_pools = _kernel_pools()
+    if all(before[p] == 1 for p in kernel_pools):
+        pytest.skip("the kernels' BLAS runs one thread: inside and after the limit look alike")
     seen = []
 
     def then(result):
@@ -173,6 +176,8 @@ def test_a_lone_parts_weight_gradients_run_on_every_blas_thread(monkeypatch):
     from tinygrad_rnn.compiler import sequence
     kernel_pools = _kernel_pools()
     before = {p: n for p, n in _threads().items() if p in kernel_pools}
+    if all(n == 1 for n in before.values()):
+        pytest.skip("the kernels' BLAS runs one thread: inside and after the limit look alike")
     seen = []
     real = sequence._weight_grads
 
@@ -184,7 +189,7 @@ def test_a_lone_parts_weight_gradients_run_on_every_blas_thread(monkeypatch):
     lstm = tg.nn.LSTM(3, 5)
     out, _ = lstm(tg.randn(4, 1, 3))
     out.sum().backward()
-    assert seen == [before]
+    assert seen and all(s == before for s in seen)
 
 
 def test_a_split_batch_gives_the_whole_batchs_results(monkeypatch):

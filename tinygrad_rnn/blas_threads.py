@@ -130,10 +130,10 @@ def row_parts(batch, width, steps):
     """Row ranges (slices) of a batch to run side by side: one per thread of the kernels' BLAS (and
     core), or the whole batch when batch * width (the per-step product's size) reaches SPLIT_STEP or
     the sequence's per-step products, steps * batch * width multiply-adds, stay under MIN_SPLIT_WORK.
-    Measured on Zen 4 (LSTM training steps, whole batch against parts, alternating blocks): 0.46-0.65
-    of the time at 4·10⁵-1.6·10⁶ (T=10 B=10 H=32 as in PyTorch's word language model example:
-    0.47-0.52) and 0.67 at 4·10⁶ (T=25 B=4 H=100); between 2.6·10⁶ and 6.6·10⁶ either wins by
-    run (0.70-1.2); from 10⁷ parts win, 1.01-1.49."""
+    (width: the widest per-step product's inner times outer size). Measured on Zen 4 (LSTM training
+    steps, whole batch against parts, alternating blocks): 0.46-0.65 of the time at 4·10⁵-1.6·10⁶
+    (T=10 B=10 H=32 as in PyTorch's word language model example: 0.47-0.52); between 2.6·10⁶ and
+    6.6·10⁶ either wins by run (0.67-1.2); from 10⁷ parts win, 1.01-1.49."""
     if batch * width >= SPLIT_STEP or steps * batch * width < MIN_SPLIT_WORK:
         return [slice(0, batch)]
     with _lock:
