@@ -201,6 +201,8 @@ class Function:
         arrays, needs, edges, record = [], [], [], False
         for a in args:
             if isinstance(a, Tensor):
+                if a._base is not None and a._view_at != a._version[0]:
+                    _views.refresh(a)  # the view's base changed since: take it anew
                 arrays.append(a._data)
                 if a.requires_grad:
                     record = True
@@ -516,3 +518,4 @@ def once_differentiable(message):
 
 
 from .curvature import jvp, vjp, hvp, gnvp  # noqa: E402
+from . import views as _views  # noqa: E402  (views build on Function)

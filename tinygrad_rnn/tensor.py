@@ -2,8 +2,9 @@
 
 The array lives in `_data`; `.data` is PyTorch's: a Tensor sharing the storage, outside the graph.
 In-place methods (`add_`, `+=`, `copy_`, ...) are recorded as PyTorch records them: the tensor is
-re-pointed at a new graph node, and a version counter (shared with detach()) lets backward refuse
-a saved tensor that was modified after it was saved.
+re-pointed at a new graph node, and a version counter (shared with detach() and with views) lets
+backward refuse a saved tensor that was modified after it was saved. A write through a view also
+re-points its base (views.py).
 """
 import numpy as np
 
@@ -167,7 +168,8 @@ class Tensor:
     node (ctx) that made them and which output of it they are (index).
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_index", "_hooks", "_version", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_index", "_hooks", "_version", "_base", "_view",
+                 "_view_at", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -177,6 +179,7 @@ class Tensor:
         self._index = 0
         self._hooks = None
         self._version = [0]
+        self._base = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -191,6 +194,7 @@ class Tensor:
         t._index = index
         t._hooks = None
         t._version = [0] if version is None else version
+        t._base = None
         return t
 
     # --- properties -----------------------------------------------------------------------------
@@ -202,6 +206,7 @@ class Tensor:
     @data.setter
     def data(self, value):
         self._data = value._data if isinstance(value, Tensor) else as_array(value)
+        self._base = None  # new storage: no longer a view of anything
 
     shape = property(lambda self: Size(self._data.shape), doc="The shape, as a Size.")
     dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype.")
@@ -763,15 +768,19 @@ class Tensor:
         """
         if not _autograd.is_grad_enabled():
             return self._write_values(name, compute(self)._data)
-        if self.requires_grad and self._ctx is None:
-            raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place "
+        base = self if self._base is None else self._base
+        if base.requires_grad and base._ctx is None:
+            what = "a leaf tensor" if base is self else "a view of a leaf tensor"
+            raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place "
                                "operation (wrap it in `with no_grad():` or use an out-of-place op)")
+        if base is not self and self._view_at != self._version[0]:
+            _views.refresh(self)
         out = compute(self._snapshot()) if self.requires_grad else compute(self)
         if out.requires_grad and not self.requires_grad:
             out = compute(self._snapshot())  # the first result's node may have saved self's array
         self._write_values(name, out._data)
         if out.requires_grad:
-            self._rebind(out)
+            self._rebind(out) if base is self else _views.write_through(self, out)
         return self
 
     def _snapshot(self):
@@ -866,6 +875,8 @@ class Tensor:
         return self._reshape_inplace(lambda x: x.squeeze(dim))
 
     def _reshape_inplace(self, reshape):
+        if self._base is not None:  # a view stays one, of the new shape
+            self._view = self._view + ((_ops.shape.Reshape, (reshape(Tensor._make(self._data)).shape,), None),)
         if self._ctx is None:
             self._data = reshape(Tensor._make(self._data))._data
         else:
@@ -897,3 +908,4 @@ _ALL = np.ones((), dtype=bool)  # a where() condition that picks its first value
 
 from . import autograd as _autograd  # noqa: E402  (autograd and ops build on Tensor)
 from . import ops as _ops  # noqa: E402
+from . import views as _views  # noqa: E402

@@ -5,12 +5,13 @@ import numpy as np
 from ..autograd import Function
 from ..kernels import scatter
 from ..tensor import Tensor, ShapeError, _size_args
+from ..views import ViewFunction
 from .elementwise import to_tensor
 from . import return_types
 from .reduce import normalize_dims
 
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -21,7 +22,7 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None
 
 
-class Permute(Function):
+class Permute(ViewFunction):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
@@ -32,7 +33,7 @@ class Permute(Function):
         return g.permute(*ctx.inverse), None
 
 
-class Expand(Function):
+class Expand(ViewFunction):
     """Broadcast to a larger shape; the engine's un-broadcasting is the whole backward."""
 
     @staticmethod
@@ -44,11 +45,14 @@ class Expand(Function):
         return g, None
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return np.asarray(x[key])
+        out = x[key]
+        if type(out) is not np.ndarray and _is_basic(key):  # every dim indexed by an int: a 0-d view
+            out = x[(*key, ...) if isinstance(key, tuple) else (key, ...)]
+        return np.asarray(out)
 
     @staticmethod
     def backward(ctx, g):
@@ -109,7 +113,7 @@ class Stack(Function):
         return (None, *[p if need else None for p, need in zip(unbind(g, ctx.dim), ctx.needs_input_grad[1:])])
 
 
-class Unbind(Function):
+class Unbind(ViewFunction):
     """The slices of x along dim, without it, as one node (views); backward stacks their gradients."""
 
     @staticmethod
@@ -123,7 +127,7 @@ class Unbind(Function):
         return stack(grads, ctx.dim), None
 
 
-class Split(Function):
+class Split(ViewFunction):
     """Pieces of x along dim as one node; backward concatenates their gradients (zeros where none)."""
 
     @staticmethod
@@ -278,7 +282,7 @@ def chunk(x, chunks, dim=0):
     return split(x, -(-x.shape[d] // chunks), d)
 
 
-class View(Function):
+class View(ViewFunction):
     """The same storage in a new shape (never a copy)."""
 
     @staticmethod
