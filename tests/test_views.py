@@ -197,3 +197,13 @@ def test_a_view_given_new_storage_through_data_is_a_view_no_more():
     np.testing.assert_array_equal(y.detach().numpy(), x.detach().numpy())
     (y.sum() + row.sum()).backward()  # row keeps its history (y[0]), as .data = keeps it in PyTorch
     np.testing.assert_array_equal(x.grad.numpy(), [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]])
+
+
+def test_an_expanded_view_refuses_in_place_writes_and_changes_nothing():
+    x = _x()
+    y = x * 1
+    with pytest.raises(RuntimeError, match="mul_: .*single memory location.*clone"):
+        y[0].expand(2, 3).mul_(2.0)
+    np.testing.assert_array_equal(y.detach().numpy(), x.detach().numpy())
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))

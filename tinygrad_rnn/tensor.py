@@ -793,6 +793,10 @@ class Tensor:
         out._ctx.rebind_output(out._index, self._data, self._version)
 
     def _write_values(self, name, values):
+        if not self._data.flags.writeable:
+            why = ("more than one element of it refers to a single memory location (an expanded tensor)"
+                   if 0 in self._data.strides else "its memory is read-only")
+            raise RuntimeError(f"{name}: cannot write in place into this tensor: {why}; clone() it first")
         if np.shape(values) != self._data.shape:
             try:
                 values = np.broadcast_to(values, self._data.shape)
