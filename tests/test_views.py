@@ -207,3 +207,12 @@ def test_an_expanded_view_refuses_in_place_writes_and_changes_nothing():
     np.testing.assert_array_equal(y.detach().numpy(), x.detach().numpy())
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
+
+
+def test_a_view_whose_base_changed_is_remade_as_a_backward_root():
+    x = _x()
+    y = x * 1
+    row = y[0]
+    y.mul_(x)  # row now holds x[0] ** 2
+    row.backward(tg.ones(3, dtype=tg.float64))
+    np.testing.assert_allclose(x.grad.numpy(), [2 * x.detach().numpy()[0], [0.0, 0.0, 0.0]], rtol=1e-12)

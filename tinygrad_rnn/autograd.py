@@ -316,6 +316,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     Kahn's algorithm over the graph: a node runs once every consumer has passed it its gradient.
     """
+    for out in outputs:
+        if out._base is not None and out._view_at != out._version[0]:
+            _views.refresh(out)  # a view whose base changed since: its gradient goes to the new base
     captured, wanted_leaf, wanted_node = {}, {}, {}
     for k, t in enumerate(inputs or ()):
         if t._ctx is None:
