@@ -3,7 +3,7 @@ and RNN/LSTM/GRU layers whose back-propagation through time falls out of the unr
 from .tensor import (Tensor, Size, device, float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
                      get_default_dtype, set_default_dtype)
 from . import autograd
-from .autograd import no_grad, enable_grad, is_grad_enabled, set_grad_enabled
+from .autograd import no_grad, inference_mode, enable_grad, is_grad_enabled, set_grad_enabled
 from .random import manual_seed
 from .creation import (tensor, zeros, ones, full, empty, randn, rand, randint, arange, zeros_like, ones_like,
                        randn_like, full_like, from_numpy, FloatTensor, DoubleTensor, LongTensor, IntTensor,

@@ -70,6 +70,13 @@ def no_grad(fn=None):
     return _GradMode(False) if fn is None else _GradMode(False)(fn)
 
 
+def inference_mode(mode=True):
+    """no_grad when mode is true (the engine has no separate inference tensors); also a decorator."""
+    if callable(mode):
+        return _GradMode(False)(mode)
+    return _GradMode(not mode)
+
+
 def enable_grad(fn=None):
     """Recording inside, even within no_grad: used as no_grad is."""
     return _GradMode(True) if fn is None else _GradMode(True)(fn)

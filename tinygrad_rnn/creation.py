@@ -88,12 +88,15 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
     return _filled(lambda s, dtype: generator().random(s).astype(dtype), size, dtype, requires_grad, device)
 
 
-def randint(low, high, size, dtype=np.int64, device=None):
+def randint(low, high, size=None, dtype=np.int64, device=None):
+    """Integers in [low, high); randint(high, size) starts at 0, as in PyTorch."""
     check_device(device)
+    if size is None:
+        low, high, size = 0, low, high
     return Tensor._make(generator().integers(low, high, size=_size((size,))).astype(as_dtype(dtype)))
 
 
-def arange(start, end=None, step=1, dtype=None, device=None):
+def arange(start=0, end=None, step=1, dtype=None, device=None):
     """Like torch.arange: integers give int64, any float gives the default float dtype."""
     check_device(device)
     if end is None:

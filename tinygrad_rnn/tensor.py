@@ -90,6 +90,10 @@ class Size(tuple):
     def numel(self):
         return int(np.prod(self, dtype=np.int64))
 
+    def __getitem__(self, key):
+        part = tuple.__getitem__(self, key)
+        return Size(part) if isinstance(key, slice) else part  # shape[1:] is a Size too
+
     def __repr__(self):
         return f"Size({list(self)})"
 
@@ -297,6 +301,12 @@ class Tensor:
             raise RuntimeError("numpy(): call .detach().numpy() on a tensor that requires grad")
         return self._data
 
+    def __format__(self, spec):
+        """A one-element tensor formats as its number (f"{loss:.3f}"), others as str()."""
+        if self._data.size == 1:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
     def item(self):
         """The one element as a Python number."""
         if self._data.size != 1:
@@ -453,8 +463,12 @@ class Tensor:
     def __gt__(self, o): return _ops.compare(np.greater, self, o)
     def __ge__(self, o): return _ops.compare(np.greater_equal, self, o)
     def __invert__(self): return _ops.logical_not(self)
-    def __and__(self, o): return _ops.compare(np.logical_and, self, o)
-    def __or__(self, o): return _ops.compare(np.logical_or, self, o)
+    def __and__(self, o): return _ops.bitwise(np.logical_and, np.bitwise_and, self, o)
+    def __or__(self, o): return _ops.bitwise(np.logical_or, np.bitwise_or, self, o)
+    def __xor__(self, o): return _ops.bitwise(np.logical_xor, np.bitwise_xor, self, o)
+    def __rand__(self, o): return _ops.bitwise(np.logical_and, np.bitwise_and, o, self)
+    def __ror__(self, o): return _ops.bitwise(np.logical_or, np.bitwise_or, o, self)
+    def __rxor__(self, o): return _ops.bitwise(np.logical_xor, np.bitwise_xor, o, self)
 
     def add(self, other, alpha=1):
         """self + alpha * other."""
@@ -468,9 +482,9 @@ class Tensor:
         """self * other."""
         return _ops.mul(self, other)
 
-    def div(self, other):
-        """self / other."""
-        return _ops.div(self, other)
+    def div(self, other, rounding_mode=None):
+        """self / other; rounding_mode 'trunc' or 'floor' rounds the quotient, as in PyTorch."""
+        return _ops.div(self, other, rounding_mode)
 
     def neg(self):
         """-self."""
@@ -554,17 +568,18 @@ class Tensor:
     def ge(self, other): return self >= other
 
     def masked_fill(self, mask, value):
-        """value where mask holds, self elsewhere (the gradient is zero where filled)."""
-        return _ops.where(mask, value, self)
+        """value where mask holds, self elsewhere (the gradient is zero where filled); self's dtype."""
+        out = _ops.where(mask, value, self)
+        return out if out.dtype == self.dtype else out.to(self.dtype)
 
     # --- reductions -----------------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False, dtype=None):
         """Sum over dim (all dims by default)."""
         return _ops.sum(self if dtype is None else self.to(dtype), dim, keepdim)
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim=None, keepdim=False, dtype=None):
         """Mean over dim (all dims by default)."""
-        return _ops.mean(self, dim, keepdim)
+        return _ops.mean(self if dtype is None else self.to(dtype), dim, keepdim)
 
     def prod(self, dim=None, keepdim=False):
         """Product over dim (all dims by default)."""
@@ -630,8 +645,8 @@ class Tensor:
         """(values, indices) of the k largest (or smallest) along dim."""
         return _ops.topk(self, k, dim, largest, sorted)
 
-    def sort(self, dim=-1, descending=False):
-        """(values, indices) sorted along dim."""
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along dim (always stable)."""
         return _ops.sort(self, dim, descending)
 
     def argsort(self, dim=-1, descending=False):

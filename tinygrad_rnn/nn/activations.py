@@ -1,4 +1,4 @@
-"""The activations of torch.nn.functional beyond relu/tanh/sigmoid/softmax, with PyTorch's
+"""The activations of torch.nn.functional beyond tanh/sigmoid/softmax, with PyTorch's
 arguments, composed of differentiable ops (so twice differentiable). Re-exported by nn.functional.
 
 inplace=True writes the result into the input with copy_ and returns the input, as PyTorch (the
@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..ops import where, exp, tanh, sigmoid, clamp, softmax as _softmax, log_softmax as _log_softmax
+from ..ops import relu as _relu, dropout as _dropout
 from ..ops.elementwise import to_tensor
 from ..ops.special import erf, log1p
 
@@ -28,6 +29,16 @@ def _float_tensor(x, name):
 def _mask(x, fn):
     """A constant bool mask computed from x's values (never differentiated)."""
     return fn(x.detach().numpy())
+
+
+def relu(input, inplace=False):
+    """max(x, 0)."""
+    return _apply(_relu, to_tensor(input), inplace)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (identity in eval)."""
+    return _apply(lambda x: _dropout(x, p, training), to_tensor(input), inplace and training and p > 0)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):

@@ -1,10 +1,10 @@
 """torch.nn.functional's names for the ops (import as F), plus linear, layer_norm and one_hot."""
 import numpy as np
 
-from ..ops import relu, tanh, sigmoid  # noqa: F401  (re-exported)
-from ..ops import embedding, dropout  # noqa: F401  (re-exported)
-from .activations import (leaky_relu, elu, silu, gelu, softplus, logsigmoid,  # noqa: F401  (re-exported)
-                          hardtanh, relu6, softsign, tanhshrink, softmin, softmax, log_softmax)
+from ..ops import tanh, sigmoid  # noqa: F401  (re-exported)
+from ..ops import embedding  # noqa: F401  (re-exported)
+from .activations import (relu, dropout, leaky_relu, elu, silu, gelu,  # noqa: F401  (re-exported)
+                          softplus, logsigmoid, hardtanh, relu6, softsign, tanhshrink, softmin, softmax, log_softmax)
 from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)
 from ..ops.elementwise import to_tensor
 from ..ops.linalg import linear as _linear

@@ -1,6 +1,6 @@
 """The differentiable primitives, one family a file (Tensor's methods call these)."""
 from .elementwise import (add, sub, mul, div, remainder, floor_divide, neg, pow, exp, log, sqrt, abs, sin, cos,
-                          tanh, sigmoid, relu, clamp, where, maximum, minimum, cast, clone, compare, logical_not,
+                          tanh, sigmoid, relu, clamp, where, maximum, minimum, cast, clone, compare, bitwise, logical_not,
                           to_tensor)
 from .reduce import (sum, mean, max, min, amax, argmax, argmin, logsumexp, var, std, prod, cumsum, norm,
                      any, all)

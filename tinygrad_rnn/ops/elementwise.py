@@ -152,7 +152,7 @@ class PowScalar(Function):
 
 
 class Pow(Function):
-    """a ** b for tensors: d/da = b a^(b-1), d/db = a^b log a (0 where a = 0 and b >= 0)."""
+    """a ** b for tensors: d/da = b a^(b-1) (0 where b = 0), d/db = a^b log a (0 where a = 0 and b >= 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -164,7 +164,7 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
+        ga = where(b._data == 0, 0.0, g * b * a ** (b - 1)) if need_a else None  # 0 at 0 ** 0, not 0 * inf
         gb = None
         if need_b:
             safe = (a._data == 0) & (b._data >= 0)
@@ -376,16 +376,14 @@ class Where(Function):
 
 
 class _Extremum(Function):
-    """maximum/minimum; ties share the gradient equally, as in PyTorch."""
+    """maximum/minimum; ties share the gradient equally and a NaN on either side wins, as in PyTorch."""
 
-    pick = None
+    pick = value = None
 
     @classmethod
     def forward(cls, ctx, a, b):
-        win = cls.pick(a, b)
-        tie = a == b
-        ctx.wa = np.where(tie, 0.5, win).astype(np.result_type(a, b))
-        return np.where(win | tie, a, b)
+        ctx.wa = np.where(a == b, 0.5, cls.pick(a, b)).astype(np.result_type(a, b))
+        return cls.value(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -393,11 +391,11 @@ class _Extremum(Function):
 
 
 class Maximum(_Extremum):
-    pick = staticmethod(np.greater)
+    pick, value = staticmethod(np.greater), staticmethod(np.maximum)
 
 
 class Minimum(_Extremum):
-    pick = staticmethod(np.less)
+    pick, value = staticmethod(np.less), staticmethod(np.minimum)
 
 
 class Cast(Function):
@@ -423,8 +421,17 @@ def mul(a, b):
     return Mul.apply(*_arith_pair(a, b, "mul"))
 
 
-def div(a, b):
+def div(a, b, rounding_mode=None):
+    """a / b; rounding_mode 'floor' or 'trunc' rounds it in a's and b's dtype, with no gradient (a
+    rounded quotient's derivative is 0 almost everywhere)."""
+    if rounding_mode not in (None, "trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     a, b = _pair(a, b, "div")
+    if rounding_mode == "floor":
+        return Tensor._make(np.asarray(np.floor_divide(a._data, b._data)))
+    if rounding_mode == "trunc":
+        dtype = np.result_type(a._data, b._data)
+        return Tensor._make(np.asarray(np.trunc(np.true_divide(a._data, b._data))).astype(dtype))
     if a.dtype.kind != "f" and b.dtype.kind != "f":
         a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return Div.apply(a, b)
@@ -471,7 +478,7 @@ def neg(x):
 
 def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)):
-        return PowScalar.apply(a, b)
+        return PowScalar.apply(floated(a, "pow") if isinstance(b, float) else a, b)  # int ** 2.5 is a float
     return Pow.apply(*_pair(a, b, "pow"))
 
 
@@ -507,9 +514,16 @@ def relu(x):
 
 
 def clamp(x, min=None, max=None):
+    """x limited to [min, max]; tensor bounds get the gradient where they bind, as in PyTorch."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(to_tensor(x), min, max)
+    x = to_tensor(x)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x if min is None else where(x < min, min, x)
+        return out if max is None else where(out > max, max, out)
+    if x._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        x = floated(x, "clamp")  # an integer tensor clamped to float bounds is a float, as in PyTorch
+    return Clamp.apply(x, min, max)
 
 
 def where(condition, a, b):
@@ -535,7 +549,8 @@ def minimum(a, b):
 
 
 def cast(x, dtype):
-    out = Cast.apply(x, np.dtype(dtype))
+    dtype = np.dtype(dtype)
+    out = Cast.apply(x, dtype) if dtype.kind == "f" else Tensor._make(x._data.astype(dtype))  # ints carry no grad
     entry = None if _masks is None else _masks.get(id(x._data))
     if entry is not None:  # a recorded mask used as a number, (h > 0) * a: the same mask to the compiler
         _masks[id(out._data)] = (entry[0], entry[1], out._data)
@@ -567,6 +582,16 @@ def compare(ufunc, a, b):
     """Comparison and logical operators: bool tensors, never differentiated."""
     a, b = _pair(a, b, ufunc.__name__)
     return _mask(np.asarray(ufunc(a._data, b._data)), ufunc.__name__, a, b)
+
+
+def bitwise(logical, bits, a, b):
+    """&, |, ^: logical on bools (a mask, as comparisons give), bitwise on integers, as in PyTorch."""
+    a, b = _pair(a, b, bits.__name__)
+    if a._data.dtype == np.bool_ and b._data.dtype == np.bool_:
+        return _mask(np.asarray(logical(a._data, b._data)), logical.__name__, a, b)
+    if a._data.dtype.kind not in "iub" or b._data.dtype.kind not in "iub":
+        raise TypeError(f"{bits.__name__}: needs integer or bool tensors, got {a.dtype} and {b.dtype}")
+    return Tensor._make(np.asarray(bits(a._data, b._data)))
 
 
 def logical_not(x):

@@ -132,10 +132,10 @@ def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     weights = keep.astype(rows.dtype)
     if reduction == "mean":
         count = int(keep.sum())
-        if not count:
-            return rows.sum() * float("nan")  # no row counts: the mean is nan, as in PyTorch
-        weights = weights / count
+        weights = weights / max(count, 1)
     losses = NLL.apply(rows, np.where(keep, t, 0), weights, reduction == "none")
+    if reduction == "mean" and not count:  # no row counts: the mean is nan and the gradient 0, as in PyTorch
+        losses = losses + float("nan")
     return losses.reshape(t_shape) if reduction == "none" else losses
 
 

@@ -131,14 +131,14 @@ def amax(x, dim=None, keepdim=False):
 def argmax(x, dim=None, keepdim=False):
     x = to_tensor(x)
     if dim is None:
-        return Tensor._make(np.asarray(np.argmax(x._data), dtype=np.int64))
+        return Tensor._make(np.asarray(np.argmax(x._data), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     return Tensor._make(np.argmax(x._data, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
 def argmin(x, dim=None, keepdim=False):
     x = to_tensor(x)
     if dim is None:
-        return Tensor._make(np.asarray(np.argmin(x._data), dtype=np.int64))
+        return Tensor._make(np.asarray(np.argmin(x._data), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     return Tensor._make(np.argmin(x._data, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
@@ -167,7 +167,14 @@ def var(x, dim=None, correction=1, keepdim=False, unbiased=None):
 
 
 def std(x, dim=None, correction=1, keepdim=False, unbiased=None):
-    return var(x, dim, correction, keepdim, unbiased).sqrt()
+    """The square root of var; its gradient is 0 where the std is 0 (a constant row), as in PyTorch."""
+    return _root(var(x, dim, correction, keepdim, unbiased), 0.5)
+
+
+def _root(total, power):
+    """total ** power (0 < power < 1), whose gradient at total = 0 is 0 rather than 0 * inf."""
+    zero = total._data == 0
+    return where(zero, 0.0, where(zero, 1.0, total) ** power)
 
 
 class Prod(Function):
@@ -229,21 +236,18 @@ def cumsum(x, dim):
 
 
 def norm(x, p=2, dim=None, keepdim=False):
-    """Vector p-norm over dims (all by default); the 2-norm's gradient at 0 is 0, as in PyTorch."""
+    """Vector p-norm over dims (all by default); its gradient at 0 is 0, as in PyTorch."""
     x = floated(x, "norm")
     dims = normalize_dims(dim, x.ndim, "norm")
     if p == 2 or p == "fro":
-        total = (x * x).sum(dim=dims, keepdim=True)
-        positive = total._data > 0
-        out = where(positive, total, 1.0).sqrt() * positive  # the gradient at 0 is 0, not 0/0
-        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+        return _root((x * x).sum(dim=dims, keepdim=keepdim), 0.5)
     if p == 1:
         return x.abs().sum(dim=dims, keepdim=keepdim)
     if p == float("inf"):
         return x.abs().amax(dim=dims, keepdim=keepdim)
     if not isinstance(p, (int, float)) or p <= 0:
         raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
-    return (x.abs() ** p).sum(dim=dims, keepdim=keepdim) ** (1.0 / p)
+    return _root((x.abs() ** p).sum(dim=dims, keepdim=keepdim), 1.0 / p)
 
 
 def any(x, dim=None, keepdim=False):

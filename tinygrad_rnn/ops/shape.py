@@ -226,10 +226,19 @@ def getitem(x, key):
         raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
 
 
+def _promoted(tensors):
+    """The tensors in one dtype, PyTorch's: integers and bools take the floats' (NumPy would give
+    float64 for int64 with float32)."""
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+    dtype = np.result_type(*(floats or [t.dtype for t in tensors]))
+    return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+
+
 def cat(tensors, dim=0):
     tensors = [to_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
+    tensors = _promoted(tensors)
     first = tensors[0]
     (d,) = normalize_dims(dim, first.ndim, "cat")
     for k, t in enumerate(tensors):
@@ -243,6 +252,7 @@ def stack(tensors, dim=0):
     tensors = [to_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
+    tensors = _promoted(tensors)
     for k, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise ShapeError(f"stack: tensor {k} has shape {t.shape}, expected tensor 0's shape {tensors[0].shape}")
@@ -379,6 +389,8 @@ def index_select(x, dim, index):
     idx = _int_index(index, "index_select")
     if idx.ndim != 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
+        raise IndexError(f"index_select: index out of range for dim {d} of size {x.shape[d]}")
     return x[(slice(None),) * d + (idx,)]
 
 
@@ -396,7 +408,7 @@ def gather(x, dim, index):
     if not _fits(idx.shape, x.shape, d):
         raise ShapeError(f"gather: index of shape {idx.shape} must be no larger than the input's shape {x.shape} "
                          f"in every dim but dim {d}")
-    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):  # PyTorch does not wrap negative ones
         raise IndexError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
     return Gather.apply(x, d, idx % max(x.shape[d], 1))
 
@@ -453,12 +465,20 @@ def repeat(x, *sizes):
     return tiled.reshape(tuple(r * s for r, s in zip(sizes, shape)))
 
 
+def _descending(a):
+    """A key whose ascending order is a's descending one, ties in place: NaN first, as PyTorch sorts
+    NaN above everything; ~a for integers and bools (-a would wrap for unsigned ones)."""
+    if a.dtype.kind != "f":
+        return ~a
+    return np.where(np.isnan(a), -np.inf, -a)
+
+
 def sort(x, dim=-1, descending=False):
     """(values, indices) along dim; values are a gather, so they carry gradients."""
     (d,) = normalize_dims(dim, x.ndim, "sort") or (0,)
     if x.ndim == 0:
         return return_types.sort(x, Tensor._make(np.zeros((), np.int64)))
-    order = np.argsort(-x._data if descending else x._data, axis=d, kind="stable")
+    order = np.argsort(_descending(x._data) if descending else x._data, axis=d, kind="stable")
     return return_types.sort(Gather.apply(x, d, order), Tensor._make(order.astype(np.int64)))
 
 
@@ -469,6 +489,6 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
         raise ValueError(f"topk: k must be in [0, {n}] for dim {d}, got {k}")
     if x.ndim == 0:
         return return_types.topk(x, Tensor._make(np.zeros((), np.int64)))
-    order = np.argsort(-x._data if largest else x._data, axis=d, kind="stable")
+    order = np.argsort(_descending(x._data) if largest else x._data, axis=d, kind="stable")
     idx = np.take(order, np.arange(k), axis=d)
     return return_types.topk(Gather.apply(x, d, idx), Tensor._make(idx.astype(np.int64)))
