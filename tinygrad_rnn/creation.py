@@ -141,3 +141,94 @@ def multinomial(input, num_samples, replacement=False):
     rng = generator()
     out = np.stack([rng.choice(len(r), size=num_samples, replace=replacement, p=r / r.sum()) for r in rows])
     return Tensor._make(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64))
+
+
+def empty_like(t, dtype=None, requires_grad=False):
+    return zeros_like(t, dtype, requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    return rand(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def randint_like(t, low=0, high=None, dtype=None, requires_grad=False):
+    low, high = (0, low) if high is None else (low, high)
+    return randint(low, high, tuple(t.shape), dtype=t.dtype if dtype is None else dtype)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n x m identity (m = n by default)."""
+    check_device(device)
+    t = Tensor._make(np.eye(n, n if m is None else m, dtype=_dtype(dtype)))
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """steps evenly spaced values from start to end, both included."""
+    check_device(device)
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    t = Tensor._make(np.linspace(start, end, steps).astype(_dtype(dtype)))
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps)."""
+    t = Tensor._make(np.power(base, linspace(start, end, steps, dtype=np.float64)._data).astype(_dtype(dtype)))
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def randperm(n, dtype=np.int64, device=None):
+    """A random permutation of 0..n-1, from the global generator."""
+    check_device(device)
+    return Tensor._make(generator().permutation(n).astype(as_dtype(dtype)))
+
+
+def bernoulli(input):
+    """1 with probability input (elementwise), else 0, in input's dtype."""
+    p = input._data if isinstance(input, Tensor) else np.asarray(input)
+    return Tensor._make((generator().random(p.shape) < p).astype(p.dtype))
+
+
+def normal(mean, std, size=None):
+    """Samples of N(mean, std²): tensors of means and stds (broadcast), or numbers and a size."""
+    m = mean._data if isinstance(mean, Tensor) else np.asarray(mean, dtype=get_default_dtype())
+    s = std._data if isinstance(std, Tensor) else np.asarray(std, dtype=get_default_dtype())
+    shape = _size((size,)) if size is not None else np.broadcast_shapes(m.shape, s.shape)
+    return Tensor._make((generator().standard_normal(shape) * s + m).astype(np.result_type(m, s)))
+
+
+def broadcast_shapes(*shapes):
+    return np.broadcast_shapes(*(tuple(s) if not isinstance(s, int) else (s,) for s in shapes))
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common shape."""
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(t.expand(*shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids of 1-D tensors (indexing 'ij' or 'xy', as numpy.meshgrid)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        order[:2] = [1, 0]
+    shape = tuple(tensors[i].numel() for i in order)
+    grids = []
+    for k, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[order.index(k)] = -1
+        grids.append(t.reshape(*view).expand(*shape))
+    return tuple(grids)
+
+
+def tril_indices(row, col, offset=0, dtype=np.int64):
+    return Tensor._make(np.stack(np.tril_indices(row, offset, col)).astype(as_dtype(dtype)))
+
+
+def triu_indices(row, col, offset=0, dtype=np.int64):
+    return Tensor._make(np.stack(np.triu_indices(row, offset, col)).astype(as_dtype(dtype)))

@@ -78,3 +78,56 @@ class Linear(Function):
 
 def linear(x, weight, bias=None):
     return Linear.apply(x, weight, bias)
+
+
+def _dims_are(name, *pairs):
+    for what, t, ndim in pairs:
+        if t.ndim != ndim:
+            raise ShapeError(f"{name}: {what} must be {ndim}-D, got shape {t.shape}")
+
+
+def outer(a, b):
+    """a_i b_j for 1-D a and b."""
+    a, b = to_tensor(a), to_tensor(b)
+    _dims_are("outer", ("input", a, 1), ("vec2", b, 1))
+    return a.unsqueeze(1) * b.unsqueeze(0)
+
+
+def dot(a, b):
+    """Σ a_i b_i for 1-D a and b of one size."""
+    a, b = to_tensor(a), to_tensor(b)
+    _dims_are("dot", ("input", a, 1), ("tensor", b, 1))
+    return matmul(a, b)
+
+
+def mv(m, v):
+    """A matrix times a vector."""
+    m, v = to_tensor(m), to_tensor(v)
+    _dims_are("mv", ("input", m, 2), ("vec", v, 1))
+    return matmul(m, v)
+
+
+def _scaled_sum(x, product, beta, alpha):
+    """beta x + alpha product, where beta = 0 ignores x (even its NaNs), as PyTorch's addmm family."""
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        shape = np.broadcast_shapes(to_tensor(x).shape, product.shape)
+        return product if shape == product.shape else product.expand(*shape).clone()
+    return (x if beta == 1 else to_tensor(x) * beta) + product
+
+
+def addmm(input, mat1, mat2, beta=1, alpha=1):
+    """beta input + alpha mat1 @ mat2 (mat1, mat2 2-D)."""
+    _dims_are("addmm", ("mat1", to_tensor(mat1), 2), ("mat2", to_tensor(mat2), 2))
+    return _scaled_sum(input, matmul(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, beta=1, alpha=1):
+    """beta input + alpha mat @ vec."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, beta=1, alpha=1):
+    """beta input + alpha batch1 @ batch2, batch by batch (both 3-D)."""
+    _dims_are("baddbmm", ("batch1", to_tensor(batch1), 3), ("batch2", to_tensor(batch2), 3))
+    return _scaled_sum(input, matmul(batch1, batch2), beta, alpha)

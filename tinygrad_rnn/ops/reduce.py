@@ -128,6 +128,30 @@ def amax(x, dim=None, keepdim=False):
     return MaxAll.apply(x, normalize_dims(dim, x.ndim, "amax"), keepdim, True)
 
 
+def amin(x, dim=None, keepdim=False):
+    x = to_tensor(x)
+    return MaxAll.apply(x, normalize_dims(dim, x.ndim, "amin"), keepdim, False)
+
+
+def nansum(x, dim=None, keepdim=False):
+    """The sum with NaNs taken as 0 (they get no gradient)."""
+    x = to_tensor(x)
+    return where(np.isnan(x._data), 0.0, x).sum(dim, keepdim) if x.dtype.kind == "f" else sum(x, dim, keepdim)
+
+
+def nanmean(x, dim=None, keepdim=False):
+    """The mean of the non-NaN values."""
+    x = floated(x, "nanmean")
+    count = (~np.isnan(x._data)).sum(axis=normalize_dims(dim, x.ndim, "nanmean"), keepdims=keepdim)
+    return nansum(x, dim, keepdim) / Tensor._make(np.asarray(count, x.dtype))
+
+
+def count_nonzero(x, dim=None):
+    x = to_tensor(x)
+    return Tensor._make(np.asarray(np.count_nonzero(x._data, axis=normalize_dims(dim, x.ndim, "count_nonzero")),
+                                   dtype=np.int64))
+
+
 def argmax(x, dim=None, keepdim=False):
     x = to_tensor(x)
     if dim is None:
@@ -248,6 +272,14 @@ def norm(x, p=2, dim=None, keepdim=False):
     if not isinstance(p, (int, float)) or p <= 0:
         raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
     return _root((x.abs() ** p).sum(dim=dims, keepdim=keepdim), 1.0 / p)
+
+
+def var_mean(x, dim=None, correction=1, keepdim=False, unbiased=None):
+    return var(x, dim, correction, keepdim, unbiased), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, correction=1, keepdim=False, unbiased=None):
+    return std(x, dim, correction, keepdim, unbiased), mean(x, dim, keepdim)
 
 
 def any(x, dim=None, keepdim=False):
