@@ -2,9 +2,17 @@
 init schemes, gradient utilities and functional ops (nn.functional, import as F)."""
 from . import functional, init, utils
 from .module import Module, Parameter, Sequential, ModuleList
-from .layers import (Linear, Embedding, Dropout, LayerNorm, Flatten, Identity, Tanh, Sigmoid, ReLU, LeakyReLU,
-                     ELU, SiLU, GELU, Softplus, LogSigmoid, Hardtanh, ReLU6, Softsign, Tanhshrink, Softmax,
-                     LogSoftmax, Softmin)
+from .containers import ModuleDict, ParameterList, ParameterDict
+from .layers import (Linear, Embedding, Dropout, LayerNorm, RMSNorm, PReLU, Flatten, Unflatten, Identity, Tanh,
+                     Sigmoid, ReLU, LeakyReLU, ELU, SiLU, GELU, Softplus, LogSigmoid, Hardtanh, ReLU6, Softsign,
+                     Tanhshrink, Softmax, LogSoftmax, Softmin)
+from .function_modules import (SELU, CELU, Mish, Hardsigmoid, Hardswish, Softshrink, Hardshrink, Threshold, GLU,
+                               CosineSimilarity, PairwiseDistance, KLDivLoss, PoissonNLLLoss, GaussianNLLLoss,
+                               MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddingLoss, SoftMarginLoss,
+                               MultiLabelSoftMarginLoss, TripletMarginLoss, ZeroPad1d, ZeroPad2d, ZeroPad3d,
+                               ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+                               ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d,
+                               CircularPad2d, CircularPad3d)
 from .losses import (NLLLoss, CrossEntropyLoss, MSELoss, L1Loss, HuberLoss, SmoothL1Loss, BCELoss,
                      BCEWithLogitsLoss)
 from .cells import RNNCell, LSTMCell, GRUCell

@@ -115,6 +115,92 @@ def tanhshrink(input):
     return x - tanh(x)
 
 
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale·(x for x > 0, else alpha·(eˣ - 1)), Klambauer et al.'s self-normalising constants."""
+    return _apply(lambda x: elu(x, SELU_ALPHA) * SELU_SCALE, _float_tensor(input, "selu"), inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x for x > 0, else alpha·(e^{x/alpha} - 1)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return _apply(lambda x: where(_mask(x, lambda a: a > 0), x, (exp(clamp(x, max=0.0) / alpha) - 1.0) * alpha),
+                  _float_tensor(input, "celu"), inplace)
+
+
+def mish(input, inplace=False):
+    """x·tanh(softplus(x))."""
+    return _apply(lambda x: x * tanh(softplus(x)), _float_tensor(input, "mish"), inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6: gradient 1/6 strictly inside (-3, 3), 0 outside (as PyTorch)."""
+    def fn(x):
+        inside = _mask(x, lambda a: (a > -3) & (a < 3))
+        return where(inside, x / 6.0 + 0.5, to_tensor((x.detach().numpy() >= 3).astype(x.dtype)))
+    return _apply(fn, _float_tensor(input, "hardsigmoid"), inplace)
+
+
+def hardswish(input, inplace=False):
+    """x·relu6(x + 3) / 6: gradient 0 below -3, x/3 + 1/2 up to 3, 1 above (as PyTorch)."""
+    def fn(x):
+        low, high = _mask(x, lambda a: a < -3), _mask(x, lambda a: a > 3)
+        return where(low, 0.0, where(high, x, x * (x + 3.0) / 6.0))
+    return _apply(fn, _float_tensor(input, "hardswish"), inplace)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    x = _float_tensor(input, "softshrink")
+    return where(_mask(x, lambda a: a > lambd), x - lambd, where(_mask(x, lambda a: a < -lambd), x + lambd, 0.0))
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    x = _float_tensor(input, "hardshrink")
+    return where(_mask(x, lambda a: np.abs(a) > lambd), x, 0.0)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value."""
+    return _apply(lambda x: where(_mask(x, lambda a: a > threshold), x, value), to_tensor(input), inplace)
+
+
+def glu(input, dim=-1):
+    """a·σ(b) for the two halves a, b of input along dim (Dauphin et al.'s gated linear unit)."""
+    x = _float_tensor(input, "glu")
+    if x.ndim == 0 or x.shape[dim] % 2:
+        raise ValueError(f"glu: dim {dim} of the input must have an even size, got shape {x.shape}")
+    a, b = x.chunk(2, dim)
+    return a * sigmoid(b)
+
+
+def prelu(input, weight):
+    """x for x > 0, else w·x, with one learned slope w per channel (dim 1) or one for all."""
+    x = _float_tensor(input, "prelu")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.ndim > 1 or weight.numel() not in (1, channels):
+        raise ValueError(f"prelu: weight must hold 1 or {channels} (the channels) slopes, got shape {weight.shape}")
+    w = weight.reshape((-1,) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and weight.numel() > 1 else weight
+    return where(_mask(x, lambda a: a > 0), x, w * x)
+
+
+def _in_place_form(fn):
+    def op(input, *args, **kwargs):
+        return fn(input, *args, inplace=True, **kwargs)
+    op.__name__, op.__doc__ = fn.__name__ + "_", f"In place: {fn.__name__}."
+    return op
+
+
+relu_, elu_, leaky_relu_, hardtanh_, threshold_, selu_, celu_ = (
+    _in_place_form(f) for f in (relu, elu, leaky_relu, hardtanh, threshold, selu, celu))
+
+
 def _dim_and_dtype(input, dim, dtype, name):
     """The input (cast to dtype first, when given, as PyTorch casts) and its softmax dim: PyTorch's
     implicit one, with its warning, when dim is None (not -1: a (T, B, C) input is taken along T).
@@ -148,4 +234,3 @@ def implicit_dim(dim, ndim, name, stacklevel=3):
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
                   "Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
-

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..ops import softmax
+from ..ops import dropout, softmax
 from ..ops.attention_step import contiguous, dot_attention_step
 from ..ops.masked import masked_softmax
 from ..tensor import Tensor
@@ -131,6 +131,32 @@ def _additive(query, memory, query_weight, score_weight, name):
     projected = (q @ query_weight.transpose(0, 1)).reshape(B, T, 1, A)
     scores = (projected + memory.keys.reshape(B, 1, memory.keys.shape[1], A)).tanh() @ score_weight
     return _weigh(scores, memory, single)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(q kᵀ · scale + mask) v over the last two dims, as F.scaled_dot_product_attention:
+    query (..., L, E), key (..., S, E), value (..., S, Ev); scale defaults to 1/√E; a bool attn_mask
+    (True = attend) or a float one (added to the scores) broadcasts to (..., L, S); is_causal keeps
+    s <= l; a row with nothing to attend to gives NaN, as PyTorch's."""
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+    for arg, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor) or t.ndim < 2:
+            raise ValueError(f"scaled_dot_product_attention: {arg} must be a Tensor of at least 2 dims")
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        groups = query.shape[-3] // key.shape[-3]
+        key, value = key.repeat_interleave(groups, -3), value.repeat_interleave(groups, -3)
+    scores = query @ key.transpose(-2, -1) * (1.0 / math.sqrt(query.shape[-1]) if scale is None else scale)
+    if is_causal:
+        attn_mask = np.tri(query.shape[-2], key.shape[-2], dtype=bool)
+    if attn_mask is not None:
+        m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        scores = scores.masked_fill(~m, float("-inf")) if m.dtype == np.bool_ else scores + m.astype(scores.dtype)
+    weights = softmax(scores, -1)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, True)
+    return weights @ value
 
 
 class Attention(Module):

@@ -1,10 +1,14 @@
-"""torch.nn.functional's names for the ops (import as F), plus linear, layer_norm and one_hot."""
+"""torch.nn.functional's names for the ops (import as F), plus linear, layer_norm, rms_norm and one_hot."""
 import numpy as np
 
 from ..ops import tanh, sigmoid  # noqa: F401  (re-exported)
 from ..ops import embedding  # noqa: F401  (re-exported)
 from .activations import (relu, dropout, leaky_relu, elu, silu, gelu,  # noqa: F401  (re-exported)
-                          softplus, logsigmoid, hardtanh, relu6, softsign, tanhshrink, softmin, softmax, log_softmax)
+                          softplus, logsigmoid, hardtanh, relu6, softsign, tanhshrink, softmin, softmax, log_softmax,
+                          selu, celu, mish, hardsigmoid, hardswish, softshrink, hardshrink, threshold, glu, prelu,
+                          relu_, elu_, leaky_relu_, hardtanh_, threshold_, selu_, celu_)
+from .distances import normalize, cosine_similarity, pairwise_distance  # noqa: F401  (re-exported)
+from .padding import pad  # noqa: F401  (re-exported)
 from ..ops.ctc import ctc_loss  # noqa: F401  (re-exported)
 from ..ops.elementwise import to_tensor
 from ..ops.linalg import linear as _linear
@@ -51,6 +55,21 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y if bias is None else y + bias
 
 
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / √(mean(x²) + eps) over the trailing normalized_shape dims, times weight (Zhang & Sennrich
+    2019); eps=None is the dtype's machine epsilon, as PyTorch's."""
+    x = to_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
+        raise ShapeError(f"rms_norm: expected input with trailing shape {shape}, got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"rms_norm: expected a floating-point input, got {x.dtype}")
+    eps = float(np.finfo(x.dtype).eps) if eps is None else eps
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    y = x * ((x * x).mean(dim=dims, keepdim=True) + eps) ** -0.5
+    return y if weight is None else y * weight
+
+
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape tensor.shape + (num_classes,), one 1 per row at each index;
     num_classes=-1 means max index + 1."""
@@ -67,5 +86,8 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._make((idx[..., None] == np.arange(num_classes)).astype(np.int64))
 from ..ops.masked import masked_softmax  # noqa: F401,E402  (re-exported)
 from .losses import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401,E402  (re-exported)
-                     huber_loss, smooth_l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits)
-from .attention import dot_attention, additive_attention  # noqa: F401,E402  (re-exported)
+                     huber_loss, smooth_l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits, kl_div,
+                     poisson_nll_loss, gaussian_nll_loss)
+from .margin_losses import (margin_ranking_loss, hinge_embedding_loss,  # noqa: F401,E402  (re-exported)
+                            cosine_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss, triplet_margin_loss)
+from .attention import dot_attention, additive_attention, scaled_dot_product_attention  # noqa: F401,E402

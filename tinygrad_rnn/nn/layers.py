@@ -7,6 +7,7 @@ from . import functional as F
 from .activations import implicit_dim
 from . import init
 from .module import Module, Parameter, float_dtype
+from ..autograd import no_grad
 from ..tensor import Tensor, check_device
 
 
@@ -135,6 +136,66 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Divides by the root mean square over the trailing normalized_shape dims, then scales by weight
+    (ones) when elementwise_affine; eps=None is the dtype's machine epsilon."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        check_device(device)
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+            raise ValueError(f"RMSNorm: normalized_shape must be positive ints, got {normalized_shape!r}")
+        self.normalized_shape, self.eps, self.elementwise_affine = tuple(int(s) for s in shape), eps, elementwise_affine
+        affine = float_dtype(dtype, "RMSNorm")
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype=affine)) if elementwise_affine else None
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class PReLU(Module):
+    """x for x > 0, else a·x, with num_parameters learned slopes a (1, or one per channel) from init."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        check_device(device)
+        self.num_parameters = _non_negative_int(num_parameters, "num_parameters", "PReLU")
+        self.init = init
+        self.weight = Parameter(np.full(self.num_parameters, init, dtype=float_dtype(dtype, "PReLU")))
+
+    def reset_parameters(self):
+        with no_grad():
+            self.weight.fill_(self.init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Unflatten(Module):
+    """Splits dim into unflattened_size (the inverse of Flatten)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        return x.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Flatten(Module):

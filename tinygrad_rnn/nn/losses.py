@@ -230,6 +230,56 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return fused.reduce_losses(losses if weight is None else losses * weight, reduction)
 
 
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target ‖ exp(input)) pointwise, for log-probabilities input: t (log t - x), 0 where t = 0
+    (log_target: eᵗ (t - x)); reduction 'batchmean' divides the sum by the batch size (the KL
+    divergence), 'mean' by the number of elements, as F.kl_div."""
+    reduction = "batchmean" if reduction == "batchmean" and size_average is None and reduce is None else \
+        legacy_reduction(size_average, reduce, reduction, "kl_div")
+    x, t = _broadcast_target(input, target, "kl_div")
+    if log_target:
+        losses = t.exp() * (t - x)
+    else:
+        positive = t._data > 0
+        losses = where(positive, t * where(positive, t, 1.0).log(), 0.0) - t * x
+    if reduction == "batchmean":
+        return losses.sum() / float(x.shape[0] if x.ndim else 1)
+    return fused.reduce_losses(losses, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Negative log-likelihood of target under Poisson(rate): rate = eˣ (log_input) with loss eˣ - t x,
+    else rate = x with loss x - t log(x + eps); full adds Stirling's t log t - t + ½ log(2πt) where t > 1."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "poisson_nll_loss")
+    x, t = _broadcast_target(input, target, "poisson_nll_loss")
+    losses = x.exp() - t * x if log_input else x - t * (x + eps).log()
+    if full:
+        big = t._data > 1
+        safe = where(big, t, 2.0)
+        losses = losses + where(big, safe * safe.log() - safe + (safe * (2 * np.pi)).log() * 0.5, 0.0)
+    return fused.reduce_losses(losses, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood of target under N(input, var): ½ (log var + (input - target)² / var)
+    (+ ½ log 2π when full). var (of input's shape, or with its last dim 1 or dropped, for one
+    variance per row) is clamped at eps with the gradient of the unclamped var, as PyTorch's."""
+    reduction = legacy_reduction(None, None, reduction, "gaussian_nll_loss")
+    x, t, var = to_tensor(input), to_tensor(target), to_tensor(var)
+    if var.shape != x.shape:
+        if var.shape == x.shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif not (var.shape[:-1] == x.shape[:-1] and var.shape[-1:] == (1,)):
+            raise ShapeError(f"gaussian_nll_loss: var of shape {var.shape} must match the input's {x.shape}, "
+                             "or have its last dim 1 or dropped")
+    if (var._data < 0).any():
+        raise ValueError("gaussian_nll_loss: var has negative entries")
+    var = var + (var.clamp_min(eps) - var).detach()
+    losses = ((var.log() + (x - t) ** 2 / var) * 0.5)
+    return fused.reduce_losses(losses + 0.5 * np.log(2 * np.pi) if full else losses, reduction)
+
+
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (N, C) or (N, C, d...) at class indices."""
 
