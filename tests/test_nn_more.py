@@ -358,3 +358,104 @@ def test_zero_vectors_give_torchs_values_and_gradients():
             results.append((y.detach().numpy(), a.grad.numpy(), b.grad.numpy()))
         for ours, theirs in zip(*results):
             np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+EMBEDDINGS = [  # (name, make(lib) -> Embedding): values, weight (after max_norm's renorm) and gradient
+    ("positional_max_norm", lambda L: _nn(L).Embedding(6, 3, None, 1.0)),
+    ("max_norm_p1_padding", lambda L: _nn(L).Embedding(6, 3, padding_idx=2, max_norm=0.5, norm_type=1.0)),
+    ("scale_grad_by_freq", lambda L: _nn(L).Embedding(6, 3, scale_grad_by_freq=True)),
+    ("scale_grad_by_freq_padding", lambda L: _nn(L).Embedding(6, 3, 0, None, 2.0, True)),
+    ("sparse", lambda L: _nn(L).Embedding(6, 3, sparse=True)),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("name, make", EMBEDDINGS, ids=[c[0] for c in EMBEDDINGS])
+def test_embedding_arguments_match_torch(name, make):
+    weight = np.random.default_rng(0).standard_normal((6, 3)) * 2
+    idx = np.array([[1, 2, 1], [4, 1, 0]])
+    results = []
+    for lib in (tg, torch):
+        layer = make(lib).double()
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(weight))
+        y = layer(lib.tensor(idx))
+        (y * lib.arange(18.0, dtype=lib.float64).reshape(2, 3, 3)).sum().backward()
+        grad = layer.weight.grad.to_dense() if lib is torch and layer.weight.grad.is_sparse else layer.weight.grad
+        results.append((y.detach().numpy(), layer.weight.detach().numpy(), grad.numpy()))
+        assert repr(layer) == repr(make(torch)) if lib is tg else True
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@needs_torch
+def test_embedding_from_pretrained_and_weight_match_torch():
+    w = np.arange(12.0).reshape(4, 3)
+    for lib in (tg, torch):
+        frozen = _nn(lib).Embedding.from_pretrained(lib.tensor(w), max_norm=5.0)
+        given = _nn(lib).Embedding(4, 3, _weight=lib.tensor(w), _freeze=True)
+        assert not frozen.weight.requires_grad and not given.weight.requires_grad
+    ours = nn.Embedding.from_pretrained(tg.tensor(w), freeze=False, max_norm=5.0)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(w), freeze=False, max_norm=5.0)
+    np.testing.assert_allclose(ours(tg.tensor([3, 0])).detach().numpy(), theirs(torch.tensor([3, 0])).detach().numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_mse_and_l1_match_torch(loss, reduction):
+    rng = np.random.default_rng(3)
+    x, t, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.1, 2, (3, 4))
+    results = []
+    for lib in (tg, torch):
+        xs = lib.tensor(x, requires_grad=True)
+        y = getattr(_F(lib), loss)(xs, lib.tensor(t), reduction=reduction, weight=lib.tensor(w))
+        y.sum().backward()
+        results.append((y.detach().numpy(), xs.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    with pytest.raises(ValueError, match="weight of shape"):
+        getattr(tgF, loss)(tg.ones(2), tg.ones(2), weight=tg.ones(3))
+
+
+def test_init_takes_pytorchs_argument_names_and_a_generator():
+    w = tg.zeros(3, 4)
+    nn.init.zeros_(tensor=w)
+    draws = [nn.init.xavier_uniform_(tg.zeros(3, 4), generator=np.random.default_rng(5)).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(draws[0], draws[1])
+    with pytest.raises(TypeError, match="generator"):
+        nn.init.normal_(w, generator=5)
+
+
+def test_trunc_normal_draws_inside_its_bounds_with_the_truncated_moments():
+    from scipy import stats
+    w = nn.init.trunc_normal_(tg.zeros(200, 100, dtype=tg.float64), mean=0.5, std=2.0, a=-1.0, b=3.0,
+                              generator=np.random.default_rng(0)).numpy()
+    assert w.min() >= -1.0 and w.max() <= 3.0
+    law = stats.truncnorm((-1.0 - 0.5) / 2.0, (3.0 - 0.5) / 2.0, loc=0.5, scale=2.0)
+    assert abs(w.mean() - law.mean()) < 0.02 and abs(w.std() - law.std()) < 0.02
+
+
+@needs_torch
+def test_rnn_all_weights_is_a_property_and_modules_take_input_by_name():
+    ours, theirs = nn.LSTM(3, 4, num_layers=2), torch.nn.LSTM(3, 4, num_layers=2)
+    assert [[tuple(p.shape) for p in ps] for ps in ours.all_weights] == \
+        [[tuple(p.shape) for p in ps] for ps in theirs.all_weights]
+    for module in (nn.Linear(3, 2), nn.Sequential(nn.Linear(3, 2), nn.Tanh()), nn.LayerNorm(3), nn.Dropout(),
+                   nn.GELU(), nn.Softmax(-1), nn.RMSNorm(3), nn.Identity()):
+        assert module(input=tg.ones(2, 3)).shape[0] == 2
+    assert nn.GRUCell(3, 4)(input=tg.ones(2, 3)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: nn.LSTM(3, 4)(tg.ones(5, 2, 2)),
+    lambda: nn.GRU(3, 4)(tg.ones(5, 2, 3), tg.ones(1, 3, 4)),
+    lambda: nn.RNN(3, 4)(tg.ones(5, 2, 2, 1)),
+    lambda: nn.LSTMCell(3, 4)(tg.ones(2, 2)),
+    lambda: nn.GRUCell(3, 4)(tg.ones(2, 3), tg.ones(3, 4)),
+])
+def test_recurrent_shape_errors_are_caught_as_pytorchs_runtime_error_too(call):
+    with pytest.raises(RuntimeError, match="expected"):
+        call()
+    with pytest.raises(ValueError, match="expected"):
+        call()

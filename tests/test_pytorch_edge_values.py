@@ -34,6 +34,18 @@ GRADIENTS = [  # (name, fn(lib, *xs), inputs, PyTorch's gradients)
      ([-2.0, 0.5, 3.0], [-1.0] * 3, [1.0] * 3), [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
     ("nll_loss_with_every_target_ignored", lambda L, x: _F(L).nll_loss(x, L.tensor([-100, -100])),
      ([[-1.0, -2.0], [-3.0, -4.0]],), [[[0.0, 0.0], [0.0, 0.0]]]),
+    ("weighted_cross_entropy_with_every_target_ignored",
+     lambda L, x: _F(L).cross_entropy(x, L.tensor([1, 1]), weight=L.tensor([1.0, 2.0], dtype=L.float64),
+                                      ignore_index=1),
+     ([[-1.0, -2.0], [-3.0, -4.0]],), [[[0.0, 0.0], [0.0, 0.0]]]),
+    ("smoothed_weighted_cross_entropy_with_every_target_ignored",
+     lambda L, x: _F(L).cross_entropy(x, L.tensor([1, 1]), weight=L.tensor([1.0, 2.0], dtype=L.float64),
+                                      ignore_index=1, label_smoothing=0.2),
+     ([[-1.0, -2.0], [-3.0, -4.0]],), [[[0.0, 0.0], [0.0, 0.0]]]),
+    ("bce_with_logits_pos_weight_at_a_zero_logit",
+     lambda L, x: _F(L).binary_cross_entropy_with_logits(x, L.tensor([0.0, 0.3, 1.0, 0.5], dtype=L.float64),
+                                                         pos_weight=L.tensor([3.0, 1.0, 0.5, 2.0], dtype=L.float64)),
+     ([0.0, 0.0, 0.0, 0.0],), [[0.125, 0.05, -0.0625, -0.0625]]),
 ]
 
 

@@ -68,7 +68,7 @@ def gelu(input, approximate='none'):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def _softplus_unit(z):
+def softplus_unit(z):
     """log(1 + eᶻ) = max(z, 0) + log1p(e^{-|z|}), written so that z = 0 gets gradient 1/2."""
     positive = _mask(z, lambda a: a > 0)
     return where(positive, z, 0.0) + log1p(exp(where(positive, -z, z)))
@@ -78,13 +78,13 @@ def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + e^{βx})/β, and x itself where βx > threshold (as PyTorch)."""
     x = _float_tensor(input, "softplus")
     z = x * beta
-    return where(_mask(z, lambda a: a > threshold), x, _softplus_unit(z) / beta)
+    return where(_mask(z, lambda a: a > threshold), x, softplus_unit(z) / beta)
 
 
 def logsigmoid(input):
     """log σ(x) = -softplus(-x)."""
     x = _float_tensor(input, "logsigmoid")
-    return -_softplus_unit(-x)
+    return -softplus_unit(-x)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):

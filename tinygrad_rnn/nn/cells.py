@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..ops.linalg import linear
-from ..tensor import Tensor, check_device, get_default_dtype
+from ..tensor import ShapeError, Tensor, check_device, get_default_dtype
 from . import init
 from .module import Module, Parameter
 
@@ -78,7 +78,7 @@ def check_input(name, x, size, dtype, what="input"):
         raise TypeError(f"{name}: expected {what} of dtype {dtype} (the module's), got {x.dtype}; "
                         "convert with .to() on the input or the module")
     if x.ndim == 0 or x.shape[-1] != size:
-        raise ValueError(f"{name} expected {what} of size {size} in its last dim, got shape {x.shape}")
+        raise ShapeError(f"{name} expected {what} of size {size} in its last dim, got shape {x.shape}")
 
 
 class _CellBase(Module):
@@ -99,7 +99,7 @@ class _CellBase(Module):
         name = type(self).__name__
         check_input(name, x, self.input_size, self.weight_ih.dtype)
         if x.ndim not in (1, 2):
-            raise ValueError(f"{name}: expected input of shape (B, {self.input_size}) or ({self.input_size},), "
+            raise ShapeError(f"{name}: expected input of shape (B, {self.input_size}) or ({self.input_size},), "
                              f"got {x.shape}")
         batched = x.ndim == 2
         x = x if batched else x.unsqueeze(0)
@@ -112,7 +112,7 @@ class _CellBase(Module):
                 check_input(name, s, self.hidden_size, x.dtype, what="hx")
                 expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
                 if s.shape != expected:
-                    raise ValueError(f"{name}: expected hx of shape {expected}, got {s.shape}")
+                    raise ShapeError(f"{name}: expected hx of shape {expected}, got {s.shape}")
                 s = s if batched else s.unsqueeze(0)
             out.append(s)
         return x, out, batched
@@ -130,9 +130,9 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, hx=None):
-        x, (h,), batched = self._prepare(x, hx)
-        h = rnn_step(self._projection(x), h, self.weight_hh,
+    def forward(self, input, hx=None):
+        input, (h,), batched = self._prepare(input, hx)
+        h = rnn_step(self._projection(input), h, self.weight_hh,
                      self.bias_hh if self.bias else None, self.nonlinearity)
         return h if batched else h.squeeze(0)
 
@@ -142,13 +142,13 @@ class LSTMCell(_CellBase):
 
     gates = 4
 
-    def forward(self, x, hx=None):
+    def forward(self, input, hx=None):
         if hx is not None and not isinstance(hx, (tuple, list)):
             raise TypeError(f"LSTMCell: expected hx to be a tuple (h, c), got {type(hx).__name__}")
         if hx is not None and len(hx) != 2:
             raise ValueError(f"LSTMCell: expected hx to be a tuple (h, c), got {len(hx)} tensors")
-        x, (h, c), batched = self._prepare(x, (None, None) if hx is None else tuple(hx))
-        h, c = lstm_step(self._projection(x), h, c, self.weight_hh,
+        input, (h, c), batched = self._prepare(input, (None, None) if hx is None else tuple(hx))
+        h, c = lstm_step(self._projection(input), h, c, self.weight_hh,
                          self.bias_hh if self.bias else None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
@@ -158,7 +158,7 @@ class GRUCell(_CellBase):
 
     gates = 3
 
-    def forward(self, x, hx=None):
-        x, (h,), batched = self._prepare(x, hx)
-        h = gru_step(self._projection(x), h, self.weight_hh, self.bias_hh if self.bias else None)
+    def forward(self, input, hx=None):
+        input, (h,), batched = self._prepare(input, hx)
+        h = gru_step(self._projection(input), h, self.weight_hh, self.bias_hh if self.bias else None)
         return h if batched else h.squeeze(0)

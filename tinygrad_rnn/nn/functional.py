@@ -2,7 +2,8 @@
 import numpy as np
 
 from ..ops import tanh, sigmoid  # noqa: F401  (re-exported)
-from ..ops import embedding  # noqa: F401  (re-exported)
+from ..ops import embedding as _embedding
+from ..autograd import no_grad
 from .activations import (relu, dropout, leaky_relu, elu, silu, gelu,  # noqa: F401  (re-exported)
                           softplus, logsigmoid, hardtanh, relu6, softsign, tanhshrink, softmin, softmax, log_softmax,
                           selu, celu, mish, hardsigmoid, hardswish, softshrink, hardshrink, threshold, glu, prelu,
@@ -68,6 +69,29 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dim=dims, keepdim=True) + eps) ** -0.5
     return y if weight is None else y * weight
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight at integer indices, as F.embedding. max_norm first rescales, in place, each
+    looked-up row whose norm_type-norm exceeds it to max_norm / (norm + 1e-7) of itself (PyTorch's
+    renorm); scale_grad_by_freq divides each row's gradient by its index's count in input. sparse is
+    accepted, and the gradient is dense."""
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if max_norm is not None and idx.size and idx.dtype.kind in "iu" and 0 <= idx.min() and idx.max() < len(weight):
+        rows = np.unique(idx)
+        with no_grad():
+            norms = np.linalg.norm(weight._data[rows], ord=norm_type, axis=1)
+            big = norms > max_norm
+            scale = (max_norm / (norms[big] + 1e-7)).astype(weight.dtype)
+            weight._data[rows[big]] *= scale[:, None]
+            weight._version[0] += 1
+    out = _embedding(input, weight, padding_idx)
+    if not scale_grad_by_freq or not out.requires_grad:
+        return out
+    _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    per_row = (1.0 / counts[inverse]).reshape(idx.shape + (1,)).astype(out.dtype)
+    return out * per_row + out.detach() * (1.0 - per_row)  # the value of out; the gradient divided by count
 
 
 def one_hot(tensor, num_classes=-1):

@@ -39,20 +39,22 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
 class Embedding(Module):
-    """A lookup table of num_embeddings rows of size embedding_dim, initialised N(0, 1).
+    """A lookup table of num_embeddings rows of size embedding_dim, initialised N(0, 1), with
+    PyTorch's arguments (max_norm, norm_type, scale_grad_by_freq and sparse as F.embedding's).
 
     The padding_idx row starts at zero and receives no gradient (so it stays zero under training).
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, *, device=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
         check_device(device)
         self.num_embeddings = _non_negative_int(num_embeddings, "num_embeddings", "Embedding")
@@ -62,9 +64,19 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: padding_idx must be an int in [-{num_embeddings}, {num_embeddings}), "
                                  f"got {padding_idx!r}")
             padding_idx = int(padding_idx) % num_embeddings
-        self.padding_idx = padding_idx
-        self.weight = _param((self.num_embeddings, self.embedding_dim), dtype, "Embedding")
-        self.reset_parameters()
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"Embedding: max_norm must be positive, got {max_norm!r}")
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = _param((self.num_embeddings, self.embedding_dim), dtype, "Embedding")
+            self.reset_parameters()
+        else:
+            arr = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            if arr.shape != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim}), "
+                                 f"got {arr.shape}")
+            self.weight = Parameter(arr, requires_grad=not _freeze)
 
     def reset_parameters(self):
         init.normal_(self.weight)
@@ -72,22 +84,26 @@ class Embedding(Module):
             self.weight._data[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
         """An Embedding holding a copy of the 2-D embeddings (frozen unless freeze=False)."""
         arr = embeddings._data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if arr.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {arr.shape}")
-        layer = cls(*arr.shape, padding_idx=padding_idx, dtype=arr.dtype)
-        layer.weight._data[...] = arr
-        layer.weight.requires_grad_(not freeze)
-        return layer
+        return cls(*arr.shape, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=arr, _freeze=freeze)
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        extra += "" if self.max_norm is None else f", max_norm={self.max_norm}"
+        extra += "" if self.norm_type == 2 else f", norm_type={self.norm_type}"
+        extra += ", scale_grad_by_freq=True" if self.scale_grad_by_freq else ""
+        extra += ", sparse=True" if self.sparse else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
 
 
 class Dropout(Module):
@@ -99,9 +115,9 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p, self.inplace = float(p), inplace
 
-    def forward(self, x):
-        out = F.dropout(x, self.p, self.training)
-        return x.copy_(out) if self.inplace and out is not x else out
+    def forward(self, input):
+        out = F.dropout(input, self.p, self.training)
+        return input.copy_(out) if self.inplace and out is not input else out
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
@@ -130,8 +146,8 @@ class LayerNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, x):
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -156,8 +172,8 @@ class RMSNorm(Module):
         if self.weight is not None:
             init.ones_(self.weight)
 
-    def forward(self, x):
-        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -177,8 +193,8 @@ class PReLU(Module):
         with no_grad():
             self.weight.fill_(self.init)
 
-    def forward(self, x):
-        return F.prelu(x, self.weight)
+    def forward(self, input):
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -191,8 +207,8 @@ class Unflatten(Module):
         super().__init__()
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
-    def forward(self, x):
-        return x.unflatten(self.dim, self.unflattened_size)
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
@@ -205,21 +221,21 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x):
-        return x.flatten(self.start_dim, self.end_dim)
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Tanh(Module):
-    def forward(self, x):
-        return F.tanh(x)
+    def forward(self, input):
+        return F.tanh(input)
 
 
 class Sigmoid(Module):
-    def forward(self, x):
-        return F.sigmoid(x)
+    def forward(self, input):
+        return F.sigmoid(input)
 
 
 def _inplace_repr(inplace, sep=""):
@@ -231,9 +247,9 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
-        out = F.relu(x)
-        return x.copy_(out) if self.inplace else out
+    def forward(self, input):
+        out = F.relu(input)
+        return input.copy_(out) if self.inplace else out
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)
@@ -244,8 +260,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope, self.inplace)
+    def forward(self, input):
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + _inplace_repr(self.inplace, ", ")
@@ -256,8 +272,8 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x):
-        return F.elu(x, self.alpha, self.inplace)
+    def forward(self, input):
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}" + _inplace_repr(self.inplace, ", ")
@@ -268,8 +284,8 @@ class SiLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
-        return F.silu(x, self.inplace)
+    def forward(self, input):
+        return F.silu(input, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)
@@ -282,8 +298,8 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x):
-        return F.gelu(x, approximate=self.approximate)
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -294,16 +310,16 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x):
-        return F.softplus(x, self.beta, self.threshold)
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class LogSigmoid(Module):
-    def forward(self, x):
-        return F.logsigmoid(x)
+    def forward(self, input):
+        return F.logsigmoid(input)
 
 
 class Hardtanh(Module):
@@ -313,8 +329,8 @@ class Hardtanh(Module):
             raise ValueError(f"Hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, x):
-        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_repr(self.inplace, ", ")
@@ -329,13 +345,13 @@ class ReLU6(Hardtanh):
 
 
 class Softsign(Module):
-    def forward(self, x):
-        return F.softsign(x)
+    def forward(self, input):
+        return F.softsign(input)
 
 
 class Tanhshrink(Module):
-    def forward(self, x):
-        return F.tanhshrink(x)
+    def forward(self, input):
+        return F.tanhshrink(input)
 
 
 class _SoftmaxLike(Module):
@@ -350,18 +366,18 @@ class _SoftmaxLike(Module):
 
 
 class Softmax(_SoftmaxLike):
-    def forward(self, x):
-        return F.softmax(x, implicit_dim(self.dim, x.ndim, "softmax"))
+    def forward(self, input):
+        return F.softmax(input, implicit_dim(self.dim, input.ndim, "softmax"))
 
 
 class LogSoftmax(_SoftmaxLike):
-    def forward(self, x):
-        return F.log_softmax(x, implicit_dim(self.dim, x.ndim, "log_softmax"))
+    def forward(self, input):
+        return F.log_softmax(input, implicit_dim(self.dim, input.ndim, "log_softmax"))
 
 
 class Softmin(_SoftmaxLike):
-    def forward(self, x):
-        return F.softmin(x, implicit_dim(self.dim, x.ndim, "softmin"))
+    def forward(self, input):
+        return F.softmin(input, implicit_dim(self.dim, input.ndim, "softmin"))
 
 
 class Identity(Module):
@@ -370,5 +386,5 @@ class Identity(Module):
     def __init__(self, *args, **kwargs):
         super().__init__()
 
-    def forward(self, x):
-        return x
+    def forward(self, input):
+        return input

@@ -16,7 +16,7 @@ import numpy as np
 from .module import Module
 from ..ops import losses as fused
 from ..ops.softmax import log_softmax
-from ..ops.special import log1p
+from .activations import softplus_unit
 from ..ops.elementwise import to_tensor, where
 from ..tensor import Tensor, ShapeError
 
@@ -83,7 +83,13 @@ def _weighted_nll(input, target, weight, ignore_index, reduction, name):
     if reduction == "none":
         shape = () if input.ndim == 1 else input.shape[:1] + input.shape[2:]
         return losses.reshape(shape)
-    return losses.sum() if reduction == "sum" else losses.sum() / float(w.sum())
+    return losses.sum() if reduction == "sum" else _over_weight(losses.sum(), w.sum())
+
+
+def _over_weight(total, weight_sum):
+    """total / weight_sum; NaN when no target counts (weight_sum = 0), with a zero gradient rather
+    than 0 · inf, as PyTorch's."""
+    return total / float(weight_sum) if weight_sum else total * 0.0 + float("nan")
 
 
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing, name):
@@ -143,7 +149,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if reduction == "sum":
         smooth = smooth.sum()
     elif reduction == "mean":
-        smooth = smooth.sum() / float(w[np.where(keep, t, 0)][keep].sum())
+        smooth = _over_weight(smooth.sum(), w[np.where(keep, t, 0)][keep].sum())
     return nll * (1.0 - eps) + smooth * (eps / n_classes)
 
 
@@ -165,15 +171,30 @@ def _broadcast_target(input, target, name):
     return x, y
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean (or sum, or none) of squared differences, as F.mse_loss."""
+def _weighted(losses, weight, reduction, name):
+    """PyTorch's weighted mse/l1: weight of the input's shape; 'mean' divides by the weights' sum."""
+    _check_weight(weight, "weight", name)
+    if weight.shape != losses.shape:
+        raise ShapeError(f"{name}: weight of shape {weight.shape} must have the input's shape {losses.shape}")
+    losses = losses * weight
+    return losses.sum() / weight.sum() if reduction == "mean" else fused.reduce_losses(losses, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean (or sum, or none) of squared differences (times weight), as F.mse_loss."""
     reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
+    if weight is not None:
+        return _weighted(fused.mse_loss(*_broadcast_target(input, target, "mse_loss"), reduction="none"), weight,
+                         reduction, "mse_loss")
     return fused.mse_loss(*_broadcast_target(input, target, "mse_loss"), reduction=reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean (or sum, or none) of absolute differences, as F.l1_loss."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean (or sum, or none) of absolute differences (times weight), as F.l1_loss."""
     reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
+    if weight is not None:
+        return _weighted(fused.l1_loss(*_broadcast_target(input, target, "l1_loss"), reduction="none"), weight,
+                         reduction, "l1_loss")
     return fused.l1_loss(*_broadcast_target(input, target, "l1_loss"), reduction=reduction)
 
 
@@ -224,8 +245,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     y = to_tensor(target, x)
     if x.shape != y.shape:
         raise ShapeError(f"{name}: target of shape {y.shape} must match input of shape {x.shape}")
-    # log(1 + e^{-x}) = max(-x, 0) + log1p(e^{-|x|})
-    softplus_neg = (-x).relu() + log1p((-x.abs()).exp())
+    softplus_neg = softplus_unit(-x)  # log(1 + e^{-x}), whose gradient at x = 0 is -1/2
     losses = (1.0 - y) * x + ((pos_weight - 1.0) * y + 1.0) * softplus_neg
     return fused.reduce_losses(losses if weight is None else losses * weight, reduction)
 

@@ -422,10 +422,10 @@ class Sequential(_Container):
         else:
             self.extend(modules)
 
-    def forward(self, x):
+    def forward(self, input):
         for module in self:
-            x = module(x)
-        return x
+            input = module(input)
+        return input
 
     def __getitem__(self, idx):
         items = list(self._modules.items())

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import compiler, ops
 from ..ops.linalg import linear
-from ..tensor import Tensor, check_device, get_default_dtype
+from ..tensor import ShapeError, Tensor, check_device, get_default_dtype
 from . import init
 from .cells import check_input, check_sizes, gru_step, lstm_step, make_weights, rnn_step
 from .module import Module
@@ -198,7 +198,9 @@ class RNNBase(Module):
                 s += f", {key}={getattr(self, key)!r}"
         return s
 
+    @property
     def all_weights(self):
+        """Each layer-direction's parameters, [[w_ih, w_hh, b_ih, b_hh(, w_hr)], ...], as PyTorch's."""
         return [[getattr(self, n) for n in names] for names in self._weight_names]
 
     def flatten_parameters(self):
@@ -216,13 +218,13 @@ class RNNBase(Module):
             raise TypeError(f"{name}: expected hx to be a tuple (h0, c0), got {type(hx).__name__}")
         states = list(hx) if n_states == 2 else [hx]
         if len(states) != n_states:
-            raise ValueError(f"{name}: expected hx to be a tuple (h0, c0), got {len(states)} tensors")
+            raise ShapeError(f"{name}: expected hx to be a tuple (h0, c0), got {len(states)} tensors")
         out = []
         for label, s, shape in zip(("h0", "c0"), states, shapes):
             check_input(name, s, shape[2], dtype, what=label)
             expected = shape if batched else (shape[0], shape[2])
             if s.shape != expected:
-                raise ValueError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
+                raise ShapeError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
             out.append(s if batched else s.unsqueeze(1))
         return out
 
@@ -235,14 +237,14 @@ class RNNBase(Module):
         dtype = getattr(self, self._weight_names[0][0]).dtype
         check_input(name, input, self.input_size, dtype)
         if input.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected input of 2 dims (T, I) or 3 dims, got shape {input.shape}")
+            raise ShapeError(f"{name}: expected input of 2 dims (T, I) or 3 dims, got shape {input.shape}")
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         T, B = x.shape[0], x.shape[1]
         if T == 0:
-            raise ValueError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
+            raise ShapeError(f"{name}: expected a sequence of at least one time step, got input of shape {input.shape}")
         lens = check_lengths(name, lengths, T, B, batched)
         states = self._states(hx, B, batched, dtype)
         run = _unrolled if self.impl != "fused" or B == 0 else _compiled  # B = 0: no row for the kernels
