@@ -147,7 +147,8 @@ def _kaiming_std(tensor, a, mode, nonlinearity, name):
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """U(-b, b), b = gain·√(3 / fan) (He et al., 2015); a=√5 gives Linear's U(±1/√fan_in)."""
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
-    return tensor if std is None else _fill(tensor, _rng(generator).uniform(-math.sqrt(3.0) * std, math.sqrt(3.0) * std, tensor.shape))
+    bound = None if std is None else math.sqrt(3.0) * std
+    return tensor if std is None else _fill(tensor, _rng(generator).uniform(-bound, bound, tensor.shape))
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
