@@ -20,9 +20,15 @@ CONFIGS = [
     (optim.RMSprop, dict(lr=0.005, centered=True, momentum=0.5, weight_decay=1e-3)),
     (optim.Adagrad, dict(lr=0.3)),
     (optim.Adagrad, dict(lr=0.3, lr_decay=1e-3, initial_accumulator_value=0.1)),
+    (optim.Adadelta, dict(lr=3.0)),
+    (optim.Adamax, dict(lr=0.05)),
+    (optim.NAdam, dict(lr=0.05, decoupled_weight_decay=True, weight_decay=1e-3)),
+    (optim.RAdam, dict(lr=0.05)),
+    (optim.Rprop, dict(lr=0.01)),
 ]
 IDS = [f"{cls.__name__}-{i}" for i, (cls, _) in enumerate(CONFIGS)]
-OPTIMIZERS = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad]
+OPTIMIZERS = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad, optim.Adadelta, optim.Adamax,
+              optim.NAdam, optim.RAdam, optim.Rprop]
 
 
 def params(seed=0):
@@ -316,6 +322,11 @@ def _p():
     (lambda: optim.RMSprop([_p()], alpha=-0.5), ValueError, "alpha -0.5"),
     (lambda: optim.Adagrad([_p()], lr_decay=-1), ValueError, "lr_decay -1"),
     (lambda: optim.Adagrad([_p()], initial_accumulator_value=-1), ValueError, "initial_accumulator_value"),
+    (lambda: optim.Adadelta([_p()], rho=1.5), ValueError, "rho 1.5"),
+    (lambda: optim.Adamax([_p()], betas=(0.9, 1.0)), ValueError, "index 1: 1.0"),
+    (lambda: optim.NAdam([_p()], momentum_decay=-1), ValueError, "momentum_decay -1"),
+    (lambda: optim.RAdam([_p()], weight_decay=-1), ValueError, "weight_decay -1"),
+    (lambda: optim.Rprop([_p()], etas=(1.2, 0.5)), ValueError, "etas"),
     (lambda: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
     (lambda: optim.SGD(_p(), lr=0.1), TypeError, "iterable of Tensors"),
     (lambda: optim.SGD([np.zeros(2)], lr=0.1), TypeError, "ndarray"),

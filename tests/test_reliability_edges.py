@@ -61,6 +61,10 @@ OPTIMIZERS = [
     lambda ps: optim.AdamW(ps, lr=0.1, amsgrad=True),
     lambda ps: optim.RMSprop(ps, lr=0.1, momentum=0.5, centered=True),
     lambda ps: optim.Adagrad(ps, lr=0.1),
+    lambda ps: optim.Adadelta(ps),
+    lambda ps: optim.NAdam(ps, lr=0.1),
+    lambda ps: optim.RAdam(ps, lr=0.1),
+    lambda ps: optim.Rprop(ps, lr=0.1),
 ]
 
 

@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba) with optional AMSGrad, and AdamW (decoupled weight decay, Loshchilov & Hutter)."""
 import numpy as np
 
-from .optimizer import Optimizer, grad_term, lerp_
+from .optimizer import Optimizer, check_betas, grad_term, lerp_
 
 
 class Adam(Optimizer):
@@ -21,13 +21,7 @@ class Adam(Optimizer):
 
     def _validate(self, options):
         super()._validate(options)
-        betas = options["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"{type(self).__name__}: betas must be a pair, got {betas!r}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{type(self).__name__}: invalid beta parameter at index {i}: {beta!r}, "
-                                 "expected 0 <= beta < 1")
+        check_betas(options["betas"], type(self).__name__)
 
     def _init_state(self, p, group):
         state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}

@@ -20,6 +20,7 @@ class Optimizer:
     """Base class: holds `param_groups` (dicts of options plus 'params'), `defaults` and `state`."""
 
     _nonnegative = ("lr",)
+    _scalar_state = ("step",)  # state entries that are numbers, not arrays of the parameter's shape
 
     def __init__(self, params, defaults):
         self._validate(defaults)
@@ -182,12 +183,22 @@ class Optimizer:
             p = by_index[int(key)]
             if not isinstance(saved, dict):
                 raise ValueError(f"loaded state of parameter {key} is a {type(saved).__name__}, expected a dict")
-            new_state[p] = {name: _state_value(name, value, p, key) for name, value in saved.items()}
+            new_state[p] = {name: _state_value(name, value, p, key, self._scalar_state)
+                            for name, value in saved.items()}
             self._check_state(new_state[p], p, group_of[id(p)], f"loaded state of parameter {key}")
         for group, new_group in zip(self.param_groups, new_groups):
             group.clear()
             group.update(new_group)
         self.state = collections.defaultdict(dict, new_state)
+
+
+def check_betas(betas, name):
+    """Adam's family: a pair of decay rates in [0, 1)."""
+    if len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair, got {betas!r}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{name}: invalid beta parameter at index {i}: {beta!r}, expected 0 <= beta < 1")
 
 
 def grad_term(p, g, weight_decay, maximize):
@@ -238,10 +249,10 @@ def _plain(value, default):
     return value
 
 
-def _state_value(name, value, p, key):
+def _state_value(name, value, p, key, scalars):
     value = _unwrap(value)
-    if name == "step":
-        return int(value)
+    if name in scalars:
+        return int(value) if name == "step" else float(value)
     arr = np.array(value, dtype=p.dtype)
     if arr.shape != p.shape:
         raise ValueError(f"loaded state '{name}' of parameter {key} has shape {arr.shape}, the parameter "

@@ -1,0 +1,106 @@
+"""Adam's variants, with PyTorch's formulas and state: Adamax (the infinity norm, Kingma & Ba), NAdam
+(Nesterov momentum with Dozat's momentum decay), RAdam (the variance rectification of Liu et al.)."""
+import numpy as np
+
+from .optimizer import Optimizer, check_betas, grad_term, lerp_
+
+
+class _AdamFamily(Optimizer):
+    _nonnegative = ("lr", "eps", "weight_decay")
+
+    def _validate(self, options):
+        super()._validate(options)
+        check_betas(options["betas"], type(self).__name__)
+
+    def _decayed_grad(self, p, g, group):
+        """±g (+ wd p, or with decoupled_weight_decay p *= 1 - lr wd first)."""
+        decoupled, wd = group.get("decoupled_weight_decay", False), group["weight_decay"]
+        if decoupled and wd:
+            p *= 1 - group["lr"] * wd
+        return grad_term(p, g, 0 if decoupled else wd, group["maximize"])
+
+
+class Adamax(_AdamFamily):
+    """m = β1 m + (1-β1) d;  u = max(β2 u, |d| + eps);  p -= lr/(1-β1ᵗ) · m / u.  d = ±g + wd p."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _init_state(self, p, group):
+        return {"step": 0, "exp_avg": np.zeros_like(p), "exp_inf": np.zeros_like(p)}
+
+    def _update(self, p, g, state, group):
+        beta1, beta2 = group["betas"]
+        d = self._decayed_grad(p, g, group)
+        state["step"] = t = state["step"] + 1
+        m, u = state["exp_avg"], state["exp_inf"]
+        lerp_(m, d, 1 - beta1, np.empty_like(p))
+        u *= beta2
+        np.maximum(u, np.abs(d) + group["eps"], out=u)
+        p -= group["lr"] / (1 - beta1 ** t) * m / u
+
+
+class NAdam(_AdamFamily):
+    """Adam with Nesterov momentum: μₜ = β1 (1 - ½·0.96^(t ψ)), Πₜ = Π μ;  with v̂ = √(v / (1-β2ᵗ)) + eps,
+    p -= lr (1-μₜ)/(1-Πₜ) · d/v̂ + lr μₜ₊₁/(1-Πₜ μₜ₊₁) · m/v̂."""
+
+    _nonnegative = ("lr", "eps", "weight_decay", "momentum_decay")
+    _scalar_state = ("step", "mu_product")
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _init_state(self, p, group):
+        return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+
+    def _update(self, p, g, state, group):
+        lr, (beta1, beta2), psi = group["lr"], group["betas"], group["momentum_decay"]
+        d = self._decayed_grad(p, g, group)
+        state["step"] = t = state["step"] + 1
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        # Π is kept as PyTorch keeps it, a float32 scalar times μ in float32 (its rounding shows in float64)
+        state["mu_product"] = product = float(np.float32(state["mu_product"]) * np.float32(mu))
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(m, d, 1 - beta1, np.empty_like(p))
+        v *= beta2
+        v += (1 - beta2) * d * d
+        denom = np.sqrt(v / (1 - beta2 ** t)) + group["eps"]
+        p += d / denom * (-lr * (1.0 - mu) / (1.0 - product))
+        p += m / denom * (-lr * mu_next / (1.0 - product * mu_next))
+
+
+class RAdam(_AdamFamily):
+    """Adam whose adaptive step is used only once the variance of v is tractable (ρₜ > 5), scaled by
+    the rectification r; before that, momentum SGD: p -= lr m̂ (· r √(1-β2ᵗ)/(√v + eps) when ρₜ > 5)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                 *, foreach=None, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+
+    def _init_state(self, p, group):
+        return {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+
+    def _update(self, p, g, state, group):
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        d = self._decayed_grad(p, g, group)
+        state["step"] = t = state["step"] + 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(m, d, 1 - beta1, np.empty_like(p))
+        v *= beta2
+        v += (1 - beta2) * d * d
+        corrected = m / (1 - beta1 ** t)
+        bc2 = 1 - beta2 ** t
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2 ** t / bc2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            p -= corrected * lr * (bc2 ** 0.5 / (np.sqrt(v) + group["eps"])) * rect
+        else:
+            p -= corrected * lr
