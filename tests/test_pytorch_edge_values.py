@@ -90,6 +90,20 @@ VALUES = [  # (name, fn(lib) -> tensor, PyTorch's values, PyTorch's dtype name)
     ("dropout_in_eval_in_place", lambda L: _F(L).dropout(L.tensor([1.0, 2.0]), 0.5, training=False, inplace=True),
      [1.0, 2.0], "float32"),
     ("arange_by_keyword", lambda L: L.arange(end=3), [0, 1, 2], "int64"),
+    ("legacy_constructor_of_ints_is_float", lambda L: L.Tensor([1, 2]), [1.0, 2.0], "float32"),
+    ("legacy_constructor_of_sizes", lambda L: L.Tensor(2, 3).zero_(), [[0.0] * 3] * 2, "float32"),
+    ("legacy_constructor_empty", lambda L: L.Tensor(), [], "float32"),
+    ("copy_of_floats_into_ints_truncates", lambda L: L.zeros(3, dtype=L.int64).copy_(L.tensor([1.7, -2.7, 3.2])),
+     [1, -2, 3], "int64"),
+    ("fill_of_a_float_into_ints_truncates", lambda L: L.zeros(2, dtype=L.int32).fill_(2.9), [2, 2], "int32"),
+    ("uint8_sum_is_int64", lambda L: L.tensor([200, 100], dtype=L.uint8).sum(), 300, "int64"),
+    ("bool_sum_over_a_dim_is_int64", lambda L: L.tensor([[True, False], [True, True]]).sum(0), [2, 1], "int64"),
+    ("int_selects_before_the_index_array", lambda L: L.arange(60).reshape(3, 4, 5)[0, :, [1, 2]],
+     [[1, 2], [6, 7], [11, 12], [16, 17]], "int64"),
+    ("int_selects_first_after_none", lambda L: L.arange(60).reshape(3, 4, 5)[None, 1, :, [0, 4]].sum(-1),
+     [[44, 54, 64, 74]], "int64"),
+    ("int_after_a_bool_mask", lambda L: L.arange(24).reshape(2, 3, 4)[L.tensor([True, False]), :, 1], [[1, 5, 9]],
+     "int64"),
 ]
 
 

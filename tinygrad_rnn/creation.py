@@ -2,7 +2,7 @@
 import numpy as np
 
 from .random import generator
-from .tensor import Tensor, as_dtype, check_device, get_default_dtype
+from .tensor import Tensor, as_array, as_dtype, check_device, get_default_dtype
 
 
 def _size(size):
@@ -21,7 +21,8 @@ def _dtype(dtype):
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new leaf tensor copying data (Python floats take the default dtype, arrays keep theirs)."""
     check_device(device)
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    t = Tensor._make(as_array(data, dtype))
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def from_numpy(array):

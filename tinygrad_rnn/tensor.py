@@ -176,8 +176,21 @@ class Tensor:
                  "_view_at", "__weakref__")
     __array_priority__ = 1000
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        self._data = as_array(data, dtype)
+    def __init__(self, data=None, *sizes, dtype=None, requires_grad=False):
+        """torch.Tensor's legacy constructor: Tensor(data) with Python numbers and lists in the default
+        float dtype (tg.tensor infers ints, as torch.tensor), arrays and tensors keeping theirs;
+        Tensor(*sizes) zeros of that shape; Tensor() an empty one."""
+        if data is None or (isinstance(data, (int, np.integer)) and not isinstance(data, bool) and dtype is None):
+            shape = () if data is None else (data, *sizes)
+            if not all(isinstance(s, (int, np.integer)) and s >= 0 for s in shape):
+                raise TypeError(f"Tensor(*sizes): sizes must be non-negative ints, got {shape}")
+            self._data = np.zeros(shape or (0,), dtype=_default_dtype)
+        elif sizes:
+            raise TypeError(f"Tensor: got data and {len(sizes)} more positional arguments; dtype and requires_grad "
+                            "are keyword arguments")
+        else:
+            legacy = dtype is None and isinstance(data, (bool, float, list, tuple))
+            self._data = as_array(data, _default_dtype if legacy else dtype)
         self.grad = None
         self._ctx = None
         self._index = 0
@@ -818,7 +831,8 @@ class Tensor:
             except ValueError:
                 raise ShapeError(f"{name}: result of shape {np.shape(values)} does not fit in place into a "
                                  f"tensor of shape {tuple(self.shape)}") from None
-        if np.result_type(values) != self.dtype and not np.can_cast(np.result_type(values), self.dtype, "same_kind"):
+        if (np.result_type(values) != self.dtype and name not in _CONVERTING_WRITES
+                and not np.can_cast(np.result_type(values), self.dtype, "same_kind")):
             raise TypeError(f"{name}: result of dtype {np.result_type(values)} cannot be written in place into "
                             f"a tensor of dtype {self.dtype}")
         np.copyto(self._data, values, casting="unsafe")
@@ -924,6 +938,7 @@ class Tensor:
 
 
 _ALL = np.ones((), dtype=bool)  # a where() condition that picks its first value everywhere
+_CONVERTING_WRITES = ("copy_", "fill_", "__setitem__")  # these convert (floats into ints truncate), as PyTorch's
 
 from . import autograd as _autograd  # noqa: E402  (autograd and ops build on Tensor)
 from . import ops as _ops  # noqa: E402

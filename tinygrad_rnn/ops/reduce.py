@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from . import return_types
-from .elementwise import floated, maximum, minimum, to_tensor, where
+from .elementwise import cast, floated, maximum, minimum, to_tensor, where
 
 
 def normalize_dims(dim, ndim, name):
@@ -86,7 +86,10 @@ class MaxAll(Function):
 
 
 def sum(x, dim=None, keepdim=False):
+    """The sum over dims; integers and bools sum in int64, as PyTorch's."""
     x = to_tensor(x)
+    if x._data.dtype.kind in "biu" and x._data.dtype != np.int64:
+        x = cast(x, np.int64)
     return Sum.apply(x, normalize_dims(dim, x.ndim, "sum"), keepdim)
 
 

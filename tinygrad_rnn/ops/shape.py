@@ -218,8 +218,31 @@ def index_key(key):
     return tuple(out) if isinstance(key, tuple) else out[0]
 
 
+def _ints_first(key):
+    """PyTorch's order for a key mixing ints with index arrays: the ints select first (basic
+    indexing), then the arrays index what is left, so x[0, :, [1, 2]] of a (3, 4, 5) x is (4, 2)
+    (NumPy counts the int as an array index and would give (2, 4)). None when there is nothing to split."""
+    if not isinstance(key, tuple):
+        return None
+    is_int = [isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in key]
+    if not any(is_int) or not any(isinstance(p, np.ndarray) and p.ndim for p in key):
+        return None
+    first = []
+    for p, integer in zip(key, is_int):
+        if integer or p is Ellipsis:
+            first.append(p)
+        elif isinstance(p, np.ndarray) and p.dtype == np.bool_:
+            first += [slice(None)] * max(p.ndim, 1)
+        elif p is not None:
+            first.append(slice(None))
+    return tuple(first), tuple(p for p, integer in zip(key, is_int) if not integer)
+
+
 def getitem(x, key):
     key = index_key(key)
+    split = _ints_first(key)
+    if split is not None:
+        return getitem(getitem(x, split[0]), split[1])
     try:
         return GetItem.apply(x, key)
     except IndexError as e:
