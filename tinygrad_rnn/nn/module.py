@@ -4,12 +4,16 @@ A Module registers the Parameters, sub-Modules and buffers assigned to its attri
 parameters(), state_dict() and load_state_dict() can walk the tree with dotted names in PyTorch's
 order: a module's own entries in registration order, then each child's.
 """
+import itertools
 from collections import namedtuple
 
 import numpy as np
 
 from ..autograd import no_grad
-from ..tensor import Tensor, _is_device, as_dtype, check_device, get_default_dtype, to_numpy
+from ..tensor import HookHandle, Tensor, _is_device, as_dtype, check_device, get_default_dtype, to_numpy
+from .hooks import call_with_hooks
+
+_hook_ids = itertools.count()
 
 
 class Parameter(Tensor):
@@ -76,6 +80,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_module_hooks", None)
 
     # --- registration ---------------------------------------------------------------------------
     def _registry(self, name):
@@ -164,8 +169,8 @@ class Module:
             if module is not None:
                 yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
-    def modules(self):
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_children(self):
@@ -226,9 +231,9 @@ class Module:
                 module.state_dict(destination=out, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
         return out
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy values (Tensors, NumPy arrays, or e.g. PyTorch tensors) into parameters and buffers,
-        cast to their dtypes.
+        cast to their dtypes (assign=True: take the values' arrays and dtypes instead, as PyTorch's).
 
         Everything is validated before anything is written: missing or unexpected keys (when strict)
         and shape mismatches (always) raise RuntimeError listing every offending key, and leave the
@@ -253,7 +258,7 @@ class Module:
                 mismatched.append(f"size mismatch for {key}: copying a param with shape {arr.shape} from "
                                   f"checkpoint, the shape in current model is {target.shape}.")
             else:
-                arrays[key] = arr.astype(target.dtype, copy=False)
+                arrays[key] = arr if assign else arr.astype(target.dtype, copy=False)
         if bad_types:
             raise TypeError("load_state_dict: values must be Tensors or numeric NumPy arrays; got "
                             + ", ".join(bad_types))
@@ -267,7 +272,10 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for key, arr in arrays.items():
-                own[key]._data[...] = arr
+                if assign:
+                    own[key]._data = np.asarray(arr)
+                else:
+                    own[key]._data[...] = arr
         return _IncompatibleKeys(missing, unexpected)
 
     # --- modes, gradients, dtype ----------------------------------------------------------------
@@ -334,7 +342,68 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        if self.__dict__.get("_module_hooks"):
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # --- hooks (nn/hooks.py) ----------------------------------------------------------------------
+    def _add_hook(self, kind, hook, prepend, with_kwargs=False):
+        if not callable(hook):
+            raise TypeError(f"register_{kind}_hook: expected a callable, got {type(hook).__name__}")
+        if self.__dict__.get("_module_hooks") is None:
+            kinds = ("forward_pre", "forward", "backward_pre", "backward")
+            object.__setattr__(self, "_module_hooks", {k: {} for k in kinds})
+        hooks = self._module_hooks[kind]
+        key = next(_hook_ids)
+        entries = {key: (hook, with_kwargs), **hooks} if prepend else {**hooks, key: (hook, with_kwargs)}
+        hooks.clear()
+        hooks.update(entries)
+        return HookHandle(lambda: hooks.pop(key, None))
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) before each forward (with_kwargs: hook(module, args, kwargs)); a result
+        that is not None replaces args (a tuple, or one value; with_kwargs: an (args, kwargs) pair)."""
+        return self._add_hook("forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """hook(module, args, output) after each forward (with_kwargs: hook(module, args, kwargs,
+        output)); a result that is not None replaces the output."""
+        return self._add_hook("forward", hook, prepend, with_kwargs)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) when the gradients of the outputs are known; a result that is not
+        None replaces them."""
+        return self._add_hook("backward_pre", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) when the gradients of the tensor inputs are known
+        (None for inputs that need none); a result that is not None replaces grad_input."""
+        return self._add_hook("backward", hook, prepend)
+
+    def get_submodule(self, target):
+        """The module at the dotted path target ("" is this module)."""
+        module = self
+        for name in target.split(".") if target else ():
+            child = module._modules.get(name)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {name!r} (in {target!r})")
+            module = child
+        return module
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path target."""
+        return self._get_member(target, "_parameters", "parameter")
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path target."""
+        return self._get_member(target, "_buffers", "buffer")
+
+    def _get_member(self, target, registry, kind):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in getattr(module, registry):
+            raise AttributeError(f"{type(module).__name__} has no {kind} {name!r} (in {target!r})")
+        return getattr(module, registry)[name]
 
     def extra_repr(self):
         """The text inside this module's parentheses in repr (its constructor arguments)."""

@@ -60,6 +60,25 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
         return super().__new__(cls, data, Tensor(batch_sizes), _index_tensor(sorted_indices),
                                _index_tensor(unsorted_indices))
 
+    def to(self, *args, **kwargs):
+        """The same sequence with data.to(*args, **kwargs) (batch_sizes and the orders unchanged)."""
+        data = self.data.to(*args, **kwargs)
+        return self if data is self.data else self._replace(data=data)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    def cpu(self):
+        return self
+
+    is_cuda = False
+
+    def is_pinned(self):
+        return False
+
     def _arrays(self):
         """(batch_sizes, sorted order, unsorted order) as int64 arrays (identity orders when None)."""
         sizes = self.batch_sizes.detach().numpy()
