@@ -157,3 +157,47 @@ def test_pytorch_program_idioms():
     assert tg.tensor([[1.0, 2.0], [3.0, 5.0]]).mean(dtype=tg.float64).dtype == np.float64
     with pytest.raises(ValueError, match="rounding_mode must be None, 'trunc' or 'floor', got 'round'"):
         tg.tensor([1.0]).div(2, rounding_mode="round")
+
+
+@pytest.mark.parametrize("call", [lambda L: L.tensor([1, 2]) // 0, lambda L: L.tensor([1, 2]) % 0,
+                                  lambda L: L.tensor([3]).div(L.tensor([0]), rounding_mode="floor"),
+                                  lambda L: L.tensor([3]).div(0, rounding_mode="trunc")])
+def test_integer_division_by_zero_raises_as_in_pytorch(call):
+    with pytest.raises(RuntimeError, match="ZeroDivisionError|division by zero"):
+        call(tg)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        call(torch)
+
+
+@pytest.mark.parametrize("call", [lambda L: L.tensor([True]) - 1, lambda L: L.tensor([1]) - L.tensor([True]),
+                                  lambda L: -L.tensor([True, False])])
+def test_bool_subtraction_and_negation_are_refused_as_in_pytorch(call):
+    with pytest.raises(TypeError, match="bool tensor is not supported"):
+        call(tg)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="bool tensor is not supported"):
+        call(torch)
+
+
+def test_true_division_of_unsigned_ints_by_a_negative_number_is_a_float():
+    out = tg.tensor([1, 6], dtype=tg.uint8) / -3
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), [-1 / 3, -2.0], rtol=1e-6)
+
+
+def test_writes_with_ints_and_index_arrays_follow_pytorchs_order():
+    torch = pytest.importorskip("torch")
+    results = []
+    for L in (tg, torch):
+        a = L.ones(3, 4, 5, dtype=L.float64, requires_grad=True)
+        v = L.arange(8.0, dtype=L.float64).reshape(4, 2).requires_grad_()
+        y = a * 1.0
+        y[1, :, [0, 4]] = v
+        (y * L.arange(60.0, dtype=L.float64).reshape(3, 4, 5)).sum().backward()
+        plain = L.zeros(2, 3, 4)
+        plain[0, [1, 2], :] = L.arange(8.0).reshape(2, 4)
+        results.append([y.detach().numpy(), a.grad.numpy(), v.grad.numpy(), plain.numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+

@@ -919,7 +919,12 @@ class Tensor:
         return self
 
     def __setitem__(self, key, value):
-        """x[key] = value: recorded (as an IndexPut node) when either side is in a graph."""
+        """x[key] = value: recorded (as an IndexPut node) when either side is in a graph; a key mixing
+        ints with index arrays writes through the view the ints select, in PyTorch's order."""
+        split = _ops.shape.ints_first(_ops.index_key(key))
+        if split is not None:
+            self[split[0]][split[1]] = value
+            return
         if _autograd.is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
             self._write("__setitem__", lambda x: _ops.index_put(x, key, value))
             return

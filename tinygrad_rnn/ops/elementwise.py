@@ -414,7 +414,11 @@ def add(a, b):
 
 
 def sub(a, b):
-    return Sub.apply(*_arith_pair(a, b, "sub"))
+    a, b = _arith_pair(a, b, "sub")
+    if np.bool_ in (getattr(a, "dtype", None), getattr(b, "dtype", None)):
+        raise TypeError("sub: subtraction, the `-` operator, with a bool tensor is not supported; use `^` or "
+                        "logical_xor() for bools, or convert to a number type first")
+    return Sub.apply(a, b)
 
 
 def mul(a, b):
@@ -426,15 +430,28 @@ def div(a, b, rounding_mode=None):
     rounded quotient's derivative is 0 almost everywhere)."""
     if rounding_mode not in (None, "trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    if rounding_mode is None:  # true division is in floats, before any integer conversion (uint8 / -3)
+        a, b = to_tensor(a), to_tensor(b)
+        if a._data.dtype.kind != "f" and b._data.dtype.kind != "f":
+            a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     a, b = _pair(a, b, "div")
+    if rounding_mode is not None:
+        _refuse_integer_zero(b, "div")
     if rounding_mode == "floor":
         return Tensor._make(np.asarray(np.floor_divide(a._data, b._data)))
     if rounding_mode == "trunc":
         dtype = np.result_type(a._data, b._data)
         return Tensor._make(np.asarray(np.trunc(np.true_divide(a._data, b._data))).astype(dtype))
-    if a.dtype.kind != "f" and b.dtype.kind != "f":
-        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return Div.apply(a, b)
+
+
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """An integer tensor divided by 0: PyTorch raises it as a RuntimeError, Python as a ZeroDivisionError."""
+
+
+def _refuse_integer_zero(b, name):
+    if b._data.dtype.kind in "biu" and not b._data.all():
+        raise IntegerDivisionByZero(f"{name}: integer division by zero")
 
 
 class Remainder(Function):
@@ -465,15 +482,23 @@ class FloorDivide(Function):
 
 
 def remainder(a, b):
-    return Remainder.apply(*_pair(a, b, "remainder"))
+    a, b = _pair(a, b, "remainder")
+    _refuse_integer_zero(b, "remainder")
+    return Remainder.apply(a, b)
 
 
 def floor_divide(a, b):
-    return FloorDivide.apply(*_pair(a, b, "floor_divide"))
+    a, b = _pair(a, b, "floor_divide")
+    _refuse_integer_zero(b, "floor_divide")
+    return FloorDivide.apply(a, b)
 
 
 def neg(x):
-    return Neg.apply(to_tensor(x))
+    x = to_tensor(x)
+    if x._data.dtype == np.bool_:
+        raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported; use `~` or "
+                        "logical_not() instead")
+    return Neg.apply(x)
 
 
 def pow(a, b):

@@ -218,7 +218,7 @@ def index_key(key):
     return tuple(out) if isinstance(key, tuple) else out[0]
 
 
-def _ints_first(key):
+def ints_first(key):
     """PyTorch's order for a key mixing ints with index arrays: the ints select first (basic
     indexing), then the arrays index what is left, so x[0, :, [1, 2]] of a (3, 4, 5) x is (4, 2)
     (NumPy counts the int as an array index and would give (2, 4)). None when there is nothing to split."""
@@ -240,7 +240,7 @@ def _ints_first(key):
 
 def getitem(x, key):
     key = index_key(key)
-    split = _ints_first(key)
+    split = ints_first(key)
     if split is not None:
         return getitem(getitem(x, split[0]), split[1])
     try:
