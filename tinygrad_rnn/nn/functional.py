@@ -33,22 +33,28 @@ def linear(input, weight, bias=None):
     return _linear(x, weight, bias)
 
 
+def _normalized_dims(input, normalized_shape, name, **affine):
+    """(the input as a float Tensor, the trailing dims normalized_shape names), checked, with the
+    affine tensors' dtypes."""
+    x = to_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
+        raise ShapeError(f"{name}: expected input with trailing shape {shape}, got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point input, got {x.dtype}")
+    for arg, p in affine.items():
+        if p is not None and p.dtype != x.dtype:
+            raise TypeError(f"{name}: input dtype {x.dtype} differs from {arg} dtype {p.dtype} "
+                            "(convert one with .to(), .double() or .float())")
+    return x, tuple(range(x.ndim - len(shape), x.ndim))
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(x - mean) / √(var + eps) over the trailing normalized_shape dims (biased var), then affine.
 
     Composed from ops, so it is twice differentiable.
     """
-    x = to_tensor(input)
-    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
-        raise ShapeError(f"layer_norm: expected input with trailing shape {shape}, got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"layer_norm: expected a floating-point input, got {x.dtype}")
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p.dtype != x.dtype:
-            raise TypeError(f"layer_norm: input dtype {x.dtype} differs from {name} dtype {p.dtype} "
-                            "(convert one with .to(), .double() or .float())")
-    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    x, dims = _normalized_dims(input, normalized_shape, "layer_norm", weight=weight, bias=bias)
     centered = x - x.mean(dim=dims, keepdim=True)
     y = centered / ((centered * centered).mean(dim=dims, keepdim=True) + eps).sqrt()
     if weight is not None:
@@ -59,14 +65,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / √(mean(x²) + eps) over the trailing normalized_shape dims, times weight (Zhang & Sennrich
     2019); eps=None is the dtype's machine epsilon, as PyTorch's."""
-    x = to_tensor(input)
-    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
-        raise ShapeError(f"rms_norm: expected input with trailing shape {shape}, got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"rms_norm: expected a floating-point input, got {x.dtype}")
+    x, dims = _normalized_dims(input, normalized_shape, "rms_norm", weight=weight)
     eps = float(np.finfo(x.dtype).eps) if eps is None else eps
-    dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dim=dims, keepdim=True) + eps) ** -0.5
     return y if weight is None else y * weight
 

@@ -83,13 +83,7 @@ class LambdaLR(LRScheduler):
     """lr = base_lr · lr_lambda(epoch); one function for all groups or one per group."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        n = len(optimizer.param_groups)
-        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        if len(lambdas) != n:
-            raise ValueError(f"LambdaLR: expected {n} lr_lambdas (one per param group), got {len(lambdas)}")
-        if not all(callable(f) for f in lambdas):
-            raise TypeError("LambdaLR: lr_lambda must be a callable or a list of callables")
-        self.lr_lambdas = lambdas
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda, "LambdaLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -263,13 +257,7 @@ class MultiplicativeLR(LRScheduler):
     """lr = lr · lr_lambda(epoch) at each step after the first; one function for all groups or one per group."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        n = len(optimizer.param_groups)
-        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        if len(lambdas) != n:
-            raise ValueError(f"MultiplicativeLR: expected {n} lr_lambdas (one per param group), got {len(lambdas)}")
-        if not all(callable(f) for f in lambdas):
-            raise TypeError("MultiplicativeLR: lr_lambda must be a callable or a list of callables")
-        self.lr_lambdas = lambdas
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda, "MultiplicativeLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -385,13 +373,21 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._last_lr = self._current()
 
 
-def _per_group(optimizer, name, value):
+def _per_group(optimizer, name, value, owner="scheduler"):
+    """value for every param group: a list of one per group, or one value for all."""
     n = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise ValueError(f"expected {n} values of {name} (one per param group), got {len(value)}")
+            raise ValueError(f"{owner}: expected {n} {name}s (one per param group), got {len(value)}")
         return list(value)
     return [value] * n
+
+
+def _lr_lambdas(optimizer, lr_lambda, owner):
+    lambdas = _per_group(optimizer, "lr_lambda", lr_lambda, owner)
+    if not all(callable(f) for f in lambdas):
+        raise TypeError(f"{owner}: lr_lambda must be a callable or a list of callables")
+    return lambdas
 
 
 def _momentum_key(optimizer, owner):
@@ -435,7 +431,7 @@ class OneCycleLR(LRScheduler):
                         else [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                               (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")])
         if last_epoch == -1:
-            for group, top in zip(optimizer.param_groups, _per_group(optimizer, "max_lr", max_lr)):
+            for group, top in zip(optimizer.param_groups, _per_group(optimizer, "max_lr", max_lr, "OneCycleLR")):
                 group["initial_lr"] = top / div_factor
                 group["max_lr"] = top
                 group["min_lr"] = group["initial_lr"] / final_div_factor
@@ -444,8 +440,8 @@ class OneCycleLR(LRScheduler):
             self._key = _momentum_key(optimizer, "OneCycleLR")
             if last_epoch == -1:
                 for group, high, low in zip(optimizer.param_groups,
-                                            _per_group(optimizer, "max_momentum", max_momentum),
-                                            _per_group(optimizer, "base_momentum", base_momentum)):
+                                            _per_group(optimizer, "max_momentum", max_momentum, "OneCycleLR"),
+                                            _per_group(optimizer, "base_momentum", base_momentum, "OneCycleLR")):
                     _set_momentum(group, self._key, high)
                     group["max_momentum"], group["base_momentum"] = high, low
         super().__init__(optimizer, last_epoch)
@@ -485,11 +481,11 @@ class CyclicLR(LRScheduler):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
             raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
-        base_lrs = _per_group(optimizer, "base_lr", base_lr)
+        base_lrs = _per_group(optimizer, "base_lr", base_lr, "CyclicLR")
         if last_epoch == -1:
             for group, lr in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = lr
-        self.max_lrs = _per_group(optimizer, "max_lr", max_lr)
+        self.max_lrs = _per_group(optimizer, "max_lr", max_lr, "CyclicLR")
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
         self.total_size, self.step_ratio = up + down, up / (up + down)
@@ -498,8 +494,8 @@ class CyclicLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             self._key = _momentum_key(optimizer, "CyclicLR")
-            self.base_momentums = _per_group(optimizer, "base_momentum", base_momentum)
-            self.max_momentums = _per_group(optimizer, "max_momentum", max_momentum)
+            self.base_momentums = _per_group(optimizer, "base_momentum", base_momentum, "CyclicLR")
+            self.max_momentums = _per_group(optimizer, "max_momentum", max_momentum, "CyclicLR")
             if last_epoch == -1:
                 for group, high, low in zip(optimizer.param_groups, self.max_momentums, self.base_momentums):
                     _set_momentum(group, self._key, high)
