@@ -3,7 +3,7 @@ ParameterList (parameters registered as "0", "1", ...) and ParameterDict (parame
 tensors put into the parameter containers become Parameters, as in PyTorch."""
 from collections.abc import Mapping
 
-from .module import Module, Parameter
+from .module import Module, Parameter, _Container
 from ..tensor import Tensor
 
 
@@ -103,12 +103,7 @@ class ParameterList(Module):
         self.extend(values or [])
 
     def _position(self, idx):
-        n = len(self)
-        if not isinstance(idx, int):
-            raise TypeError(f"ParameterList indices must be integers or slices, got {type(idx).__name__}")
-        if not -n <= idx < n:
-            raise IndexError(f"ParameterList index {idx} is out of range for length {n}")
-        return str(idx % n)
+        return str(_Container._position(self, idx))  # the modules' containers' checks
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
