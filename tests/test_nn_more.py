@@ -459,3 +459,15 @@ def test_recurrent_shape_errors_are_caught_as_pytorchs_runtime_error_too(call):
         call()
     with pytest.raises(ValueError, match="expected"):
         call()
+
+
+@needs_torch
+def test_rnn_mode_names_match_torch_and_clipping_takes_foreach():
+    for make in (lambda L: _nn(L).RNN(2, 3), lambda L: _nn(L).RNN(2, 3, nonlinearity="relu"),
+                 lambda L: _nn(L).LSTM(2, 3), lambda L: _nn(L).GRU(2, 3)):
+        assert make(tg).mode == make(torch).mode
+    p = nn.Parameter(tg.ones(3))
+    p.grad = tg.full((3,), 4.0)
+    assert float(nn.utils.clip_grad_norm_([p], 1.0, foreach=True)) == pytest.approx(48 ** 0.5)
+    nn.utils.clip_grad_value_([p], 0.1, foreach=False)
+    assert p.grad.numpy().max() <= 0.1

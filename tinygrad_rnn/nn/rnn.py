@@ -124,7 +124,12 @@ def _compiled(mode, x, state, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinea
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU: parameters, input checks, the layer/direction loop."""
 
-    mode, gates = None, 1
+    _kind, gates = None, 1  # "RNN", "LSTM" or "GRU": which step the kernels run
+
+    @property
+    def mode(self):
+        """PyTorch's name of the layer's kind: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'."""
+        return f"RNN_{self.nonlinearity.upper()}" if self._kind == "RNN" else self._kind
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None, *, impl="fused", recurrent_init=None,
@@ -209,7 +214,7 @@ class RNNBase(Module):
     # --- input handling -------------------------------------------------------------------------
     def _states(self, hx, B, batched, dtype):
         name = type(self).__name__
-        n_states = 2 if self.mode == "LSTM" else 1
+        n_states = 2 if self._kind == "LSTM" else 1
         sizes = (self.proj_size or self.hidden_size, self.hidden_size)  # h (projected), c
         shapes = [(self.num_layers * self.num_directions, B, size) for size in sizes[:n_states]]
         if hx is None:
@@ -256,7 +261,7 @@ class RNNBase(Module):
                 names = self._weight_names[k]
                 params = [getattr(self, n) for n in names[:4 if self.bias else 2]] + ([] if self.bias else [None, None])
                 extra = {"w_hr": getattr(self, names[-1])} if self.proj_size else {}
-                out, *new = run(self.mode, x, [s[k] for s in states], *params, lens, d == 1, self.nonlinearity,
+                out, *new = run(self._kind, x, [s[k] for s in states], *params, lens, d == 1, self.nonlinearity,
                                 **extra)
                 outs.append(out)
                 for f, s in zip(finals, new):
@@ -269,13 +274,13 @@ class RNNBase(Module):
             x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
         elif self.batch_first:
             x = x.transpose(0, 1)
-        return x, (tuple(finals) if self.mode == "LSTM" else finals[0])
+        return x, (tuple(finals) if self._kind == "LSTM" else finals[0])
 
 
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (or relu), as torch.nn.RNN."""
 
-    mode, gates = "RNN", 1
+    _kind, gates = "RNN", 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=None, *, impl="fused", recurrent_init=None):
@@ -290,7 +295,7 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """LSTM with gates i|f|g|o, as torch.nn.LSTM; forget_bias sets the forget gate's total bias."""
 
-    mode, gates = "LSTM", 4
+    _kind, gates = "LSTM", 4
 
     def __init__(self, *args, forget_bias=None, **kwargs):
         """proj_size=P > 0 projects h to P features (h_t = W_hr (o ⊙ tanh c_t)), as PyTorch's; with
@@ -310,7 +315,7 @@ class LSTM(RNNBase):
 class GRU(RNNBase):
     """GRU with gates r|z|n, n = tanh(W_in x + b_in + r (W_hn h + b_hn)), as torch.nn.GRU."""
 
-    mode, gates = "GRU", 3
+    _kind, gates = "GRU", 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, device=None, dtype=None, *, impl="fused", recurrent_init=None):

@@ -38,8 +38,9 @@ def _with_grads(parameters, name):
     return out
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
-    """Scale all gradients together so that their joint norm is at most max_norm.
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale all gradients together so that their joint norm is at most max_norm (foreach, a speed
+    option of PyTorch's, is accepted and changes nothing).
 
     The joint norm is the norm_type-norm of the per-tensor norms (inf: the largest |g|). Gradients
     are multiplied by max_norm / (total_norm + 1e-6) when that is below 1 (or nan: a nan norm makes
@@ -67,8 +68,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return Tensor._make(np.asarray(total, dtype=params[0].grad.dtype))
 
 
-def clip_grad_value_(parameters, clip_value):
-    """Clamp every gradient element into [-clip_value, clip_value] (a number or a one-element Tensor)."""
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element into [-clip_value, clip_value] (a number or a one-element Tensor;
+    foreach is accepted and changes nothing)."""
     if isinstance(clip_value, Tensor) and clip_value._data.size == 1 and clip_value.dtype.kind in "iuf":
         clip_value = float(clip_value._data)
     if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)) or clip_value < 0:
