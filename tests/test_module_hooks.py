@@ -156,3 +156,20 @@ def test_packed_sequences_convert_as_torchs():
         assert packed.float() is packed and packed.cpu() is packed
         assert packed.to(L.float64).batch_sizes.tolist() == [2, 2, 1, 1]
         assert not packed.is_cuda and not packed.is_pinned()
+
+
+@needs_torch
+def test_a_backward_hook_sees_zeros_for_a_tensor_argument_that_needs_no_gradient():
+    seen = {}
+    for L in (tg, torch):
+        class Pair(_nn(L).Module):
+            def forward(self, a, b, scale):
+                return a * b * scale
+
+        log = seen[L] = []
+        module = Pair()
+        module.register_full_backward_hook(lambda m, gin, gout: log.append(
+            [None if g is None else g.numpy().tolist() for g in gin]))
+        a = L.tensor([1.0, 2.0], requires_grad=True)
+        module(a, L.tensor([3.0, 4.0]), 2.0).sum().backward()
+    assert seen[tg] == seen[torch]

@@ -217,3 +217,15 @@ def test_cosine_closed_form_is_torch_recursion():
         sched.step()
         want = 0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * epoch / 6)) / 2
         assert sched.get_last_lr()[0] == pytest.approx(want, rel=1e-12, abs=1e-15)
+
+
+def test_nadam_under_a_float64_default_matches_torch():
+    """PyTorch keeps NAdam's momentum product in the default dtype: float32, or float64 when that is the default."""
+    old_ours, old_theirs = tg.get_default_dtype(), torch.get_default_dtype()
+    tg.set_default_dtype(np.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        run_both("NAdam", list, lr=0.05, momentum_decay=0.1)
+    finally:
+        tg.set_default_dtype(old_ours)
+        torch.set_default_dtype(old_theirs)

@@ -42,6 +42,10 @@ GRADIENTS = [  # (name, fn(lib, *xs), inputs, PyTorch's gradients)
      lambda L, x: _F(L).cross_entropy(x, L.tensor([1, 1]), weight=L.tensor([1.0, 2.0], dtype=L.float64),
                                       ignore_index=1, label_smoothing=0.2),
      ([[-1.0, -2.0], [-3.0, -4.0]],), [[[0.0, 0.0], [0.0, 0.0]]]),
+    ("norm_half_at_zero", lambda L, x: x.norm(0.5), ([0.0, 1.0, 2.0],), [[0.0, 2.414213562373095, 1.707106781186548]]),
+    ("norm_half_of_zeros", lambda L, x: x.norm(0.5), ([0.0, 0.0],), [[0.0, 0.0]]),
+    ("hardswish_at_its_kinks", lambda L, x: _F(L).hardswish(x), ([-3.0, 3.0, -4.0, 4.0, 0.0],),
+     [[0.0, 1.0, 0.0, 1.0, 0.5]]),
     ("bce_with_logits_pos_weight_at_a_zero_logit",
      lambda L, x: _F(L).binary_cross_entropy_with_logits(x, L.tensor([0.0, 0.3, 1.0, 0.5], dtype=L.float64),
                                                          pos_weight=L.tensor([3.0, 1.0, 0.5, 2.0], dtype=L.float64)),
@@ -102,6 +106,9 @@ VALUES = [  # (name, fn(lib) -> tensor, PyTorch's values, PyTorch's dtype name)
      [[1, 2], [6, 7], [11, 12], [16, 17]], "int64"),
     ("int_selects_first_after_none", lambda L: L.arange(60).reshape(3, 4, 5)[None, 1, :, [0, 4]].sum(-1),
      [[44, 54, 64, 74]], "int64"),
+    ("a_0d_tensor_index_selects_first", lambda L: L.arange(24).reshape(2, 3, 4)[L.tensor(1), :, [0, 1]],
+     [[12, 13], [16, 17], [20, 21]], "int64"),
+    ("legacy_constructor_of_a_size", lambda L: L.Tensor(L.Size([2, 3])).zero_(), [[0.0] * 3] * 2, "float32"),
     ("int_after_a_bool_mask", lambda L: L.arange(24).reshape(2, 3, 4)[L.tensor([True, False]), :, 1], [[1, 5, 9]],
      "int64"),
 ]
@@ -200,4 +207,3 @@ def test_writes_with_ints_and_index_arrays_follow_pytorchs_order():
         results.append([y.detach().numpy(), a.grad.numpy(), v.grad.numpy(), plain.numpy()])
     for ours, theirs in zip(*results):
         np.testing.assert_array_equal(ours, theirs)
-

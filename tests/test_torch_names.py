@@ -114,6 +114,11 @@ DIFFERENTIABLE = [  # (name, fn(lib, *xs), input makers)
     ("einsum_broadcast_one", lambda L, a, b: L.einsum("ij,ij->i", a, b), [_normal(1, 3), _normal(2, 3)]),
     ("einsum_three", lambda L, a, b, c: L.einsum("i,ij,j->", a, b, c), [_normal(2), _normal(2, 3), _normal(3)]),
     ("einsum_list", lambda L, a, b: L.einsum("bh,hk->bk", [a, b]), [_normal(2, 3), _normal(3, 2)]),
+    ("index_put_accumulate", lambda L, x, v: x.index_put((L.tensor([0, 0, 2]),), v, accumulate=True),
+     [_normal(3, 2), _normal(3, 2)]),
+    ("flip_varargs", lambda L, x: x.flip(0, 1), [_normal(2, 3)]),
+    ("function_of_a_number_and_a_tensor", lambda L, x: L.add(0.1, x) * L.mul(2.1, x) + L.sub(0.3, x),
+     [_normal(3)]),
     ("einsum_attention", lambda L, q, k: L.einsum("bqd,bkd->bqk", q, k).softmax(-1),
      [_normal(2, 3, 4), _normal(2, 5, 4)]),
 ]
@@ -256,6 +261,24 @@ VALUES = [  # (name, fn(lib) -> tensor or Python value): no gradients; values an
     ("remainder", lambda L: L.remainder(L.tensor([-3, 4]), 3)),
     ("bernoulli_of_0_and_1", lambda L: L.bernoulli(L.tensor([0.0, 1.0, 1.0]))),
     ("normal_shape", lambda L: L.tensor(L.normal(L.zeros(2, 3), 1.0).shape)),
+    ("logical_not_of_ints", lambda L: L.logical_not(L.tensor([1, 0, 2]))),
+    ("logical_not_of_floats", lambda L: L.tensor([1.5, 0.0, -0.0]).logical_not()),
+    ("invert_of_ints_is_bitwise", lambda L: ~L.tensor([1, 0, 2])),
+    ("number_first_keeps_float64", lambda L: L.add(0.1, L.tensor([1.0], dtype=L.float64))),
+    ("pow_number_first", lambda L: L.pow(2.1, L.tensor([2.0], dtype=L.float64))),
+    ("tensor_split_by_a_0d_count", lambda L: L.tensor([len(p) for p in L.arange(7).tensor_split(L.tensor(3))])),
+    ("tensor_split_no_indices", lambda L: L.tensor([len(p) for p in L.arange(5).tensor_split([])])),
+    ("tensor_split_keywords", lambda L: L.tensor([len(p) for p in L.arange(5).tensor_split(indices=[2])] +
+                                                 [len(p) for p in L.arange(5).tensor_split(sections=2)])),
+    ("repeat_interleave_counts_alone", lambda L: L.repeat_interleave(L.tensor([1, 2, 3]))),
+    ("repeat_interleave_output_size",
+     lambda L: L.tensor([1.0, 2.0]).repeat_interleave(L.tensor([1, 2]), dim=0, output_size=3)),
+    ("uint8_prod_and_cumsum_are_int64", lambda L: L.cat([L.tensor([2, 3], dtype=L.uint8).prod().reshape(1),
+                                                         L.tensor([200, 100], dtype=L.uint8).cumsum(0)])),
+    ("square_of_bools_is_int64", lambda L: L.square(L.tensor([True, False]))),
+    ("sign_of_bools", lambda L: L.sign(L.tensor([True, False]))),
+    ("index_put_accumulate_ints", lambda L: L.zeros(3, dtype=L.int64).index_put_((L.tensor([0, 0]),),
+                                                                                 L.tensor([1, 2]), accumulate=True)),
 ]
 
 
@@ -338,6 +361,12 @@ ERRORS = [
     ("meshgrid_indexing", lambda: tg.meshgrid(tg.ones(2), indexing="ab"), ValueError, "indexing"),
     ("sum_to_size", lambda: tg.ones(2, 3).sum_to_size(4), ValueError, "does not broadcast"),
     ("tensor_split_sections", lambda: tg.ones(3).tensor_split(0), ValueError, "positive"),
+    ("movedim_out_of_range", lambda: tg.movedim(tg.ones(2, 3, 4), 3, 0), IndexError, "out of range"),
+    ("movedim_repeated", lambda: tg.movedim(tg.ones(2, 3, 4), (0, 1), (2, 2)), ValueError, "repeat"),
+    ("einsum_repeated_letter_sizes", lambda: tg.einsum("ii", tg.ones(2, 1)), ValueError, "equal sizes"),
+    ("repeat_interleave_output_size", lambda: tg.ones(2).repeat_interleave(2, output_size=3), ValueError,
+     "output_size"),
+    ("invert_of_floats", lambda: ~tg.ones(2), TypeError, "integer or bool"),
 ]
 
 

@@ -180,6 +180,8 @@ class Tensor:
         """torch.Tensor's legacy constructor: Tensor(data) with Python numbers and lists in the default
         float dtype (tg.tensor infers ints, as torch.tensor), arrays and tensors keeping theirs;
         Tensor(*sizes) zeros of that shape; Tensor() an empty one."""
+        if isinstance(data, Size) and not sizes:
+            data, sizes = (data[0], tuple(data[1:])) if data else (None, ())
         if data is None or (isinstance(data, (int, np.integer)) and not isinstance(data, bool) and dtype is None):
             shape = () if data is None else (data, *sizes)
             if not all(isinstance(s, (int, np.integer)) and s >= 0 for s in shape):
@@ -475,7 +477,7 @@ class Tensor:
     def __le__(self, o): return _ops.compare(np.less_equal, self, o)
     def __gt__(self, o): return _ops.compare(np.greater, self, o)
     def __ge__(self, o): return _ops.compare(np.greater_equal, self, o)
-    def __invert__(self): return _ops.logical_not(self)
+    def __invert__(self): return _ops.invert(self)
     def __and__(self, o): return _ops.bitwise(np.logical_and, np.bitwise_and, self, o)
     def __or__(self, o): return _ops.bitwise(np.logical_or, np.bitwise_or, self, o)
     def __xor__(self, o): return _ops.bitwise(np.logical_xor, np.bitwise_xor, self, o)

@@ -72,6 +72,12 @@ def sum_to_size(input, *size):
     return input.sum(dim=dims, keepdim=True).reshape(size) if dims else input
 
 
+def _square(x):
+    """x·x; bools square as int64, as in PyTorch."""
+    x = x.long() if x.dtype == np.bool_ else x
+    return x * x
+
+
 def _mask(fn):
     def op(input):
         return Tensor._make(fn(to_tensor(input)._data))
@@ -96,7 +102,7 @@ SHARED = {  # both Tensor methods and torch.* functions
     **{name: getattr(reduce, name) for name in ("amin", "nansum", "nanmean", "count_nonzero")},
     "reciprocal": lambda input: 1.0 / _floated(input),
     "rsqrt": lambda input: _floated(input) ** -0.5,
-    "square": lambda input: to_tensor(input) * to_tensor(input),
+    "square": lambda input: _square(to_tensor(input)),
     "clamp_min": lambda input, min: ops.clamp(input, min=min),
     "clamp_max": lambda input, max: ops.clamp(input, max=max),
     "isnan": _mask(np.isnan), "isinf": _mask(np.isinf), "isfinite": _mask(np.isfinite),
@@ -159,7 +165,9 @@ def _in_place(name):
 
 def _function(fn, name):
     def function(input, *args, **kwargs):
-        return fn(to_tensor(input), *args, **kwargs)
+        if not isinstance(input, Tensor):  # a number beside a tensor takes its dtype, as in PyTorch
+            input = to_tensor(input, next((a for a in args if isinstance(a, Tensor)), None))
+        return fn(input, *args, **kwargs)
     function.__name__, function.__doc__ = name, getattr(fn, "__doc__", None)
     return function
 

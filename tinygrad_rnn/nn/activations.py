@@ -12,6 +12,7 @@ import numpy as np
 from ..ops import where, exp, tanh, sigmoid, clamp, softmax as _softmax, log_softmax as _log_softmax
 from ..ops import relu as _relu, dropout as _dropout
 from ..ops.elementwise import to_tensor
+from ..tensor import Tensor
 from ..ops.special import erf, log1p
 
 
@@ -145,9 +146,9 @@ def hardsigmoid(input, inplace=False):
 
 
 def hardswish(input, inplace=False):
-    """x·relu6(x + 3) / 6: gradient 0 below -3, x/3 + 1/2 up to 3, 1 above (as PyTorch)."""
+    """x·relu6(x + 3) / 6: gradient 0 up to -3, x/3 + 1/2 between, 1 from 3 (as PyTorch)."""
     def fn(x):
-        low, high = _mask(x, lambda a: a < -3), _mask(x, lambda a: a > 3)
+        low, high = _mask(x, lambda a: a <= -3), _mask(x, lambda a: a >= 3)
         return where(low, 0.0, where(high, x, x * (x + 3.0) / 6.0))
     return _apply(fn, _float_tensor(input, "hardswish"), inplace)
 
@@ -183,6 +184,8 @@ def glu(input, dim=-1):
 def prelu(input, weight):
     """x for x > 0, else w·x, with one learned slope w per channel (dim 1) or one for all."""
     x = _float_tensor(input, "prelu")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"prelu: weight must be a Tensor, got {type(weight).__name__}")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if weight.ndim > 1 or weight.numel() not in (1, channels):
         raise ValueError(f"prelu: weight must hold 1 or {channels} (the channels) slopes, got shape {weight.shape}")

@@ -138,7 +138,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """softmax(q kᵀ · scale + mask) v over the last two dims, as F.scaled_dot_product_attention:
     query (..., L, E), key (..., S, E), value (..., S, Ev); scale defaults to 1/√E; a bool attn_mask
     (True = attend) or a float one (added to the scores) broadcasts to (..., L, S); is_causal keeps
-    s <= l; a row with nothing to attend to gives NaN, as PyTorch's."""
+    s <= l; a row with nothing to attend to gives zeros, as PyTorch 2.13's."""
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
     for arg, t in (("query", query), ("key", key), ("value", value)):
@@ -151,9 +151,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal:
         attn_mask = np.tri(query.shape[-2], key.shape[-2], dtype=bool)
     if attn_mask is not None:
-        m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-        scores = scores.masked_fill(~m, float("-inf")) if m.dtype == np.bool_ else scores + m.astype(scores.dtype)
-    weights = softmax(scores, -1)
+        if not isinstance(attn_mask, Tensor):
+            attn_mask = Tensor._make(np.asarray(attn_mask))
+        if attn_mask.dtype == np.bool_:
+            scores = scores.masked_fill(~attn_mask._data, float("-inf"))
+        else:
+            scores = scores + (attn_mask if attn_mask.dtype == scores.dtype else attn_mask.to(scores.dtype))
+    empty = np.isneginf(scores._data).all(axis=-1, keepdims=True)  # nothing to attend to: weights 0
+    weights = softmax(scores.masked_fill(empty, 0.0), -1).masked_fill(empty, 0.0) if empty.any() else \
+        softmax(scores, -1)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value

@@ -1,6 +1,7 @@
 """The keyed and the parameter containers, with PyTorch's semantics: ModuleDict (modules by name),
 ParameterList (parameters registered as "0", "1", ...) and ParameterDict (parameters by name). Plain
 tensors put into the parameter containers become Parameters, as in PyTorch."""
+import collections
 from collections.abc import Mapping
 
 from .module import Module, Parameter, _Container
@@ -89,6 +90,12 @@ class ParameterDict(_Keyed):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
+
+    def update(self, values):
+        """As PyTorch's: a plain mapping is taken in sorted key order, an ordered one as it is."""
+        if isinstance(values, Mapping) and not isinstance(values, (collections.OrderedDict, ParameterDict)):
+            values = sorted(values.items())
+        super().update(values)
 
     def __setitem__(self, key, value):
         self.register_parameter(key, _parameter(value))

@@ -1,5 +1,7 @@
 """Vectors' lengths and distances, as torch.nn.functional: normalize, cosine_similarity,
 pairwise_distance (composed of ops, so twice differentiable)."""
+import numpy as np
+
 from ..ops.elementwise import floated
 
 
@@ -14,6 +16,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """x1·x2 / (max(‖x1‖, eps) max(‖x2‖, eps)) along dim (the inputs broadcast)."""
     a, b = floated(x1, "cosine_similarity"), floated(x2, "cosine_similarity")
+    shape = np.broadcast_shapes(a.shape, b.shape)  # the norms are of the broadcast vectors
+    a, b = a.expand(*shape), b.expand(*shape)
     return ((a / a.norm(dim=dim, keepdim=True).clamp_min(eps)) * (b / b.norm(dim=dim, keepdim=True).clamp_min(eps))
             ).sum(dim)
 

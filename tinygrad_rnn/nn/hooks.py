@@ -7,6 +7,8 @@ The backward ones pass the call's tensor arguments and outputs through identity 
 backward sees those gradients. As in PyTorch, grad_input has one entry per positional argument and
 grad_output one per output (a tuple's top-level items), None where that is no tensor or needs no
 gradient (an output that got no gradient shows zeros here)."""
+import numpy as np
+
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 
@@ -26,17 +28,17 @@ class _Identities(Function):
 
 
 def _through(values, on_grads):
-    """values (a tuple) with the tensors that require grad passed through one identity node, whose
-    backward calls on_grads with one gradient per item of values (None for the others) and hands on
-    what it returns for those tensors."""
-    picked = [k for k, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
-    if not picked:
+    """values (a tuple) with its tensors passed through one identity node when any requires grad,
+    whose backward calls on_grads with one gradient per item of values (None for the non-tensors,
+    zeros for tensors no gradient reached) and hands on what it returns for the tensors."""
+    picked = [k for k, v in enumerate(values) if isinstance(v, Tensor)]
+    if not any(values[k].requires_grad for k in picked):
         return values, False
 
     def spread(grads):
         full = [None] * len(values)
-        for k, g in zip(picked, grads):
-            full[k] = g
+        for k, g in zip(picked, grads):  # a tensor that needs no gradient shows zeros, as in PyTorch
+            full[k] = g if values[k].requires_grad else Tensor._make(np.zeros_like(g._data))
         full = tuple(on_grads(tuple(full)))
         return [full[k] for k in picked]
 

@@ -100,6 +100,21 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     return _fill(tensor, np.clip(special.erfinv(u) * std * math.sqrt(2.0) + mean, a, b))
 
 
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A 2-D tensor drawn from N(0, std²) with ceil(sparsity · rows) zeros in each column, at random rows
+    (Martens 2010's sparse initialisation)."""
+    _check(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: expected a 2-D tensor, got shape {tensor.shape}")
+    rng = _rng(generator)
+    rows, cols = tensor.shape
+    values = rng.normal(0.0, std, (rows, cols))
+    zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        values[rng.permutation(rows)[:zeros], c] = 0.0
+    return _fill(tensor, values)
+
+
 def constant_(tensor, val):
     _check(tensor, "constant_")
     return _fill(tensor, val)

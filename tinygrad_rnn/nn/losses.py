@@ -283,16 +283,18 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """Negative log-likelihood of target under N(input, var): ½ (log var + (input - target)² / var)
-    (+ ½ log 2π when full). var (of input's shape, or with its last dim 1 or dropped, for one
-    variance per row) is clamped at eps with the gradient of the unclamped var, as PyTorch's."""
+    (+ ½ log 2π when full). var (a number, or a tensor that broadcasts to the input, or one without
+    its last dim) is clamped at eps with the gradient of the unclamped var, as PyTorch's."""
     reduction = legacy_reduction(None, None, reduction, "gaussian_nll_loss")
-    x, t, var = to_tensor(input), to_tensor(target), to_tensor(var)
-    if var.shape != x.shape:
-        if var.shape == x.shape[:-1]:
-            var = var.unsqueeze(-1)
-        elif not (var.shape[:-1] == x.shape[:-1] and var.shape[-1:] == (1,)):
-            raise ShapeError(f"gaussian_nll_loss: var of shape {var.shape} must match the input's {x.shape}, "
-                             "or have its last dim 1 or dropped")
+    x, t = to_tensor(input), to_tensor(target)
+    var = to_tensor(var, x)
+    if var.shape != x.shape and var.ndim and var.shape == x.shape[:-1]:
+        var = var.unsqueeze(-1)
+    try:
+        np.broadcast_shapes(var.shape, x.shape)
+    except ValueError:
+        raise ShapeError(f"gaussian_nll_loss: var of shape {var.shape} must broadcast to the input's {x.shape} "
+                         "(or drop its last dim)") from None
     if (var._data < 0).any():
         raise ValueError("gaussian_nll_loss: var has negative entries")
     var = var + (var.clamp_min(eps) - var).detach()

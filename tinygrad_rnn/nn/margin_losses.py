@@ -60,6 +60,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                         reduce=None, reduction="mean"):
     """max(0, margin + d(a, p) - d(a, n)) with d the pairwise p-distance; swap uses min(d(a, n), d(p, n))."""
     reduction = legacy_reduction(size_average, reduce, reduction, "triplet_margin_loss")
+    if not margin > 0:
+        raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:

@@ -1,7 +1,8 @@
 """F.pad: pad (or, with negative amounts, crop) the last dims. pad = (left, right) for the last
 dim, then (top, bottom) for the one before, and so on. 'constant' fills with value; 'reflect',
 'replicate' and 'circular' read the padded positions from the input by an index (NumPy's pad of
-0..n-1), so their gradients add up where one element is read several times."""
+0..n-1), so their gradients add up where one element is read several times. Negative amounts
+crop first, and the padding is read from what is left, as PyTorch's."""
 import numpy as np
 
 from ..ops.elementwise import to_tensor
@@ -26,21 +27,27 @@ def pad(input, pad, mode="constant", value=None):
     if len(pairs) >= x.ndim:
         raise ValueError(f"pad: mode {mode!r} pads at most the last {x.ndim - 1} dims of a {x.ndim}-D input "
                          f"(the first is the batch or channel), got {len(pairs)}")
+    x = _crop(x, pairs)
     for d, (left, right) in pairs.items():
         n = x.shape[d]
-        limit = n - 1 if mode == "reflect" else n
-        if min(left, right) < 0 or max(left, right) > limit or n == 0:
-            raise ValueError(f"pad: mode {mode!r} needs amounts in [0, {limit}] for dim {d} of size {n}, "
-                             f"got ({left}, {right})")
-        x = x.index_select(d, np.pad(np.arange(n), (left, right), mode=_NUMPY_MODE[mode]))
+        limit = {"reflect": n - 1, "circular": n}.get(mode)
+        if n == 0 or (limit is not None and max(left, right) > limit):
+            raise ValueError(f"pad: mode {mode!r} needs amounts of at most {limit} for dim {d} of size {n} "
+                             f"(after cropping), got ({left}, {right})")
+        x = x.index_select(d, np.pad(np.arange(n), (max(left, 0), max(right, 0)), mode=_NUMPY_MODE[mode]))
     return x
 
 
+def _crop(x, pairs):
+    """x without what the negative amounts cut off (PyTorch crops first, then pads what is left)."""
+    if all(min(p) >= 0 for p in pairs.values()):
+        return x
+    return x[tuple(slice(max(-pairs[d][0], 0), x.shape[d] - max(-pairs[d][1], 0)) if d in pairs else slice(None)
+                   for d in range(x.ndim))]
+
+
 def _constant(x, pairs, value):
-    crop = tuple(slice(max(-pairs[d][0], 0), x.shape[d] - max(-pairs[d][1], 0)) if d in pairs else slice(None)
-                 for d in range(x.ndim))
-    if any(min(p) < 0 for p in pairs.values()):
-        x = x[crop]
+    x = _crop(x, pairs)
     shape = tuple(max(s + max(pairs[d][0], 0) + max(pairs[d][1], 0), 0) if d in pairs else s
                   for d, s in enumerate(x.shape))
     place = tuple(slice(max(pairs[d][0], 0), max(pairs[d][0], 0) + s) if d in pairs else slice(None)

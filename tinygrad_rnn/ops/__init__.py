@@ -1,7 +1,7 @@
 """The differentiable primitives, one family a file (Tensor's methods call these)."""
 from .elementwise import (add, sub, mul, div, remainder, floor_divide, neg, pow, exp, log, sqrt, abs, sin, cos,
-                          tanh, sigmoid, relu, clamp, where, maximum, minimum, cast, clone, compare, bitwise, logical_not,
-                          to_tensor)
+                          tanh, sigmoid, relu, clamp, where, maximum, minimum, cast, clone, compare, bitwise,
+                          logical_not, invert, to_tensor)
 from .reduce import (sum, mean, max, min, amax, argmax, argmin, logsumexp, var, std, prod, cumsum, norm,
                      any, all)
 from .shape import (reshape, view, permute, transpose, expand, squeeze, unsqueeze, flatten, getitem, index_key,

@@ -89,7 +89,12 @@ def einsum(equation, *operands):
     tensors = _promoted([to_tensor(t) for t in operands])
     subs, out = _parse(equation, [t.shape for t in tensors])
     sizes = {}
-    for sub, t in zip(subs, tensors):
+    for k, (sub, t) in enumerate(zip(subs, tensors)):
+        own = {}
+        for c, n in zip(sub, t.shape):
+            if own.setdefault(c, n) != n:
+                raise ShapeError(f"einsum: subscript {c!r} is repeated in operand {k} with sizes {own[c]} and {n}; "
+                                 "a diagonal needs equal sizes")
         for c, n in zip(sub, t.shape):
             if sizes.get(c, 1) != 1 and n not in (1, sizes[c]):
                 raise ShapeError(f"einsum: subscript {c!r} has size {sizes[c]} and {n} in {equation!r}")

@@ -619,8 +619,17 @@ def bitwise(logical, bits, a, b):
     return Tensor._make(np.asarray(bits(a._data, b._data)))
 
 
-def logical_not(x):
+def invert(x):
+    """~x: logical on bools (a mask), bitwise on integers, as PyTorch's."""
     x = to_tensor(x)
     if x._data.dtype == np.bool_:
         return _mask(np.logical_not(x._data), "logical_not", x)
+    if x._data.dtype.kind not in "iu":
+        raise TypeError(f"~ (bitwise not): needs an integer or bool tensor, got {x.dtype}")
     return Tensor._make(np.invert(x._data))
+
+
+def logical_not(x):
+    """True where x is 0 (or False): a bool tensor for any dtype."""
+    x = to_tensor(x)
+    return _mask(np.logical_not(x._data), "logical_not", x)

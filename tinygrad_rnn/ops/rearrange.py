@@ -14,8 +14,9 @@ def _dims(dims):
     return (dims,) if isinstance(dims, int) else tuple(dims)
 
 
-def flip(x, dims):
-    """x reversed along dims (a copy, as PyTorch's)."""
+def flip(x, *dims):
+    """x reversed along dims (a copy, as PyTorch's); flip(x, (0, 1)) or x.flip(0, 1)."""
+    dims = dims[0] if len(dims) == 1 else dims
     axes = normalize_dims(_dims(dims), x.ndim, "flip") if _dims(dims) else ()
     return x[tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))].clone()
 
@@ -90,8 +91,10 @@ def movedim(x, source, destination):
     source, destination = _dims(source), _dims(destination)
     if len(source) != len(destination):
         raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
-    src = [d % max(x.ndim, 1) for d in source]
-    dst = [d % max(x.ndim, 1) for d in destination]
+    src = [normalize_dims(d, x.ndim, "movedim")[0] for d in source] if x.ndim else []
+    dst = [normalize_dims(d, x.ndim, "movedim")[0] for d in destination] if x.ndim else []
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} must not repeat a dim")
     rest = iter(d for d in range(x.ndim) if d not in src)
     placed = dict(zip(dst, src))
     return x.permute(*[placed[i] if i in placed else next(rest) for i in range(x.ndim)])
@@ -115,9 +118,13 @@ def tile(x, *dims):
     return x.repeat(*((1,) * (x.ndim - len(dims)) + tuple(dims)))
 
 
-def repeat_interleave(x, repeats, dim=None):
-    """Each element (slice along dim; of the flattened x when dim is None) repeated repeats times."""
+def repeat_interleave(x, repeats=None, dim=None, output_size=None):
+    """Each element (slice along dim; of the flattened x when dim is None) repeated repeats times;
+    repeat_interleave(counts) alone repeats each index k counts[k] times (output_size, PyTorch's
+    hint, is checked)."""
     x = to_tensor(x)
+    if repeats is None:
+        x, repeats = Tensor._make(np.arange(len(x._data.reshape(-1)))), x
     if dim is None:
         x, dim = x.flatten(), 0
     (d,) = normalize_dims(dim, x.ndim, "repeat_interleave")
@@ -127,7 +134,10 @@ def repeat_interleave(x, repeats, dim=None):
                          f"({x.shape[d]}), got shape {counts.shape}")
     if (counts < 0).any():
         raise ValueError("repeat_interleave: repeats must be non-negative")
-    return x.index_select(d, np.repeat(np.arange(x.shape[d]), counts.reshape(-1)))
+    index = np.repeat(np.arange(x.shape[d]), counts.reshape(-1))
+    if output_size is not None and output_size != len(index):
+        raise ValueError(f"repeat_interleave: output_size {output_size} differs from the {len(index)} repeats")
+    return x.index_select(d, index)
 
 
 def select(x, dim, index):
@@ -149,17 +159,23 @@ def take_along_dim(x, indices, dim=None):
                   np.broadcast_to(idx, shape[:d] + (idx.shape[d],) + shape[d + 1:]))
 
 
-def tensor_split(x, indices_or_sections, dim=0):
+def tensor_split(x, indices_or_sections=None, dim=0, *, indices=None, sections=None):
     """Pieces of x along dim: n nearly equal ones (the first n % size one longer), or the slices
     between the given indices (Python's slice rules)."""
+    indices_or_sections = next((v for v in (indices_or_sections, indices, sections) if v is not None), None)
+    if indices_or_sections is None:
+        raise TypeError("tensor_split: give indices_or_sections, indices or sections")
     (d,) = normalize_dims(dim, x.ndim, "tensor_split")
+    if isinstance(indices_or_sections, Tensor) and indices_or_sections.ndim == 0:  # a count, as PyTorch
+        indices_or_sections = int(indices_or_sections.item())
     if isinstance(indices_or_sections, int):
         k, n = indices_or_sections, x.shape[d]
         if k <= 0:
             raise ValueError(f"tensor_split: sections must be positive, got {k}")
         cuts = np.cumsum([n // k + (i < n % k) for i in range(k - 1)]).tolist()
     else:
-        cuts = [int(c) for c in _int_index(indices_or_sections, "tensor_split").reshape(-1)]
+        cuts = [int(c) for c in np.asarray(_int_index(indices_or_sections, "tensor_split")
+                                           if len(indices_or_sections) else [], np.int64).reshape(-1)]
     bounds = [0] + cuts + [None]
     return tuple(x[(slice(None),) * d + (slice(a, b),)] for a, b in zip(bounds, bounds[1:]))
 

@@ -85,11 +85,15 @@ class MaxAll(Function):
         return g.reshape(ctx.kept).expand(*ctx.shape) * ctx.weights, None, None, None
 
 
+def _int64(x):
+    """Integers and bools as int64, in which PyTorch sums and multiplies them."""
+    x = to_tensor(x)
+    return cast(x, np.int64) if x._data.dtype.kind in "biu" and x._data.dtype != np.int64 else x
+
+
 def sum(x, dim=None, keepdim=False):
     """The sum over dims; integers and bools sum in int64, as PyTorch's."""
-    x = to_tensor(x)
-    if x._data.dtype.kind in "biu" and x._data.dtype != np.int64:
-        x = cast(x, np.int64)
+    x = _int64(x)
     return Sum.apply(x, normalize_dims(dim, x.ndim, "sum"), keepdim)
 
 
@@ -252,12 +256,12 @@ class CumSum(Function):
 
 
 def prod(x, dim=None, keepdim=False):
-    x = to_tensor(x)
+    x = _int64(x)
     return Prod.apply(x, normalize_dims(dim, x.ndim, "prod"), keepdim)
 
 
 def cumsum(x, dim):
-    x = to_tensor(x)
+    x = _int64(x)
     (d,) = normalize_dims(dim, x.ndim, "cumsum") or (0,)
     return CumSum.apply(x if x.ndim else x.reshape(1), d, False).reshape(x.shape)
 
@@ -274,7 +278,10 @@ def norm(x, p=2, dim=None, keepdim=False):
         return x.abs().amax(dim=dims, keepdim=keepdim)
     if not isinstance(p, (int, float)) or p <= 0:
         raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
-    return _root((x.abs() ** p).sum(dim=dims, keepdim=keepdim), 1.0 / p)
+    a = x.abs()
+    zero = a._data == 0  # |x|^p has gradient 0 there (not p·0^(p-1)), as PyTorch's
+    powered = where(zero, 0.0, where(zero, 1.0, a) ** p) if p < 1 and zero.any() else a ** p
+    return _root(powered.sum(dim=dims, keepdim=keepdim), 1.0 / p)
 
 
 def var_mean(x, dim=None, correction=1, keepdim=False, unbiased=None):

@@ -205,6 +205,8 @@ def index_key(key):
     for p in parts:
         if isinstance(p, Tensor):
             p = p._data
+            if p.ndim == 0 and p.dtype.kind in "iu":
+                p = int(p)  # a 0-d integer tensor indexes as an int, as in PyTorch
         elif isinstance(p, list):
             p = np.asarray(p)
         if isinstance(p, np.ndarray):
@@ -464,12 +466,15 @@ def masked_select(x, mask):
     return x.expand(*shape)[Tensor._make(np.broadcast_to(m, shape))]
 
 
-def index_put(x, key, value):
+def index_put(x, key, value, accumulate=False):
+    """x with value written at key (accumulate: added there, repeated positions adding up)."""
     key = index_key(key)
     value = to_tensor(value, x)
     if value.dtype != x.dtype:
         value = value.to(x.dtype)
     try:
+        if accumulate:
+            return x + IndexBackward.apply(value.expand(*x._data[key].shape), x.shape, key)
         return IndexPut.apply(x, value, key)
     except IndexError as e:
         raise IndexError(f"index assignment: {e} (tensor of shape {x.shape})") from None

@@ -85,7 +85,8 @@ def _step(f, name, integers_unchanged=True):
 
 
 floor, ceil, trunc = _step(np.floor, "floor"), _step(np.ceil, "ceil"), _step(np.trunc, "trunc")
-sign = _step(lambda a: np.where(np.isnan(a), 0, np.sign(a)), "sign", integers_unchanged=False)  # NaN: 0, as torch
+sign = _step(lambda a: np.where(np.isnan(a), 0, np.sign(a)) if a.dtype != np.bool_ else a.copy(), "sign",
+             integers_unchanged=False)  # NaN: 0 and bools unchanged, as in PyTorch
 
 
 def round(x, decimals=0):

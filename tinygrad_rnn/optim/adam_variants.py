@@ -2,6 +2,7 @@
 (Nesterov momentum with Dozat's momentum decay), RAdam (the variance rectification of Liu et al.)."""
 import numpy as np
 
+from ..tensor import get_default_dtype
 from .optimizer import Optimizer, check_betas, grad_term, lerp_
 
 
@@ -64,8 +65,7 @@ class NAdam(_AdamFamily):
         state["step"] = t = state["step"] + 1
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-        # Π is kept as PyTorch keeps it, a float32 scalar times μ in float32 (its rounding shows in float64)
-        state["mu_product"] = product = float(np.float32(state["mu_product"]) * np.float32(mu))
+        state["mu_product"] = product = _scalar_product(state["mu_product"], mu)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         lerp_(m, d, 1 - beta1, np.empty_like(p))
         v *= beta2
@@ -73,6 +73,14 @@ class NAdam(_AdamFamily):
         denom = np.sqrt(v / (1 - beta2 ** t)) + group["eps"]
         p += d / denom * (-lr * (1.0 - mu) / (1.0 - product))
         p += m / denom * (-lr * mu_next / (1.0 - product * mu_next))
+
+
+def _scalar_product(a, b):
+    """a·b as PyTorch keeps NAdam's Π: a scalar tensor of the default dtype (float32 rounding shows
+    in float64 runs unless float64 is the default)."""
+    if get_default_dtype() == np.float64:
+        return a * b
+    return float(np.float32(a) * np.float32(b))
 
 
 class RAdam(_AdamFamily):
