@@ -284,8 +284,9 @@ CELLS = {
 
 
 def force_product_form(monkeypatch, form):
-    """Make the forward kernels run every per-step product a W in one form, whatever its size: one
-    BLAS call, (Wᵀ aᵀ)ᵀ, or calls of two rows."""
+    """Make the kernels run every per-step product in one form, whatever its size: the forward's
+    a W in one BLAS call, as (Wᵀ aᵀ)ᵀ, or in calls of two rows; the backward's g Wᵀ as (W gᵀ)ᵀ, or in
+    calls of two rows against Wᵀ."""
     monkeypatch.setattr(sequence, "TRANSPOSED_PRODUCT_BYTES", 0 if form == "transposed" else 1 << 62)
     if form == "two_rows_per_call":
         monkeypatch.setattr(sequence, "step_product_rows", lambda batch, inner, outer, dtype: 2)

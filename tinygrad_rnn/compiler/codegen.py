@@ -251,9 +251,18 @@ def _emit_backward_run(w, run, layout):
                 w(2, "for b in range(B):")
                 w(3, f"for j in range({a.width}):")
                 w(4, f"am{k}[s, b, j] = {_val(a)} if s < lengths[b] else c0")
-            # da = g Wᵀ computed as (W gᵀ)ᵀ: OpenBLAS runs this shape faster (62 -> 49 µs at B=32, H=128)
-            w(2, f"np.dot(w{node.attrs['mat']}, gmm{k}s.T, tk{k})")
-            w.rows(2, a.width, [_accumulate(a, f"tk{k}[j, b]", layout)])
+            # da = g Wᵀ: in calls of prb[k] rows against Wᵀ C-ordered (wb, when the caller handed it:
+            # OpenBLAS's small-matrix kernel reads it in place), else as (W gᵀ)ᵀ, which OpenBLAS runs
+            # faster than one call of g Wᵀ (62 -> 49 µs at B=32, H=128)
+            m = node.attrs["mat"]
+            w(2, f"if wb{m}.shape[0] > 0:")
+            w(3, f"for r in range(0, B, prb[{k}]):")
+            w(4, f"np.dot(gmm{k}s[r:r + prb[{k}]], wb{m}, tb{k}[r:r + prb[{k}]])")
+            w.rows(3, a.width, [_accumulate(a, f"tb{k}[b, j]", layout)])
+            w(2, "else:")
+            w(3, f"np.dot(w{m}, gmm{k}s.T, tk{k})")
+            w.rows(3, a.width, [_accumulate(a, f"tk{k}[j, b]", layout)])
+            w.flush()
     elif kind == "cat":
         g = _grad_name(node.out)
         for part, off in zip(node.args, node.attrs["offsets"]):
@@ -453,7 +462,8 @@ def signature(plan, layout):
     common = ["sz", "cst", "offs", "lengths", "xs"] + [f"hx{k}" for k in H]
     forward = (common + [f"w{m}" for m in plan.steps] + [f"wf{m}" for m in plan.steps] + ["pr", "pv"]
                + [f"h0{k}" for k in S] + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["out", "VS"])
-    backward = (common + [f"w{m}" for m in plan.steps] + ["pv"] + [f"h0{k}" for k in S]
+    backward = (common + [f"w{m}" for m in plan.steps] + [f"wb{m}" for m in plan.steps] + ["prb", "pv"]
+                + [f"h0{k}" for k in S]
                 + [f"sv{k}" for k in S] + [f"mm{k}" for k in M] + ["dos"] + [f"dst{k}" for k in S]
                 + [f"ghx{k}" for k in H if ("hx", k) not in layout.shared] + [f"gmm{k}" for k in M]
                 + [f"am{k}" for k in M if k not in layout.state_operands] + ["dpv", "dxs", "VS"])
@@ -463,10 +473,11 @@ def signature(plan, layout):
 def kernel_arguments(plan, layout, dtype):
     """{"forward": [...], "backward": [...]}: (dtype, ndim) of each argument of the two kernels, in
     signature() order (all C-ordered)."""
-    int64, ranks = np.dtype(np.int64).name, {"sz": 1, "offs": 1, "lengths": 1, "pr": 1, "cst": 1, "pv": 1, "dpv": 1}
+    int64 = np.dtype(np.int64).name
+    ranks = {"sz": 1, "offs": 1, "lengths": 1, "pr": 1, "prb": 1, "cst": 1, "pv": 1, "dpv": 1}
     ranks.update({f"mm{k}": 2 for k in range(len(plan.steps)) if k not in layout.kept_products})
-    types = lambda names: [[int64 if n in ("sz", "offs", "lengths", "pr") else np.dtype(dtype).name,  # noqa: E731
-                            ranks.get(n, 2 if re.match(r"(w|wf|h0|dst)\d", n) else 3)] for n in names]
+    types = lambda names: [[int64 if n in ("sz", "offs", "lengths", "pr", "prb") else np.dtype(dtype).name,  # noqa: E731
+                            ranks.get(n, 2 if re.match(r"(w|wf|wb|h0|dst)\d", n) else 3)] for n in names]
     return dict(zip(("forward", "backward"), map(types, signature(plan, layout))))
 
 
@@ -490,6 +501,7 @@ def _allocate(w, plan, layout, backward):
     for node in plan.nodes:
         if node.out[0] == "mm":
             w(1, f"tk{node.out[1]} = np.empty(({node.args[0].width}, B), xs.dtype)")
+            w(1, f"tb{node.out[1]} = np.empty((B, {node.args[0].width}), xs.dtype)")
     for k in range(len(plan.vecs)):  # views of dpv, zeros on entry (a local array each compiles slower)
         w(1, f"dp{k} = dpv[q{k}:q{k + 1}]")
 
