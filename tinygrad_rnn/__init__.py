@@ -17,7 +17,7 @@ from .gradcheck import gradcheck, gradcheck_report, gradgradcheck, GradcheckErro
 from .serialization import save, load
 from .ctc_decoding import ctc_greedy_decode, ctc_beam_search_decode
 from .metrics import edit_distance, label_error_rate
-from . import nn, optim, data, training
+from . import nn, optim, data, training, utils
 from .torch_names import torch_functions as _torch_functions
 
 globals().update({name: fn for name, fn in _torch_functions.items() if name not in globals()})

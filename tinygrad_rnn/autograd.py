@@ -528,4 +528,6 @@ def once_differentiable(message):
 
 
 from .curvature import jvp, vjp, hvp, gnvp  # noqa: E402
+from . import jacobians as functional  # noqa: E402,F401  (torch.autograd.functional)
+from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd.gradcheck)
 from . import views as _views  # noqa: E402  (views build on Function)

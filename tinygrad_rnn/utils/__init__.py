@@ -1,0 +1,2 @@
+"""torch.utils's counterparts: data (Dataset, DataLoader, ...)."""
+from . import data  # noqa: F401
