@@ -19,6 +19,7 @@ from .cells import RNNCell, LSTMCell, GRUCell
 from .rnn import RNNBase, RNN, LSTM, GRU
 from .ctc import CTCLoss
 from .attention import Attention, Memory, key_padding_mask
+from .multihead_attention import MultiheadAttention
 from .seq2seq import Encoder, AttentionDecoder, Seq2Seq
 from .decoding import greedy_decode, beam_search
 from .esn import EchoStateNetwork
