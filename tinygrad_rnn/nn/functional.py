@@ -115,3 +115,4 @@ from .losses import (cross_entropy, nll_loss, mse_loss, l1_loss,  # noqa: F401,E
 from .margin_losses import (margin_ranking_loss, hinge_embedding_loss,  # noqa: F401,E402  (re-exported)
                             cosine_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss, triplet_margin_loss)
 from .attention import dot_attention, additive_attention, scaled_dot_product_attention  # noqa: F401,E402
+from .batch_norm import batch_norm  # noqa: F401,E402  (re-exported)
