@@ -116,3 +116,4 @@ from .margin_losses import (margin_ranking_loss, hinge_embedding_loss,  # noqa: 
                             cosine_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss, triplet_margin_loss)
 from .attention import dot_attention, additive_attention, scaled_dot_product_attention  # noqa: F401,E402
 from .batch_norm import batch_norm  # noqa: F401,E402  (re-exported)
+from .conv import conv1d, max_pool1d, avg_pool1d, adaptive_avg_pool1d  # noqa: F401,E402  (re-exported)
