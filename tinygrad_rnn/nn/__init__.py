@@ -22,6 +22,8 @@ from .attention import Attention, Memory, key_padding_mask
 from .multihead_attention import MultiheadAttention
 from .batch_norm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .conv import Conv1d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d
+from .transformer import (Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer,
+                          TransformerDecoderLayer)
 from .seq2seq import Encoder, AttentionDecoder, Seq2Seq
 from .decoding import greedy_decode, beam_search
 from .esn import EchoStateNetwork
