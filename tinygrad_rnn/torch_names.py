@@ -1,17 +1,15 @@
 """The rest of PyTorch's tensor methods and torch.* functions, as thin names for the ops, so that
-tensor.py keeps the engine's own. Each METHODS entry becomes Tensor.<name>(self, ...) and each
-FUNCTIONS entry tg.<name>(input, ...); each INPLACE name also gets Tensor.<name>_, which computes
-the op and writes it back through the engine's recorded in-place mechanism (Tensor._write)."""
+tensor.py keeps the engine's own. Each METHODS entry becomes Tensor.<name>(self, ...); each
+FUNCTION_METHODS name becomes tg.<name>(input, ...), the method called on input (torch_functions
+adds einsum and a few functions that are not methods); each INPLACE name also gets
+Tensor.<name>_, which computes the op and writes it back through the engine's recorded in-place
+mechanism (Tensor._write)."""
 import numpy as np
 
 from . import ops
 from .ops import einsum as _einsum, linalg, rearrange, reduce, special
 from .ops.elementwise import compare, to_tensor, where
 from .tensor import Tensor, ShapeError
-
-
-def _floated(x):
-    return ops.elementwise.floated(x, "op")
 
 
 def lerp(input, end, weight):
@@ -100,8 +98,8 @@ SHARED = {  # both Tensor methods and torch.* functions
         "index_fill")},
     **{name: getattr(linalg, name) for name in ("outer", "dot", "mv", "addmm", "addmv", "baddbmm")},
     **{name: getattr(reduce, name) for name in ("amin", "nansum", "nanmean", "count_nonzero")},
-    "reciprocal": lambda input: 1.0 / _floated(input),
-    "rsqrt": lambda input: _floated(input) ** -0.5,
+    "reciprocal": lambda input: 1.0 / ops.elementwise.floated(input, "reciprocal"),
+    "rsqrt": lambda input: ops.elementwise.floated(input, "rsqrt") ** -0.5,
     "square": lambda input: _square(to_tensor(input)),
     "clamp_min": lambda input, min: ops.clamp(input, min=min),
     "clamp_max": lambda input, max: ops.clamp(input, max=max),
