@@ -70,6 +70,7 @@ def test_batch_norm_gradcheck_in_training_and_eval():
     (lambda: nn.BatchNorm1d(3)(tg.ones(1, 3)), ValueError, "more than 1 value per channel"),
     (lambda: nn.BatchNorm2d(3)(tg.ones(2, 3, 4)), ValueError, "expected 4-D input"),
     (lambda: tgF.batch_norm(tg.ones(2, 3), None, None), ValueError, "needed when not training"),
+    (lambda: tgF.batch_norm(tg.ones(2, 3), None, None, training=True, momentum=None), TypeError, "momentum"),
 ])
 def test_bad_input_raises_clear_errors(call, error, words):
     with pytest.raises(error, match=words):

@@ -30,6 +30,10 @@ CONV = [  # constructor kwargs, input shape
     (dict(in_channels=2, out_channels=4, kernel_size=3, padding=1, padding_mode="circular", groups=2), (2, 2, 5)),
     (dict(in_channels=3, out_channels=3, kernel_size=5, padding=2, padding_mode="replicate", groups=3), (2, 3, 6)),
     (dict(in_channels=3, out_channels=2, kernel_size=3), (3, 7)),
+    (dict(in_channels=2, out_channels=2, kernel_size=3, padding="same", padding_mode="reflect"), (2, 2, 5)),
+    (dict(in_channels=2, out_channels=2, kernel_size=4, padding="same", padding_mode="replicate"), (2, 2, 6)),
+    (dict(in_channels=2, out_channels=2, kernel_size=5, padding="same", padding_mode="circular", dilation=1),
+     (1, 2, 6)),
 ]
 
 
@@ -109,6 +113,9 @@ def test_conv1d_gradcheck():
     (lambda: nn.Conv1d(3, 2, 3, groups=2), ValueError, "divisible by groups"),
     (lambda: nn.Conv1d(2, 2, 3, padding_mode="mirror"), ValueError, "padding_mode"),
     (lambda: tgF.max_pool1d(tg.ones(1, 1, 6), 2, padding=2), ValueError, "at most half"),
+    (lambda: tgF.conv1d(tg.ones(1, 2, 5), tg.ones(2, 2, 3), padding=-1), ValueError, "negative padding"),
+    (lambda: nn.Conv1d(2, 2, 3, padding="full"), ValueError, "invalid padding string"),
+    (lambda: nn.Conv1d(2, 2, 3, stride=2, padding="same"), ValueError, "strided"),
 ])
 def test_bad_arguments_raise_clear_errors(call, error, words):
     with pytest.raises(error, match=words):

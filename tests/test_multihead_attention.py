@@ -104,3 +104,32 @@ def test_gradcheck_and_is_causal():
 def test_bad_arguments_raise_clear_errors(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+@needs_torch
+def test_a_row_with_nothing_to_attend_to_is_zero_without_weights_as_torchs():
+    results = []
+    for L, lib_nn in ((tg, nn), (torch, torch.nn)):
+        torch.manual_seed(0)
+        module = torch.nn.MultiheadAttention(4, 2).double()
+        ours = nn.MultiheadAttention(4, 2, dtype=tg.float64)
+        ours.load_state_dict({k: v.numpy() for k, v in module.state_dict().items()})
+        m = ours if L is tg else module
+        x = _t(L, (3, 1, 4), 0)
+        mask = L.tensor([[False, True, True], [True, True, True], [False, False, True]])
+        out = m(x, x, x, attn_mask=mask, need_weights=False)[0]
+        out.sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    assert np.isfinite(results[0][0]).all()
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_training_dropout_drops_the_returned_weights():
+    tg.manual_seed(0)
+    m = nn.MultiheadAttention(4, 1, dropout=0.5, dtype=tg.float64)
+    x = _t(tg, (6, 1, 4), 0)
+    weights = m(x, x, x)[1].detach().numpy()
+    assert (weights == 0).any() and not np.allclose(weights.sum(-1), 1.0)
+    m.eval()
+    np.testing.assert_allclose(m(x, x, x)[1].detach().numpy().sum(-1), 1.0)

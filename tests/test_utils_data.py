@@ -1,5 +1,6 @@
 """torch.utils.data's counterparts (utils/data.py): datasets, splits, collation and the loader's
 batches, against PyTorch when it is installed (same data, no shuffling), and shuffling's own rules."""
+import collections
 from collections import namedtuple
 
 import numpy as np
@@ -32,10 +33,10 @@ class Squares:
 
 
 def _plain(value):
-    if hasattr(value, "numpy"):
+    if hasattr(value, "numpy") and not isinstance(value, np.generic):
         return ("tensor", value.numpy().tolist(), str(value.dtype).replace("torch.", ""))
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return [type(value).__name__, {k: _plain(v) for k, v in value.items()}]
     if isinstance(value, (list, tuple)):
         return [type(value).__name__ if not hasattr(value, "_fields") else "Pair"] + [_plain(v) for v in value]
     return value
@@ -56,6 +57,12 @@ def _loader_cases(L, d):
         "batch_sampler": d.DataLoader(pairs, batch_sampler=[[1, 2], [5], [0, 9, 3]]),
         "no_batching": d.DataLoader(Squares(2), batch_size=None),
         "collate_fn": d.DataLoader(pairs, batch_size=4, collate_fn=lambda b: len(b)),
+        "mixed_numbers": d.DataLoader([1, 2.5, True, 0], batch_size=2),
+        "ordered_dicts": d.DataLoader([collections.OrderedDict(b=1, a=2.0)] * 3, batch_size=2),
+        "numpy_scalars_unbatched": d.DataLoader([np.float32(1.5), np.int64(3)], batch_size=None),
+        "namedtuple_of_arrays_unbatched": d.DataLoader([Pair(np.ones(2), 1)], batch_size=None),
+        "sequential_batch_sampler": d.DataLoader(
+            pairs, batch_sampler=d.BatchSampler(d.SequentialSampler(range(7)), 3, drop_last=True)),
     }
 
 
@@ -102,3 +109,23 @@ def test_random_split_sizes_match_torch(lengths):
 def test_bad_arguments_raise_clear_errors(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_samplers_draw_as_documented():
+    rng = np.random.default_rng(0)
+    assert list(data.SequentialSampler(range(4))) == [0, 1, 2, 3]
+    assert sorted(data.RandomSampler(range(5), generator=rng)) == [0, 1, 2, 3, 4]
+    drawn = list(data.RandomSampler(range(3), num_samples=7, generator=rng))
+    assert len(drawn) == 7 and sorted(drawn[:6]) == [0, 0, 1, 1, 2, 2]
+    assert set(data.RandomSampler(range(3), replacement=True, num_samples=50, generator=rng)) <= {0, 1, 2}
+    assert sorted(data.SubsetRandomSampler([5, 7, 9], generator=rng)) == [5, 7, 9]
+    weighted = list(data.WeightedRandomSampler([0.0, 1.0, 3.0], 400, generator=rng))
+    assert 0 not in weighted and 0.65 < weighted.count(2) / 400 < 0.85
+    assert list(data.BatchSampler(range(5), 2, drop_last=False)) == [[0, 1], [2, 3], [4]]
+    assert len(data.BatchSampler(range(5), 2, drop_last=True)) == 2
+    loader = data.DataLoader(range(6), batch_size=4, shuffle=True)
+    assert isinstance(loader.sampler, data.RandomSampler) and isinstance(loader.batch_sampler, data.BatchSampler)
+    with pytest.raises(ValueError, match="non-zero weights"):
+        data.WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+    with pytest.raises(ValueError, match="drop_last"):
+        data.DataLoader(range(3), batch_size=None, drop_last=True)

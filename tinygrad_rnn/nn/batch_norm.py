@@ -23,6 +23,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         if t is not None and tuple(t.shape) != (C,):
             raise ShapeError(f"batch_norm: {name} must have shape ({C},) for {C} channels, got {tuple(t.shape)}")
+    if momentum is None:
+        raise TypeError("batch_norm: momentum must be a number (the modules take None: a cumulative average)")
     if training:
         n = x.numel() // C
         if n <= 1:
@@ -95,6 +97,7 @@ class _BatchNorm(Module):
             if momentum is None:  # a cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked._data)
         tracked = self.track_running_stats
+        momentum = 0.0 if momentum is None else momentum  # unused: eval, or no running statistics
         return batch_norm(input, self.running_mean if tracked else None, self.running_var if tracked else None,
                           self.weight, self.bias, self.training or not tracked, momentum, self.eps)
 

@@ -36,6 +36,24 @@ def _batched(input, name):
     return (x, True) if x.ndim == 3 else (x.unsqueeze(0), False)
 
 
+def _conv_padding(padding, kernel, stride, dilation, name):
+    """(left, right) zeros or padded positions: an int each side, 'valid' none, 'same' the output as
+    long as the input (stride 1; the odd one more on the right, as PyTorch)."""
+    if padding == "same":
+        if stride != 1:
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        total = dilation * (kernel - 1)
+        return total // 2, total - total // 2
+    if padding == "valid":
+        return 0, 0
+    if isinstance(padding, str):
+        raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+    amount = _single(padding, f"{name}: padding")
+    if amount < 0:
+        raise ValueError(f"{name}: negative padding is not supported, got {amount}")
+    return amount, amount
+
+
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, batched = _batched(input, "conv1d")
     stride, dilation, groups = _single(stride, "conv1d: stride"), _single(dilation, "conv1d: dilation"), int(groups)
@@ -44,13 +62,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if C != per_group * groups or out_channels % groups:
         raise ShapeError(f"conv1d: input of {C} channels and weight {tuple(weight.shape)} do not match "
                          f"{groups} group(s)")
-    if padding == "same":
-        if stride != 1:
-            raise ValueError("conv1d: padding='same' is not supported for strided convolutions")
-        total = dilation * (K - 1)
-        left, right = total // 2, total - total // 2
-    else:
-        left = right = 0 if padding == "valid" else _single(padding, "conv1d: padding")
+    left, right = _conv_padding(padding, K, stride, dilation, "conv1d")
     if left or right:
         x = pad(x, (left, right))
     length = (x.shape[2] - dilation * (K - 1) - 1) // stride + 1
@@ -145,6 +157,7 @@ class Conv1d(Module):
                              f"{padding_mode!r}")
         dt = float_dtype(dtype, "Conv1d")
         K = _single(kernel_size, "Conv1d: kernel_size")
+        _conv_padding(padding, K, _single(stride, "Conv1d: stride"), _single(dilation, "Conv1d: dilation"), "Conv1d")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (K,)
         self.stride, self.dilation = (_single(stride, "Conv1d: stride"),), (_single(dilation, "Conv1d: dilation"),)
         self.padding = padding if isinstance(padding, str) else (_single(padding, "Conv1d: padding"),)
@@ -161,14 +174,14 @@ class Conv1d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if self.padding_mode != "zeros" and not isinstance(self.padding, str):
-            p = self.padding[0]
-            x = input if input.ndim == 3 else input.unsqueeze(0)
-            x = pad(x, (p, p), mode=self.padding_mode)
-            out = conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-            return out if input.ndim == 3 else out.squeeze(0)
-        return conv1d(input, self.weight, self.bias, self.stride, self.padding if isinstance(self.padding, str)
-                      else self.padding[0], self.dilation, self.groups)
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        if self.padding_mode == "zeros":
+            return conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        sides = _conv_padding(padding, self.kernel_size[0], self.stride[0], self.dilation[0], "Conv1d")
+        x = input if input.ndim == 3 else input.unsqueeze(0)
+        out = conv1d(pad(x, sides, mode=self.padding_mode), self.weight, self.bias, self.stride, 0, self.dilation,
+                     self.groups)
+        return out if input.ndim == 3 else out.squeeze(0)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

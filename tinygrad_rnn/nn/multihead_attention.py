@@ -103,9 +103,16 @@ class MultiheadAttention(Module):
         scores = (q * (1.0 / math.sqrt(d))) @ k.transpose(1, 2)
         if mask is not None:
             scores = scores + mask
-        weights = softmax(scores, -1)
-        used = dropout(weights, self.dropout, True) if self.training and self.dropout > 0 else weights
-        out = (used @ v).transpose(0, 1).reshape(L, N, E)
+        if not need_weights and mask is not None:  # PyTorch's path without weights: a row with nothing to
+            empty = np.isneginf(scores._data).all(axis=-1, keepdims=True)  # attend to gets zeros, not NaN
+            if empty.any():
+                scores = scores.masked_fill(empty, 0.0)
+            weights = softmax(scores, -1).masked_fill(empty, 0.0) if empty.any() else softmax(scores, -1)
+        else:
+            weights = softmax(scores, -1)
+        if self.training and self.dropout > 0:
+            weights = dropout(weights, self.dropout, True)  # the weights returned are the dropped ones, as PyTorch's
+        out = (weights @ v).transpose(0, 1).reshape(L, N, E)
         out = self.out_proj(out)
         if self.batch_first and batched:
             out = out.transpose(0, 1)
