@@ -7,12 +7,7 @@ import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as tgF
 from tinygrad_rnn import gradcheck, nn
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+from optional_torch import needs_torch, torch
 
 CASES = [  # (layer, constructor kwargs, input shape)
     ("BatchNorm1d", dict(num_features=3), (5, 3)),

@@ -6,12 +6,7 @@ import pytest
 
 import tinygrad_rnn as tg
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+from optional_torch import needs_torch, torch
 
 
 def _x(L, *shape, seed=0):

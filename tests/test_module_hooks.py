@@ -7,16 +7,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
-
-
-def _nn(L):
-    return nn if L is tg else L.nn
+from optional_torch import lib_nn as _nn, needs_torch, torch
 
 
 def _model(L):

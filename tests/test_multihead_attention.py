@@ -7,12 +7,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import gradcheck, nn
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+from optional_torch import needs_torch, torch
 
 L_, S_, N_ = 3, 4, 2
 

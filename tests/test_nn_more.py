@@ -12,20 +12,7 @@ import tinygrad_rnn as tg
 import tinygrad_rnn.nn.functional as tgF
 from tinygrad_rnn import gradcheck, nn
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
-
-
-def _F(L):
-    return tgF if L is tg else L.nn.functional
-
-
-def _nn(L):
-    return nn if L is tg else L.nn
+from optional_torch import lib_functional as _F, lib_nn as _nn, needs_torch, torch
 
 
 def _normal(*shape):

@@ -8,12 +8,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import gradcheck, gradgradcheck, torch_names
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+from optional_torch import needs_torch, torch
 
 
 def _normal(*shape):

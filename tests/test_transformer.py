@@ -7,12 +7,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+from optional_torch import needs_torch, torch
 E, H, FF = 8, 2, 16
 
 

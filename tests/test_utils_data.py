@@ -9,13 +9,9 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn.utils import data
 
-try:
-    import torch
-    import torch.utils.data as tdata
-except ImportError:
-    torch = None
+from optional_torch import needs_torch, torch
 
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+tdata = None if torch is None else torch.utils.data
 Pair = namedtuple("Pair", ["x", "y"])
 
 
