@@ -7,29 +7,18 @@ An input that does not reach the output gets zeros (strict=True raises instead),
 import numpy as np
 
 from . import autograd
+from .curvature import _as_tuple, _detached, _like, _outputs
 from .ops import stack
 from .tensor import Tensor
 
 
 def _inputs(inputs, create_graph, name):
-    single = isinstance(inputs, Tensor)
-    xs = (inputs,) if single else tuple(inputs)
+    xs = _as_tuple(inputs)
     for k, x in enumerate(xs):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: inputs must be a Tensor or a tuple of Tensors, input {k} is {type(x).__name__}")
     # with create_graph the caller's graph to the inputs is kept (a view), else they are fresh leaves
-    return single, tuple(x.view_as(x) if create_graph and x.requires_grad else x.detach().requires_grad_()
-                         for x in xs)
-
-
-def _outputs(func, xs, name):
-    out = func(*xs)
-    outs = (out,) if isinstance(out, Tensor) else tuple(out)
-    for k, o in enumerate(outs):
-        if not isinstance(o, Tensor):
-            raise TypeError(f"{name}: func must return a Tensor or a tuple of Tensors, output {k} is "
-                            f"{type(o).__name__}")
-    return out, outs
+    return tuple(x.view_as(x) if create_graph and x.requires_grad else x.detach().requires_grad_() for x in xs)
 
 
 def _vectors(v, like, name, what):
@@ -50,8 +39,9 @@ def _grads(outputs, xs, grad_outputs, create_graph, strict, name):
     return tuple(Tensor._make(np.zeros(x.shape, x.dtype)) if g is None else g for g, x in zip(grads, xs))
 
 
-def _result(values, create_graph):
-    return values if create_graph else tuple(v.detach() for v in values)
+def _kept(value, create_graph):
+    """value (a Tensor or a tuple of them) as returned: detached unless create_graph."""
+    return value if create_graph else _detached(value)
 
 
 def _ones_for_a_scalar(outs, name):
@@ -62,25 +52,24 @@ def _ones_for_a_scalar(outs, name):
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), vᵀ J)."""
-    single, xs = _inputs(inputs, create_graph, "vjp")
+    xs = _inputs(inputs, create_graph, "vjp")
     with autograd.enable_grad():
         out, outs = _outputs(func, xs, "vjp")
         vs = _ones_for_a_scalar(outs, "vjp") if v is None else _vectors(v, outs, "vjp", "outputs")
         grads = _grads(outs, xs, vs, create_graph, strict, "vjp")
-    return _shaped(out, create_graph), (_result(grads, create_graph)[0] if single else _result(grads, create_graph))
+    return _kept(out, create_graph), _like(inputs, _kept(grads, create_graph))
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v), by differentiating u -> Jᵀu (linear in u) once more."""
-    single, xs = _inputs(inputs, create_graph, "jvp")
+    xs = _inputs(inputs, create_graph, "jvp")
     vs = _ones_for_a_scalar(xs, "jvp") if v is None else _vectors(v, xs, "jvp", "inputs")
     with autograd.enable_grad():
         out, outs = _outputs(func, xs, "jvp")
         us = [Tensor._make(np.zeros(o.shape, o.dtype), requires_grad=True) for o in outs]
         jt = _grads(outs, xs, us, True, strict, "jvp")
         jv = _grads(jt, us, vs, create_graph, False, "jvp")
-    jv = _result(jv, create_graph)
-    return _shaped(out, create_graph), (jv[0] if isinstance(out, Tensor) else jv)
+    return _kept(out, create_graph), _like(out, _kept(jv, create_graph))
 
 
 def _gradient_of(func, name):
@@ -95,12 +84,12 @@ def _gradient_of(func, name):
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), H v) for a scalar func: the gradient of ⟨∇f, v⟩."""
-    single, xs = _inputs(inputs, create_graph, "hvp")
+    xs = _inputs(inputs, create_graph, "hvp")
     vs = _ones_for_a_scalar(xs, "hvp") if v is None else _vectors(v, xs, "hvp", "inputs")
     with autograd.enable_grad():
         out, g = _gradient_of(func, "hvp")(*xs)
-        hv = _result(_grads(g, xs, vs, create_graph, strict, "hvp"), create_graph)
-    return _shaped(out, create_graph), (hv[0] if single else hv)
+        hv = _grads(g, xs, vs, create_graph, strict, "hvp")
+    return _kept(out, create_graph), _like(inputs, _kept(hv, create_graph))
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
@@ -114,13 +103,11 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     speed options, are accepted; the rows are computed one backward each."""
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError(f"jacobian: strategy must be 'reverse-mode' or 'forward-mode', got {strategy!r}")
-    single, xs = _inputs(inputs, create_graph, "jacobian")
+    xs = _inputs(inputs, create_graph, "jacobian")
     with autograd.enable_grad():
         out, outs = _outputs(func, xs, "jacobian")
         blocks = [_jacobian_rows(o, xs, create_graph, strict) for o in outs]
-    blocks = [tuple(b if create_graph else b.detach() for b in row) for row in blocks]
-    per_output = [row[0] if single else row for row in blocks]
-    return per_output[0] if isinstance(out, Tensor) else tuple(per_output)
+    return _like(out, [_like(inputs, _kept(row, create_graph)) for row in blocks])
 
 
 def _jacobian_rows(output, xs, create_graph, strict):
@@ -138,13 +125,7 @@ def _jacobian_rows(output, xs, create_graph, strict):
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
     """∂²f / ∂inputs² of a scalar func: of shape input.shape + input.shape (tuples of tuples for
     several inputs)."""
-    single, xs = _inputs(inputs, create_graph, "hessian")
+    xs = _inputs(inputs, create_graph, "hessian")
     gradient = _gradient_of(func, "hessian")
     h = jacobian(lambda *a: gradient(*a)[1], xs, create_graph, strict)
-    return h[0][0] if single else h
-
-
-def _shaped(out, create_graph):
-    if isinstance(out, Tensor):
-        return out if create_graph else out.detach()
-    return tuple(o if create_graph else o.detach() for o in out)
+    return h[0][0] if isinstance(inputs, Tensor) else h
