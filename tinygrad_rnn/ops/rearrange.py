@@ -7,7 +7,8 @@ from ..autograd import Function
 from ..tensor import Tensor, ShapeError, _size_args
 from .elementwise import to_tensor, where
 from .reduce import normalize_dims
-from .shape import _along, _int_index, Gather, ScatterAdd, cat, gather, index_put, split
+from .shape import (_along, _int_index, Gather, ScatterAdd, cat, check_in_range, gather, index_put,
+                    scatter_operands, split)
 
 
 def _dims(dims):
@@ -198,20 +199,6 @@ class Scatter(Function):
         return gx, (Gather.apply(g, ctx.dim, ctx.index) if need_src else None), None, None
 
 
-def _checked_index(x, dim, index, name, src_shape=None):
-    (d,) = normalize_dims(dim, x.ndim, name)
-    idx = _int_index(index, name)
-    if idx.ndim != x.ndim:
-        raise ValueError(f"{name}: index must have the input's {x.ndim} dims, got shape {idx.shape}")
-    if any(n > m for k, (n, m) in enumerate(zip(idx.shape, x.shape)) if k != d) or (
-            src_shape is not None and any(n > m for n, m in zip(idx.shape, src_shape))):
-        raise ShapeError(f"{name}: index of shape {idx.shape} must be no larger than src {src_shape} in every dim, "
-                         f"and than the input {x.shape} in every dim but dim {d}")
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
-        raise IndexError(f"{name}: index out of range for dim {d} of size {x.shape[d]}")
-    return d, idx
-
-
 def scatter(x, dim, index, src=None, value=None, reduce=None):
     """x with src (a tensor, or the number value) written at index along dim: out[i][index[i][j]] =
     src[i][j] for dim 1; reduce='add' or 'multiply' combines with x's values instead."""
@@ -222,16 +209,14 @@ def scatter(x, dim, index, src=None, value=None, reduce=None):
     x = to_tensor(x)
     if not isinstance(src, Tensor):
         src = Tensor._make(np.full(_int_index(index, "scatter").shape, src, dtype=x.dtype))
-    d, idx = _checked_index(x, dim, index, "scatter", src.shape)
-    src = src if src.dtype == x.dtype else src.to(x.dtype)
-    src = src if src.shape == idx.shape else src[tuple(slice(0, n) for n in idx.shape)]
+    d, idx, src = scatter_operands(x, dim, index, src, "scatter")
     if reduce == "add":
         return x + ScatterAdd.apply(src, d, idx, x.shape)
     if reduce == "multiply":
-        factors = np.ones(x.shape, x.dtype)
-        np.multiply.at(factors, _along(idx, d), src._data)
         if src.requires_grad:
             raise NotImplementedError("scatter(reduce='multiply'): the gradient for src is not implemented")
+        factors = np.ones(x.shape, x.dtype)
+        np.multiply.at(factors, _along(idx, d), src._data)
         return x * Tensor._make(factors)
     if reduce is not None:
         raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
@@ -246,8 +231,7 @@ def _rows_index(x, dim, index, name, source_shape):
             or (x.ndim and source_shape[d] != idx.size):
         raise ShapeError(f"{name}: source of shape {source_shape} must match the input's {x.shape} outside dim {d} "
                          f"and have one slice per index ({idx.size}) along it")
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
-        raise IndexError(f"{name}: index out of range for dim {d} of size {x.shape[d]}")
+    check_in_range(idx, x.shape[d], d, name)
     shape = [1] * x.ndim
     shape[d] = idx.size
     return d, np.broadcast_to(idx.reshape(shape), source_shape)

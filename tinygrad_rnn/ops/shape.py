@@ -409,13 +409,19 @@ def _int_index(index, name):
     return idx.astype(np.int64, copy=False)
 
 
+def check_in_range(idx, size, dim, name):
+    """IndexError unless every index is in [0, size): PyTorch's gather, scatter and index_* do not
+    wrap negative ones."""
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise IndexError(f"{name}: index out of range for dim {dim} of size {size}")
+
+
 def index_select(x, dim, index):
     (d,) = normalize_dims(dim, x.ndim, "index_select")
     idx = _int_index(index, "index_select")
     if idx.ndim != 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
-        raise IndexError(f"index_select: index out of range for dim {d} of size {x.shape[d]}")
+    check_in_range(idx, x.shape[d], d, "index_select")
     return x[(slice(None),) * d + (idx,)]
 
 
@@ -433,28 +439,31 @@ def gather(x, dim, index):
     if not _fits(idx.shape, x.shape, d):
         raise ShapeError(f"gather: index of shape {idx.shape} must be no larger than the input's shape {x.shape} "
                          f"in every dim but dim {d}")
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):  # PyTorch does not wrap negative ones
-        raise IndexError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
+    check_in_range(idx, x.shape[d], d, "gather")
     return Gather.apply(x, d, idx % max(x.shape[d], 1))
+
+
+def scatter_operands(x, dim, index, src, name):
+    """(dim, int64 index, src in x's dtype cut to the index's shape) of a scatter into x, checked:
+    index and src have x's dims, index is no larger than src, nor than x outside dim, and in range."""
+    (d,) = normalize_dims(dim, x.ndim, name)
+    idx = _int_index(index, name)
+    if idx.ndim != x.ndim or src.ndim != x.ndim:
+        raise ValueError(f"{name}: index and src must have the input's {x.ndim} dims, got shapes "
+                         f"{idx.shape} and {src.shape}")
+    if not (_fits(idx.shape, src.shape) and _fits(idx.shape, x.shape, d)):
+        raise ShapeError(f"{name}: index of shape {idx.shape} must be no larger than src {src.shape} in every "
+                         f"dim, and than the input {x.shape} in every dim but dim {d}")
+    check_in_range(idx, x.shape[d], d, name)
+    src = src if src.dtype == x.dtype else src.to(x.dtype)
+    return d, idx, src if src.shape == idx.shape else src[tuple(slice(0, n) for n in idx.shape)]
 
 
 def scatter_add(x, dim, index, src):
     """x with src added at index along dim, as torch.scatter_add: out[i][index[i][j]] += src[i][j]
     (the positions of index; src may be larger). Differentiable in x and src."""
-    (d,) = normalize_dims(dim, x.ndim, "scatter_add")
-    idx = _int_index(index, "scatter_add")
-    src = to_tensor(src, x)
-    if idx.ndim != x.ndim or src.ndim != x.ndim:
-        raise ValueError(f"scatter_add: index and src must have the input's {x.ndim} dims, got shapes "
-                         f"{idx.shape} and {src.shape}")
-    if not (_fits(idx.shape, src.shape) and _fits(idx.shape, x.shape, d)):
-        raise ShapeError(f"scatter_add: index of shape {idx.shape} must be no larger than src {src.shape} in every "
-                         f"dim, and than the input {x.shape} in every dim but dim {d}")
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
-        raise IndexError(f"scatter_add: index out of range for dim {d} of size {x.shape[d]}")
-    if src.dtype != x.dtype:
-        src = src.to(x.dtype)
-    return x + ScatterAdd.apply(src[tuple(slice(0, n) for n in idx.shape)], d, idx, x.shape)
+    d, idx, src = scatter_operands(x, dim, index, to_tensor(src, x), "scatter_add")
+    return x + ScatterAdd.apply(src, d, idx, x.shape)
 
 
 def masked_select(x, mask):
