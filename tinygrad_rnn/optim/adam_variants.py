@@ -3,25 +3,11 @@
 import numpy as np
 
 from ..tensor import get_default_dtype
-from .optimizer import Optimizer, check_betas, grad_term, lerp_
+from .adam import AdamFamily
+from .optimizer import lerp_
 
 
-class _AdamFamily(Optimizer):
-    _nonnegative = ("lr", "eps", "weight_decay")
-
-    def _validate(self, options):
-        super()._validate(options)
-        check_betas(options["betas"], type(self).__name__)
-
-    def _decayed_grad(self, p, g, group):
-        """±g (+ wd p, or with decoupled_weight_decay p *= 1 - lr wd first)."""
-        decoupled, wd = group.get("decoupled_weight_decay", False), group["weight_decay"]
-        if decoupled and wd:
-            p *= 1 - group["lr"] * wd
-        return grad_term(p, g, 0 if decoupled else wd, group["maximize"])
-
-
-class Adamax(_AdamFamily):
+class Adamax(AdamFamily):
     """m = β1 m + (1-β1) d;  u = max(β2 u, |d| + eps);  p -= lr/(1-β1ᵗ) · m / u.  d = ±g + wd p."""
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
@@ -43,7 +29,7 @@ class Adamax(_AdamFamily):
         p -= group["lr"] / (1 - beta1 ** t) * m / u
 
 
-class NAdam(_AdamFamily):
+class NAdam(AdamFamily):
     """Adam with Nesterov momentum: μₜ = β1 (1 - ½·0.96^(t ψ)), Πₜ = Π μ;  with v̂ = √(v / (1-β2ᵗ)) + eps,
     p -= lr (1-μₜ)/(1-Πₜ) · d/v̂ + lr μₜ₊₁/(1-Πₜ μₜ₊₁) · m/v̂."""
 
@@ -83,7 +69,7 @@ def _scalar_product(a, b):
     return float(np.float32(a) * np.float32(b))
 
 
-class RAdam(_AdamFamily):
+class RAdam(AdamFamily):
     """Adam whose adaptive step is used only once the variance of v is tractable (ρₜ > 5), scaled by
     the rectification r; before that, momentum SGD: p -= lr m̂ (· r √(1-β2ᵗ)/(√v + eps) when ρₜ > 5)."""
 
