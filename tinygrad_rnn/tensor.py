@@ -923,7 +923,8 @@ class Tensor:
     def __setitem__(self, key, value):
         """x[key] = value: recorded (as an IndexPut node) when either side is in a graph; a key mixing
         ints with index arrays writes through the view the ints select, in PyTorch's order."""
-        split = _ops.shape.ints_first(_ops.index_key(key))
+        key = _ops.index_key(key)
+        split = _ops.shape.ints_first(key)
         if split is not None:
             self[split[0]][split[1]] = value
             return
@@ -931,7 +932,7 @@ class Tensor:
             self._write("__setitem__", lambda x: _ops.index_put(x, key, value))
             return
         try:
-            self._data[_ops.index_key(key)] = value._data if isinstance(value, Tensor) else value
+            self._data[key] = value._data if isinstance(value, Tensor) else value
         except IndexError as e:
             raise IndexError(f"index assignment: {e} (tensor of shape {tuple(self.shape)})") from None
         except ValueError as e:

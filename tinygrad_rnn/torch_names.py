@@ -76,7 +76,7 @@ def _square(x):
     return x * x
 
 
-def _mask(fn):
+def _predicate(fn):
     def op(input):
         return Tensor._make(fn(to_tensor(input)._data))
     op.__name__ = fn.__name__
@@ -103,8 +103,8 @@ SHARED = {  # both Tensor methods and torch.* functions
     "square": lambda input: _square(to_tensor(input)),
     "clamp_min": lambda input, min: ops.clamp(input, min=min),
     "clamp_max": lambda input, max: ops.clamp(input, max=max),
-    "isnan": _mask(np.isnan), "isinf": _mask(np.isinf), "isfinite": _mask(np.isfinite),
-    "isposinf": _mask(np.isposinf), "isneginf": _mask(np.isneginf), "signbit": _mask(np.signbit),
+    "isnan": _predicate(np.isnan), "isinf": _predicate(np.isinf), "isfinite": _predicate(np.isfinite),
+    "isposinf": _predicate(np.isposinf), "isneginf": _predicate(np.isneginf), "signbit": _predicate(np.signbit),
     "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
     "logical_xor": _logical(np.logical_xor),
     "lerp": lerp, "addcmul": addcmul, "addcdiv": addcdiv, "isclose": isclose, "allclose": allclose,

@@ -123,6 +123,14 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
+def _normalized_shape(normalized_shape, name):
+    """A norm layer's trailing shape as a tuple of positive ints (one int for one dim)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+        raise ValueError(f"{name}: normalized_shape must be positive ints, got {normalized_shape!r}")
+    return tuple(int(s) for s in shape)
+
+
 class LayerNorm(Module):
     """Normalises over the trailing normalized_shape dims, then scales by weight (ones) and
     shifts by bias (zeros) when elementwise_affine."""
@@ -130,10 +138,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         check_device(device)
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
-            raise ValueError(f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}")
-        self.normalized_shape = tuple(int(s) for s in shape)
+        self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         affine = float_dtype(dtype, "LayerNorm")
@@ -161,10 +166,8 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
         check_device(device)
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
-            raise ValueError(f"RMSNorm: normalized_shape must be positive ints, got {normalized_shape!r}")
-        self.normalized_shape, self.eps, self.elementwise_affine = tuple(int(s) for s in shape), eps, elementwise_affine
+        self.normalized_shape = _normalized_shape(normalized_shape, "RMSNorm")
+        self.eps, self.elementwise_affine = eps, elementwise_affine
         affine = float_dtype(dtype, "RMSNorm")
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=affine)) if elementwise_affine else None
 

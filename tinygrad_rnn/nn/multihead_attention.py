@@ -122,9 +122,6 @@ class MultiheadAttention(Module):
         weights = weights.mean(dim=1) if average_attn_weights else weights
         return (out, weights) if batched else (out.squeeze(1), weights.squeeze(0))
 
-    def extra_repr(self):
-        return ""
-
 
 def _linear(x, w, b):
     y = x @ w.t()

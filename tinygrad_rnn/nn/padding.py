@@ -19,7 +19,7 @@ def pad(input, pad, mode="constant", value=None):
         raise ValueError(f"pad: expected an even number of amounts for at most {x.ndim} dims, got {pad}")
     pairs = {x.ndim - 1 - i: (pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)}
     if mode == "constant":
-        return _constant(x, pairs, 0 if value is None else value)
+        return _constant(_crop(x, pairs), pairs, 0 if value is None else value)
     if mode not in _NUMPY_MODE:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     if value not in (None, 0):
@@ -47,9 +47,8 @@ def _crop(x, pairs):
 
 
 def _constant(x, pairs, value):
-    x = _crop(x, pairs)
-    shape = tuple(max(s + max(pairs[d][0], 0) + max(pairs[d][1], 0), 0) if d in pairs else s
-                  for d, s in enumerate(x.shape))
+    """x (cropped already) inside a tensor filled with value, by the positive amounts."""
+    shape = tuple(s + max(pairs[d][0], 0) + max(pairs[d][1], 0) if d in pairs else s for d, s in enumerate(x.shape))
     place = tuple(slice(max(pairs[d][0], 0), max(pairs[d][0], 0) + s) if d in pairs else slice(None)
                   for d, s in enumerate(x.shape))
     return index_put(Tensor._make(np.full(shape, value, dtype=x.dtype)), place, x)
