@@ -63,6 +63,9 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             values = self._closed_form() if hasattr(self, "_closed_form") else self.get_lr()
+        self._set_lrs(values)
+
+    def _set_lrs(self, values):
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr = self._current()
@@ -368,9 +371,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         else:
             self.T_i, self.T_cur = self.T_0, epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = self._current()
+        self._set_lrs(self.get_lr())
 
 
 def _per_group(optimizer, name, value, owner="scheduler"):
@@ -390,10 +391,17 @@ def _lr_lambdas(optimizer, lr_lambda, owner):
     return lambdas
 
 
-def _momentum_key(optimizer, owner):
+def _cycled_momentum(optimizer, highs, lows, last_epoch, owner):
+    """The group entry a cycling scheduler moves ('betas' for Adam's family, else 'momentum'); a new
+    schedule (last_epoch -1) starts every group at its highest and records both bounds in it."""
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
         raise ValueError(f"{owner}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-    return "betas" if "betas" in optimizer.defaults else "momentum"
+    key = "betas" if "betas" in optimizer.defaults else "momentum"
+    if last_epoch == -1:
+        for group, high, low in zip(optimizer.param_groups, highs, lows):
+            _set_momentum(group, key, high)
+            group["max_momentum"], group["base_momentum"] = high, low
+    return key
 
 
 def _set_momentum(group, key, value):
@@ -437,13 +445,9 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            self._key = _momentum_key(optimizer, "OneCycleLR")
-            if last_epoch == -1:
-                for group, high, low in zip(optimizer.param_groups,
-                                            _per_group(optimizer, "max_momentum", max_momentum, "OneCycleLR"),
-                                            _per_group(optimizer, "base_momentum", base_momentum, "OneCycleLR")):
-                    _set_momentum(group, self._key, high)
-                    group["max_momentum"], group["base_momentum"] = high, low
+            self._key = _cycled_momentum(optimizer, _per_group(optimizer, "max_momentum", max_momentum, "OneCycleLR"),
+                                         _per_group(optimizer, "base_momentum", base_momentum, "OneCycleLR"),
+                                         last_epoch, "OneCycleLR")
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start, end, pct):
@@ -493,14 +497,9 @@ class CyclicLR(LRScheduler):
         self.scale_mode = scale_mode if scale_fn is not None else ("iterations" if mode == "exp_range" else "cycle")
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            self._key = _momentum_key(optimizer, "CyclicLR")
             self.base_momentums = _per_group(optimizer, "base_momentum", base_momentum, "CyclicLR")
             self.max_momentums = _per_group(optimizer, "max_momentum", max_momentum, "CyclicLR")
-            if last_epoch == -1:
-                for group, high, low in zip(optimizer.param_groups, self.max_momentums, self.base_momentums):
-                    _set_momentum(group, self._key, high)
-                    group["max_momentum"], group["base_momentum"] = high, low
-        self.optimizer = optimizer
+            self._key = _cycled_momentum(optimizer, self.max_momentums, self.base_momentums, last_epoch, "CyclicLR")
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
