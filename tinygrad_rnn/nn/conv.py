@@ -178,10 +178,10 @@ class Conv1d(Module):
         if self.padding_mode == "zeros":
             return conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
         sides = _conv_padding(padding, self.kernel_size[0], self.stride[0], self.dilation[0], "Conv1d")
-        x = input if input.ndim == 3 else input.unsqueeze(0)
+        x, batched = _batched(input, "Conv1d")
         out = conv1d(pad(x, sides, mode=self.padding_mode), self.weight, self.bias, self.stride, 0, self.dilation,
                      self.groups)
-        return out if input.ndim == 3 else out.squeeze(0)
+        return out if batched else out.squeeze(0)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

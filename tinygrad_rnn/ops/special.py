@@ -91,10 +91,7 @@ sign = _step(lambda a: np.where(np.isnan(a), 0, np.sign(a)) if a.dtype != np.boo
 
 def round(x, decimals=0):
     """Round half to even (as PyTorch and NumPy), to `decimals` places; gradient 0."""
-    x = to_tensor(x)
-    if x._data.dtype.kind != "f":
-        return Tensor._make(x._data.copy())
-    return Step.apply(x, lambda a: np.round(a, decimals))
+    return _step(lambda a: np.round(a, decimals), "round")(x)
 
 
 def frac(x):
