@@ -69,3 +69,13 @@ def test_layers_are_independent_copies_and_the_mask_is_pytorchs():
     np.testing.assert_array_equal(mask, np.triu(np.full((3, 3), -np.inf), 1))
     with pytest.raises(ValueError, match="relu/gelu"):
         nn.TransformerEncoderLayer(E, H, activation="tanh")
+
+
+def test_gradcheck_of_the_layers_without_torch():
+    from tinygrad_rnn import gradcheck
+    encoder = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, norm_first=True, dtype=tg.float64)
+    decoder = nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, activation="gelu", dtype=tg.float64)
+    src = tg.tensor(np.random.default_rng(0).standard_normal((3, 2, 4)), requires_grad=True)
+    tgt = tg.tensor(np.random.default_rng(1).standard_normal((2, 2, 4)), requires_grad=True)
+    mask = tg.tensor(np.triu(np.ones((2, 2), bool), 1))
+    assert gradcheck(lambda s, t: decoder(t, encoder(s), tgt_mask=mask), [src, tgt])
